@@ -1,0 +1,360 @@
+package channel
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/supervisor"
+)
+
+// chanState is what a channel keeps across incarnations of its actor: the join, the subscription and the
+// connection. Fields are set before the actor starts and then read-only, except extra (actor-owned) and the
+// atomics.
+type chanState struct {
+	conn    *connState
+	route   *route
+	topic   string
+	joinRef message.Ref // J as the client sent it with phx_join (may be null)
+	pushRef message.Ref // J on this channel's pushes and replies: the join's J, else the join's ref
+	join    *message.Message
+	pid     *actor.PID
+	sub     *fastlane
+	extra   map[string]*infoSub
+
+	oldClose *message.Message // phx_close of the channel this one replaced (duplicate join)
+
+	joined     atomic.Bool
+	pendingOut atomic.Int32
+}
+
+func newChanState(cs *connState, rt *route, join *message.Message) *chanState {
+	st := &chanState{conn: cs, route: rt, topic: join.Topic, joinRef: join.JoinRef, pushRef: join.JoinRef, join: join,
+		extra: make(map[string]*infoSub)}
+	if st.pushRef.IsNull() {
+		st.pushRef = join.Ref
+	}
+	st.sub = &fastlane{ch: st}
+	return st
+}
+
+// frame builds a phx_close / phx_error frame: the ref slot carries the join_ref, as Phoenix.
+func (st *chanState) frame(event string, p message.Payload) *message.Message {
+	return &message.Message{JoinRef: st.joinRef, Ref: st.joinRef, Topic: st.topic, Event: event, Payload: p}
+}
+
+func (st *chanState) reply(to *message.Message, status string, p message.Payload) {
+	_ = st.conn.out.Write(&message.Message{JoinRef: st.pushRef, Ref: to.Ref, Topic: st.topic, Event: message.EventReply, Status: status, Payload: p})
+}
+
+func (st *chanState) unsubscribeAll() {
+	ps := st.conn.host.ps
+	ps.Unsubscribe(st.topic, st.sub)
+	for topic, sub := range st.extra {
+		ps.Unsubscribe(topic, sub)
+		delete(st.extra, topic)
+	}
+}
+
+var crashPayload = reasonPayload("channel_crash")
+
+// Messages a channel actor receives besides inbound *message.Message.
+type (
+	infoMsg       struct{ msg any }              // to HandleInfo
+	outMsg        struct{ b *message.Broadcast } // an intercepted broadcast, to HandleOut
+	crashMsg      struct{ err error }            // a bad push from another goroutine crashes the channel
+	duplicateJoin struct{}                       // the client joined the same topic again
+)
+
+// channelActor runs one user Channel value.
+type channelActor struct {
+	st   *chanState
+	user Channel
+	sock *Socket
+	done bool // ended: what is still in the mailbox is answered as not joined
+}
+
+func (a *channelActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *message.Message:
+		a.handleIn(ctx, m)
+		a.st.conn.release()
+	case outMsg:
+		a.st.pendingOut.Add(-1)
+		if !a.done {
+			a.handleOut(ctx, m.b)
+		}
+	case infoMsg:
+		if !a.done {
+			a.handleInfo(ctx, m.msg)
+		}
+	case crashMsg:
+		if !a.done {
+			a.exit(ctx, crash(m.err), nil)
+		}
+	case duplicateJoin:
+		a.terminate(ctx, ErrDuplicateJoin)
+	case *actor.Started:
+		a.st.pid = ctx.Self()
+		a.st.conn.host.channels.Add(1)
+		a.start(ctx)
+		a.st.conn.release()
+	case *actor.Stopping:
+		// The connection closed or the server is shutting down.
+		if !a.done {
+			a.done = true
+			a.st.sub.close()
+			a.st.unsubscribeAll()
+			a.callTerminate(a.st.conn.exitReason())
+		}
+	case *actor.Stopped:
+		a.st.conn.host.channels.Add(-1)
+	}
+}
+
+// start runs Join for a new channel.
+func (a *channelActor) start(ctx actor.Context) {
+	st := a.st
+	a.user = st.route.factory()
+	assigns := st.conn.assigns.clone()
+	for k, v := range st.route.assigns {
+		assigns[k] = v
+	}
+	a.sock = &Socket{ch: st, assigns: assigns, current: st.join}
+
+	var reply any
+	var err error
+	crashed := a.guard(func() { reply, err = a.user.Join(a.sock, st.topic, st.join.Payload) })
+	status, resp := message.StatusOK, message.EmptyObject
+	switch {
+	case crashed != nil:
+		st.conn.host.log.Error("pyre: join crashed", "topic", st.topic, "reason", crashed.Value)
+		status, resp = message.StatusError, reasonPayload("join crashed")
+	case err != nil:
+		status = message.StatusError
+		var deny *DenyError
+		if errors.As(err, &deny) {
+			resp, err = message.PayloadOf(deny.Reply)
+		} else {
+			resp, err = reasonPayload(err.Error()), nil
+		}
+		if err != nil {
+			resp = reasonPayload("join crashed")
+		}
+	default:
+		if resp, err = message.PayloadOf(reply); err != nil {
+			status, resp = message.StatusError, reasonPayload("join crashed")
+		}
+	}
+	if status == message.StatusOK {
+		st.conn.host.ps.Subscribe(st.topic, st.sub)
+	}
+	_ = st.conn.out.Write(&message.Message{JoinRef: st.joinRef, Ref: st.join.Ref, Topic: st.topic, Event: message.EventReply, Status: status, Payload: resp})
+	if st.oldClose != nil {
+		_ = st.conn.out.Write(st.oldClose)
+	}
+	if status != message.StatusOK {
+		a.finish(ctx)
+		return
+	}
+	st.joined.Store(true)
+	st.sub.open()
+}
+
+func (a *channelActor) handleIn(ctx actor.Context, m *message.Message) {
+	st := a.st
+	if a.done {
+		st.conn.replyNotJoined(m)
+		return
+	}
+	if m.Event == message.EventLeave {
+		st.reply(m, message.StatusOK, message.EmptyObject)
+		_ = st.conn.out.Write(st.frame(message.EventClose, message.EmptyObject))
+		a.terminate(ctx, ErrLeft)
+		return
+	}
+	a.sock.current = m
+	var rep Reply
+	var err error
+	if c := a.guard(func() { rep, err = a.user.HandleIn(a.sock, m.Event, m.Payload) }); c != nil {
+		a.exit(ctx, c, m)
+		return
+	}
+	if !rep.IsNoReply() {
+		p, perr := message.PayloadOf(rep.payload)
+		if perr != nil {
+			a.exit(ctx, crash(perr), m)
+			return
+		}
+		st.reply(m, rep.status, p)
+	}
+	if err != nil {
+		a.exit(ctx, err, m)
+	}
+}
+
+func (a *channelActor) handleOut(ctx actor.Context, b *message.Broadcast) {
+	ic := a.user.(Interceptor) // only intercepted events are sent here
+	var err error
+	if c := a.guard(func() { err = ic.HandleOut(a.sock, b.Event, b.Payload) }); c != nil {
+		err = c
+	}
+	if err != nil {
+		a.exit(ctx, err, nil)
+	}
+}
+
+func (a *channelActor) handleInfo(ctx actor.Context, msg any) {
+	ih, ok := a.user.(InfoHandler)
+	if !ok {
+		return
+	}
+	var err error
+	if c := a.guard(func() { err = ih.HandleInfo(a.sock, msg) }); c != nil {
+		err = c
+	}
+	if err != nil {
+		a.exit(ctx, err, nil)
+	}
+}
+
+// exit ends the channel on its own initiative: a normal reason closes it (phx_close), anything else is a
+// crash (phx_error). Terminate runs first, so its pushes precede the close, as in Phoenix.
+// failed is the push being handled, if any.
+func (a *channelActor) exit(ctx actor.Context, reason error, failed *message.Message) {
+	if a.done {
+		return
+	}
+	st := a.st
+	st.sub.close()
+	st.unsubscribeAll()
+	a.callTerminate(reason)
+	if supervisor.IsNormal(reason) {
+		_ = st.conn.out.Write(st.frame(message.EventClose, message.EmptyObject))
+	} else {
+		if c, ok := reason.(*CrashError); ok {
+			st.conn.host.log.Error("pyre: channel crashed", "topic", st.topic, "reason", c.Value)
+		}
+		_ = st.conn.out.Write(st.frame(message.EventError, crashPayload))
+	}
+	a.finish(ctx)
+}
+
+// terminate ends the channel for a reason that sends no frame of its own (leave, duplicate join).
+func (a *channelActor) terminate(ctx actor.Context, reason error) {
+	if a.done {
+		return
+	}
+	a.st.sub.close()
+	a.st.unsubscribeAll()
+	a.callTerminate(reason)
+	a.finish(ctx)
+}
+
+// finish tells the socket actor this channel is over; it poisons us, so queued messages are still answered.
+func (a *channelActor) finish(ctx actor.Context) {
+	a.done = true
+	a.st.joined.Store(false)
+	ctx.Send(a.st.conn.pid, channelDone{topic: a.st.topic, pid: ctx.Self()})
+}
+
+func (a *channelActor) callTerminate(reason error) {
+	t, ok := a.user.(Terminator)
+	if !ok {
+		return
+	}
+	if c := a.guard(func() { t.Terminate(a.sock, reason) }); c != nil {
+		a.st.conn.host.log.Error("pyre: terminate crashed", "topic", a.st.topic, "reason", c.Value)
+	}
+}
+
+// guard runs user code, turning a panic into a *CrashError.
+func (a *channelActor) guard(f func()) (c *CrashError) {
+	defer func() {
+		if v := recover(); v != nil {
+			c = crash(v)
+		}
+	}()
+	f()
+	return nil
+}
+
+// fastlane is a joined channel's pubsub subscription. Broadcasts of events the channel does not intercept
+// are written straight to the connection, encoded once per serializer, with no actor hop. Until the join
+// reply is queued, broadcasts wait here, so the reply always precedes them.
+type fastlane struct {
+	ch      *chanState
+	ready   atomic.Bool
+	mu      sync.Mutex
+	pending []*message.Broadcast
+	closed  bool
+}
+
+// maxPendingJoin bounds the broadcasts held while a join reply is being sent.
+const maxPendingJoin = 1024
+
+func (f *fastlane) Deliver(b *message.Broadcast) {
+	st := f.ch
+	if _, ok := st.route.intercepts[b.Event]; ok {
+		if st.pendingOut.Add(1) > st.conn.host.maxPendingOut {
+			st.pendingOut.Add(-1)
+			st.conn.out.Close(CloseTryAgainLater)
+			return
+		}
+		st.conn.host.root.Send(st.pid, outMsg{b: b})
+		return
+	}
+	if f.ready.Load() {
+		_ = st.conn.out.WriteBroadcast(b)
+		return
+	}
+	f.mu.Lock()
+	if f.ready.Load() {
+		f.mu.Unlock()
+		_ = st.conn.out.WriteBroadcast(b)
+		return
+	}
+	if !f.closed {
+		if len(f.pending) >= maxPendingJoin {
+			f.closed = true
+			f.pending = nil
+			st.conn.out.Close(CloseTryAgainLater)
+		} else {
+			f.pending = append(f.pending, b)
+		}
+	}
+	f.mu.Unlock()
+}
+
+// open flushes held broadcasts and lets the next ones through directly.
+func (f *fastlane) open() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
+	for _, b := range f.pending {
+		_ = f.ch.conn.out.WriteBroadcast(b)
+	}
+	f.pending = nil
+	f.ready.Store(true)
+}
+
+// close stops writes through this subscription (the channel is ending).
+func (f *fastlane) close() {
+	f.mu.Lock()
+	f.closed = true
+	f.pending = nil
+	f.ready.Store(false)
+	f.mu.Unlock()
+}
+
+// infoSub delivers broadcasts on an extra topic to HandleInfo.
+type infoSub struct{ ch *chanState }
+
+func (s *infoSub) Deliver(b *message.Broadcast) {
+	s.ch.conn.host.root.Send(s.ch.pid, infoMsg{msg: b})
+}

@@ -1,0 +1,50 @@
+// Package channel is what Pyre users write against: Phoenix channels as Go values, each driven by its own
+// actor under its connection's socket actor.
+//
+// A Router is a socket definition (Phoenix's UserSocket): a SocketHandler authenticates connections and
+// Channel routes map topics to channel types. The transport (package transport) accepts connections, runs
+// Router.Connect before upgrading, and hands each accepted connection to a Host, which starts a socket actor
+// for it. The socket actor routes inbound messages by topic; each joined topic gets a channel actor, a child
+// of the socket actor, running one Channel value.
+//
+//	transport read goroutine ──▶ socket actor ──▶ channel actor (Join, HandleIn, HandleOut, HandleInfo, Terminate)
+//	                                                   │ push / reply
+//	publisher ──▶ pubsub ──▶ fastlane ─────────────────┴──▶ Conn (bounded writer) ──▶ client
+//
+// Broadcasts of events a channel does not intercept never enter its actor: its subscription writes them to
+// the connection directly, encoded once per serializer (the fastlane). Intercepted events go through
+// HandleOut.
+//
+// # Mapping from Phoenix
+//
+//	use Phoenix.Socket; connect/3; id/1     Router, SocketHandler.Connect, Identifier.ID
+//	channel "room:*", RoomChannel           Router.Channel("room:*", newRoom)
+//	join/3 → {:ok, reply, socket}           Join returns (reply, nil)
+//	join/3 → {:error, reply}                Join returns (nil, Deny(reply))
+//	handle_in/3 → {:reply, {status, p}, s}  HandleIn returns ReplyOK(p) / ReplyError(p) / ReplyStatus
+//	handle_in/3 → {:noreply, s}             NoReply
+//	{:stop, :normal, reply, s}              (ReplyOK(p), StopNormal)
+//	{:stop, reason, s}                      (NoReply, err): phx_error
+//	intercept [...] + handle_out/3          Interceptor
+//	handle_info/2, send(self(), msg)        InfoHandler, Socket.Send / SendAfter
+//	terminate/2                             Terminator; reasons ErrLeft, ErrClosed, ErrDuplicateJoin, ErrShutdown, *CrashError
+//	push/3, broadcast!/3, broadcast_from!/3 Socket.Push, Broadcast, BroadcastFrom
+//	socket_ref/1 + reply/2                  Socket.ReplyRef, ReplyRef.Reply
+//	socket.assigns, assign/3                Socket.Assigns, Socket.Assign
+//	Endpoint.subscribe in a channel         Socket.Subscribe (broadcasts arrive in HandleInfo)
+//
+// # Crashes
+//
+// A panic in any callback is caught in the channel's actor: Terminate runs with a *CrashError, the client
+// gets phx_error, and the socket and its other channels carry on (Phoenix's behaviour). A panic in Connect
+// refuses the connection (403).
+//
+// # Concurrency
+//
+// A Channel value is only ever called from its actor, one callback at a time: its fields need no locks.
+// Callbacks must not block for long — they hold up that channel's mailbox (not anyone else's). Socket.Push,
+// Broadcast, BroadcastFrom, Send, SendAfter and ReplyRef.Reply are safe from any goroutine; Assigns,
+// Assign, Subscribe and Unsubscribe belong to the callbacks. Router is configured before serving and
+// read-only afterwards. Host and Session are safe for concurrent use, except Session.Receive, which belongs
+// to the connection's read goroutine.
+package channel

@@ -1,0 +1,67 @@
+package channel
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/pyrehq/pyre/supervisor"
+)
+
+// Terminate reasons. Each is a normal exit in OTP terms ({shutdown, Cause}), so errors.Is(reason,
+// supervisor.ErrShutdown) holds for all of them.
+var (
+	ErrLeft          = supervisor.Shutdown(errors.New("left"))           // the client left the channel
+	ErrClosed        = supervisor.Shutdown(errors.New("closed"))         // the connection closed
+	ErrDuplicateJoin = supervisor.Shutdown(errors.New("duplicate_join")) // the client joined the topic again
+	ErrShutdown      = supervisor.Shutdown(errors.New("server_shutdown"))
+)
+
+// StopNormal, returned from HandleIn, HandleOut or HandleInfo, stops the channel normally: the client gets
+// phx_close. Any other non-nil error stops it abnormally: the client gets phx_error.
+var StopNormal = supervisor.ErrNormal
+
+// Errors returned by the channel API.
+var (
+	ErrNotJoined       = errors.New("channel: not joined")
+	ErrConnClosed      = errors.New("channel: connection closed")
+	ErrPushInJoin      = errors.New("channel: push and broadcast are not allowed inside Join; send yourself a message and push from HandleInfo")
+	ErrUnmatchedTopic  = errors.New("channel: unmatched topic")
+	ErrTooManyChannels = errors.New("channel: too many channels joined")
+	ErrSlowConsumer    = errors.New("channel: slow consumer")
+)
+
+// CrashError is the reason a channel or socket ended when user code panicked.
+type CrashError struct {
+	Value any    // what was passed to panic
+	Stack []byte // the goroutine's stack at the panic
+}
+
+func (e *CrashError) Error() string { return fmt.Sprintf("channel: crash: %v", e.Value) }
+
+// Unwrap exposes a panicked error value.
+func (e *CrashError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+func crash(v any) *CrashError { return &CrashError{Value: v, Stack: debug.Stack()} }
+
+// DenyError refuses a join; Reply is sent to the client as the error response.
+type DenyError struct{ Reply any }
+
+func (e *DenyError) Error() string { return fmt.Sprintf("channel: join denied: %v", e.Reply) }
+
+// Deny refuses a join with reply as the error response, as Phoenix's {:error, reply}.
+func Deny(reply any) error { return &DenyError{Reply: reply} }
+
+// RefuseError refuses a connection. Status is the HTTP status to answer (403 when zero).
+type RefuseError struct {
+	Status int
+	Reason string
+}
+
+func (e *RefuseError) Error() string { return "channel: connection refused: " + e.Reason }
+
+// Refuse refuses a connection with HTTP 403, as Phoenix's connect returning :error.
+func Refuse(reason string) error { return &RefuseError{Reason: reason} }

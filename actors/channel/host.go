@@ -1,0 +1,318 @@
+package channel
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/actors/pubsub"
+)
+
+// HostConfig configures a Host. The zero value works.
+type HostConfig struct {
+	// PubSub is the topic registry. Zero value means a new local-only registry.
+	PubSub *pubsub.PubSub
+	// MaxInflight bounds the inbound messages of one connection received but not yet handled; past it,
+	// Session.Receive waits, which stops reading from that client (TCP backpressure). Zero value means 256.
+	MaxInflight int
+	// MaxPendingOut bounds the intercepted broadcasts queued for one channel's HandleOut; past it the
+	// connection is closed as a slow consumer (1013). Zero value means 1024.
+	MaxPendingOut int
+	// Logger receives crash reports. Zero value means slog.Default().
+	Logger *slog.Logger
+}
+
+// Host runs the socket and channel actors of one endpoint on a protoactor actor system.
+type Host struct {
+	system *actor.ActorSystem
+	root   *actor.RootContext
+	ps     *pubsub.PubSub
+	log    *slog.Logger
+
+	maxInflight   int32
+	maxPendingOut int32
+
+	socketProps *actor.Props
+
+	mu         sync.Mutex
+	sessions   map[string]*connState // by socket actor id
+	closing    bool
+	stopSystem sync.Once
+	wg         sync.WaitGroup // one per running socket actor
+
+	sockets  atomic.Int64
+	channels atomic.Int64
+}
+
+// NewHost returns a Host ready to open sessions.
+func NewHost(cfg HostConfig) *Host {
+	h := &Host{
+		ps:            cfg.PubSub,
+		log:           cfg.Logger,
+		maxInflight:   int32(cfg.MaxInflight),
+		maxPendingOut: int32(cfg.MaxPendingOut),
+		sessions:      make(map[string]*connState),
+	}
+	if h.ps == nil {
+		h.ps = pubsub.New(pubsub.Config{})
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.maxInflight <= 0 {
+		h.maxInflight = 256
+	}
+	if h.maxPendingOut <= 0 {
+		h.maxPendingOut = 1024
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// Dead letters (a message to a channel that just ended) are expected; protoactor's log throttle runs a
+	// goroutine per interval, kept short so none outlives a shutdown by much.
+	h.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }),
+		actor.WithDeadLetterThrottleInterval(10*time.Millisecond))
+	h.root = h.system.Root
+	// Socket actors hang under a guardian whose strategy closes the connection of a socket actor that
+	// crashed: sockets are temporary children.
+	h.socketProps = actor.PropsFromProducer(func() actor.Actor { return &socketActor{} },
+		actor.WithGuardian(socketGuardian{h}))
+	return h
+}
+
+// PubSub is the host's topic registry.
+func (h *Host) PubSub() *pubsub.PubSub { return h.ps }
+
+// Stats counts what is running.
+type Stats struct {
+	Sockets  int64 `json:"sockets"`
+	Channels int64 `json:"channels"`
+	Actors   int64 `json:"actors"`
+	Topics   int   `json:"topics"`
+}
+
+// Stats returns current counts.
+func (h *Host) Stats() Stats {
+	s, c := h.sockets.Load(), h.channels.Load()
+	return Stats{Sockets: s, Channels: c, Actors: s + c, Topics: h.ps.Topics()}
+}
+
+// ErrHostClosed is returned by Open after Shutdown started.
+var ErrHostClosed = errors.New("channel: host shutting down")
+
+// Open starts the socket actor of an accepted connection. Frames read from out's client go to
+// Session.Receive; when the connection ends the transport calls Session.Close.
+func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
+	cs := &connState{
+		host:    h,
+		router:  c.router,
+		out:     out,
+		assigns: c.assigns,
+		id:      c.id,
+		info:    c.info,
+		wake:    make(chan struct{}, 1),
+		stopped: make(chan struct{}),
+	}
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		return nil, ErrHostClosed
+	}
+	h.wg.Add(1)
+	props := h.socketProps.Configure(actor.WithProducer(func() actor.Actor { return &socketActor{cs: cs} }))
+	cs.pid = h.root.Spawn(props)
+	h.sessions[cs.pid.Id] = cs
+	h.mu.Unlock()
+	return &Session{cs: cs}, nil
+}
+
+// Broadcast sends event to every subscriber of topic, on every node.
+func (h *Host) Broadcast(topic, event string, payload any) error {
+	p, err := message.ObjectPayloadOf(payload)
+	if err != nil {
+		return err
+	}
+	return h.ps.Broadcast(message.NewBroadcast(topic, event, p))
+}
+
+// BroadcastFrom is Broadcast skipping the channel behind from (a channel's Socket).
+func (h *Host) BroadcastFrom(from *Socket, topic, event string, payload any) error {
+	p, err := message.ObjectPayloadOf(payload)
+	if err != nil {
+		return err
+	}
+	var skip pubsub.Subscriber
+	if from != nil {
+		skip = from.ch.sub
+	}
+	return h.ps.BroadcastFrom(skip, message.NewBroadcast(topic, event, p))
+}
+
+// LocalBroadcast is Broadcast to this node's subscribers only.
+func (h *Host) LocalBroadcast(topic, event string, payload any) error {
+	p, err := message.ObjectPayloadOf(payload)
+	if err != nil {
+		return err
+	}
+	h.ps.LocalBroadcast(message.NewBroadcast(topic, event, p))
+	return nil
+}
+
+// Disconnect closes every connection whose id is id (code 1001), on every node.
+func (h *Host) Disconnect(id string) error {
+	return h.Broadcast(id, "disconnect", nil)
+}
+
+// Shutdown closes every connection with code (1012 for a restart), ends every channel with ErrShutdown and
+// waits until every socket and channel actor has stopped, or ctx ends. New sessions are refused from the
+// start. The actor system is released when everything stopped.
+func (h *Host) Shutdown(ctx context.Context, code CloseCode) error {
+	h.mu.Lock()
+	h.closing = true
+	all := make([]*connState, 0, len(h.sessions))
+	for _, cs := range h.sessions {
+		all = append(all, cs)
+	}
+	h.mu.Unlock()
+	for _, cs := range all {
+		cs.setExit(ErrShutdown)
+		cs.out.Close(code)
+		h.root.Stop(cs.pid)
+	}
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		h.stopSystem.Do(h.system.Shutdown)
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Host) forget(cs *connState) {
+	h.mu.Lock()
+	delete(h.sessions, cs.pid.Id)
+	h.mu.Unlock()
+}
+
+func (h *Host) lookup(pid *actor.PID) *connState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sessions[pid.Id]
+}
+
+// Session is the transport's handle on a running socket actor.
+type Session struct{ cs *connState }
+
+// Receive hands an inbound frame to the socket actor. Call it from the connection's read goroutine only: it
+// waits while MaxInflight messages are unhandled (backpressure on this client alone), and drops the
+// message once the socket actor has stopped.
+func (s *Session) Receive(m *message.Message) {
+	cs := s.cs
+	for atomic.LoadInt32(&cs.inflight) >= cs.host.maxInflight {
+		select {
+		case <-cs.wake:
+		case <-cs.stopped:
+			return
+		}
+	}
+	select {
+	case <-cs.stopped:
+		return
+	default:
+	}
+	atomic.AddInt32(&cs.inflight, 1)
+	cs.host.root.Send(cs.pid, m)
+}
+
+// Close tells the socket actor that the connection is gone; its channels terminate with ErrClosed.
+func (s *Session) Close() {
+	select {
+	case <-s.cs.stopped:
+		return
+	default:
+	}
+	s.cs.setExit(ErrClosed)
+	s.cs.host.root.Stop(s.cs.pid)
+}
+
+// Done is closed when the socket actor and all its channels have stopped.
+func (s *Session) Done() <-chan struct{} { return s.cs.stopped }
+
+// connState is shared by a socket actor and its channels.
+type connState struct {
+	host    *Host
+	router  *Router
+	out     Conn
+	assigns Assigns
+	id      string
+	info    ConnectInfo
+	pid     *actor.PID
+
+	inflight int32
+	wake     chan struct{}
+	stopped  chan struct{}
+
+	exitOnce sync.Once
+	exit     error // why the connection's channels end; set once, before the socket actor stops
+}
+
+// release marks one inbound message handled and wakes the reader if it was waiting.
+func (cs *connState) release() {
+	if atomic.AddInt32(&cs.inflight, -1) == cs.host.maxInflight-1 {
+		select {
+		case cs.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (cs *connState) setExit(reason error) { cs.exitOnce.Do(func() { cs.exit = reason }) }
+
+func (cs *connState) exitReason() error {
+	cs.setExit(ErrClosed)
+	return cs.exit
+}
+
+// replyNotJoined answers a message for a topic with no running channel: ok for a leave, as Phoenix,
+// "unmatched topic" (with a null join_ref) for anything else.
+func (cs *connState) replyNotJoined(m *message.Message) {
+	if m.Event == message.EventLeave {
+		_ = cs.out.Write(message.NewReply(m, message.StatusOK, message.EmptyObject))
+		return
+	}
+	r := message.NewReply(m, message.StatusError, reasonPayload("unmatched topic"))
+	r.JoinRef = ""
+	_ = cs.out.Write(r)
+}
+
+func reasonPayload(reason string) message.Payload {
+	p, _ := message.PayloadOf(map[string]string{"reason": reason})
+	return p
+}
+
+// socketGuardian supervises socket actors: a socket actor that crashed is stopped and its connection
+// closed with 1011; its channels end with the crash as reason.
+type socketGuardian struct{ h *Host }
+
+func (g socketGuardian) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason any, _ any) {
+	if cs := g.h.lookup(child); cs != nil {
+		g.h.log.Error("pyre: socket actor crashed", "reason", reason, "id", cs.id)
+		cs.setExit(asCrash(reason))
+		cs.out.Close(CloseInternalError)
+	}
+	sup.StopChildren(child)
+}
+
+func asCrash(v any) *CrashError {
+	if c, ok := v.(*CrashError); ok {
+		return c
+	}
+	return &CrashError{Value: v}
+}

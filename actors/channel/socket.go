@@ -1,0 +1,141 @@
+package channel
+
+import (
+	"time"
+
+	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/actors/pubsub"
+)
+
+// Socket is a channel's view of its connection and topic, given to every callback (Phoenix's socket
+// struct inside a channel).
+//
+// Push, Broadcast, BroadcastFrom, Send, SendAfter and ReplyRef values are safe to use from any goroutine.
+// Assigns, Assign, Subscribe and Unsubscribe belong to the channel's own callbacks.
+type Socket struct {
+	ch      *chanState
+	assigns Assigns
+	current *message.Message // the inbound message being handled, for ReplyRef
+}
+
+// Topic is the joined topic.
+func (s *Socket) Topic() string { return s.ch.topic }
+
+// JoinRef is the join's reference, as the client's pushes and this channel's frames carry it.
+func (s *Socket) JoinRef() string { return s.ch.pushRef.String() }
+
+// ID is the connection's id topic ("" when anonymous).
+func (s *Socket) ID() string { return s.ch.conn.id }
+
+// Transport is "websocket" or "longpoll".
+func (s *Socket) Transport() string { return s.ch.conn.info.Transport }
+
+// ConnectInfo is what the transport knew when the client connected.
+func (s *Socket) ConnectInfo() ConnectInfo { return s.ch.conn.info }
+
+// Assigns are the connection's assigns merged with the route's, plus what the channel assigned.
+func (s *Socket) Assigns() Assigns { return s.assigns }
+
+// Assign sets an assign for this channel.
+func (s *Socket) Assign(key string, value any) { s.assigns[key] = value }
+
+// PubSub is the endpoint's registry, for broadcasting to other topics.
+func (s *Socket) PubSub() *pubsub.PubSub { return s.ch.conn.host.ps }
+
+// Push sends event to this client (Phoenix's push/3). A JSON payload must be an object; a non-object
+// payload crashes the channel, as in Phoenix. Not allowed inside Join.
+func (s *Socket) Push(event string, payload any) error {
+	if !s.ch.joined.Load() {
+		return ErrPushInJoin
+	}
+	p, err := message.ObjectPayloadOf(payload)
+	if err != nil {
+		s.ch.conn.host.root.Send(s.ch.pid, crashMsg{err: err})
+		return err
+	}
+	return s.ch.conn.out.Write(&message.Message{JoinRef: s.ch.pushRef, Topic: s.ch.topic, Event: event, Payload: p})
+}
+
+// Broadcast sends event to every subscriber of this topic, this client included.
+func (s *Socket) Broadcast(event string, payload any) error {
+	return s.broadcast(nil, event, payload)
+}
+
+// BroadcastFrom sends event to every subscriber of this topic but this client.
+func (s *Socket) BroadcastFrom(event string, payload any) error {
+	return s.broadcast(s.ch.sub, event, payload)
+}
+
+func (s *Socket) broadcast(from pubsub.Subscriber, event string, payload any) error {
+	if !s.ch.joined.Load() {
+		return ErrPushInJoin
+	}
+	p, err := message.ObjectPayloadOf(payload)
+	if err != nil {
+		return err
+	}
+	return s.ch.conn.host.ps.BroadcastFrom(from, message.NewBroadcast(s.ch.topic, event, p))
+}
+
+// Send delivers msg to this channel's HandleInfo, after the current callback.
+func (s *Socket) Send(msg any) { s.ch.conn.host.root.Send(s.ch.pid, infoMsg{msg: msg}) }
+
+// SendAfter delivers msg to HandleInfo after d. The returned function cancels it if not yet delivered.
+func (s *Socket) SendAfter(d time.Duration, msg any) (cancel func() bool) {
+	t := time.AfterFunc(d, func() { s.Send(msg) })
+	return t.Stop
+}
+
+// ReplyRef captures the push being handled so that it can be answered later, from any goroutine
+// (Phoenix's socket_ref/1 + reply/2). Return NoReply from HandleIn, then call Reply on the ref.
+func (s *Socket) ReplyRef() ReplyRef {
+	r := ReplyRef{out: s.ch.conn.out, joinRef: s.ch.pushRef, topic: s.ch.topic}
+	if s.current != nil {
+		r.ref = s.current.Ref
+	}
+	return r
+}
+
+// Subscribe makes broadcasts on topic arrive in HandleInfo as *Broadcast (not on the wire). Call it from the
+// channel's callbacks; subscriptions end with the channel.
+func (s *Socket) Subscribe(topic string) {
+	a := s.ch
+	if _, ok := a.extra[topic]; ok {
+		return
+	}
+	sub := &infoSub{ch: a}
+	a.extra[topic] = sub
+	a.conn.host.ps.Subscribe(topic, sub)
+}
+
+// Unsubscribe undoes Subscribe.
+func (s *Socket) Unsubscribe(topic string) {
+	a := s.ch
+	if sub, ok := a.extra[topic]; ok {
+		delete(a.extra, topic)
+		a.conn.host.ps.Unsubscribe(topic, sub)
+	}
+}
+
+// ReplyRef answers a push later. The zero value is not usable.
+type ReplyRef struct {
+	out     Conn
+	joinRef message.Ref
+	ref     message.Ref
+	topic   string
+}
+
+// Reply sends r to the captured push. NoReply does nothing.
+func (r ReplyRef) Reply(rep Reply) error {
+	if r.out == nil {
+		return ErrNotJoined
+	}
+	if rep.IsNoReply() {
+		return nil
+	}
+	p, err := message.PayloadOf(rep.payload)
+	if err != nil {
+		return err
+	}
+	return r.out.Write(&message.Message{JoinRef: r.joinRef, Ref: r.ref, Topic: r.topic, Event: message.EventReply, Status: rep.status, Payload: p})
+}

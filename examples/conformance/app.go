@@ -1,0 +1,153 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"runtime"
+	"time"
+
+	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/examples/internal/chat"
+	"github.com/pyrehq/pyre/transport"
+)
+
+type app struct {
+	endpoint *transport.Endpoint
+	mux      *http.ServeMux
+}
+
+// userSocket accepts everyone but reject=1 and names sockets by user_id.
+type userSocket struct{}
+
+func (userSocket) Connect(params url.Values, _ channel.ConnectInfo) (channel.Assigns, error) {
+	if params.Get("reject") == "1" {
+		return nil, channel.Refuse("rejected by request")
+	}
+	a := channel.Assigns{}
+	if id := params.Get("user_id"); id != "" {
+		a["user_id"] = id
+	}
+	return a, nil
+}
+
+func (userSocket) ID(a channel.Assigns) string {
+	if id, ok := channel.Get[string](a, "user_id"); ok {
+		return "users_socket:" + id
+	}
+	return ""
+}
+
+func newApp() *app {
+	router := channel.NewRouter(userSocket{})
+	router.Channel("chat:*", chat.New)
+	router.Channel("echo:*", func() channel.Channel { return &echoChannel{} })
+	router.Channel("presence:*", func() channel.Channel { return &idleChannel{} })
+
+	ep := transport.NewEndpoint(transport.Config{CheckOrigin: transport.AllowAllOrigins()})
+	ep.Socket("/socket", router)
+
+	a := &app{endpoint: ep, mux: http.NewServeMux()}
+	a.mux.Handle("/socket/", ep)
+	a.mux.HandleFunc("GET /broadcast", a.broadcast)
+	a.mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	a.mux.HandleFunc("GET /stats", a.stats)
+	return a
+}
+
+// broadcast: GET /broadcast?topic=T&event=E&msg=M (or payload=<json object>).
+func (a *app) broadcast(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	topic, event := q.Get("topic"), q.Get("event")
+	if topic == "" || event == "" {
+		http.Error(w, "topic and event are required", http.StatusBadRequest)
+		return
+	}
+	var payload any = map[string]string{"msg": q.Get("msg")}
+	if raw := q.Get("payload"); raw != "" {
+		if !json.Valid([]byte(raw)) {
+			http.Error(w, "payload is not valid JSON", http.StatusBadRequest)
+			return
+		}
+		payload = json.RawMessage(raw)
+	}
+	if err := a.endpoint.Broadcast(topic, event, payload); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	_, _ = w.Write([]byte("ok"))
+}
+
+func (a *app) stats(w http.ResponseWriter, _ *http.Request) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s := a.endpoint.Stats()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"goroutines": runtime.NumGoroutine(),
+		"heap_bytes": ms.HeapAlloc,
+		"sockets":    s.Sockets,
+		"channels":   s.Channels,
+		"actors":     s.Actors,
+		"topics":     s.Topics,
+	})
+}
+
+// echoChannel has Phoenix-exact crash semantics; see the README of this example for its events.
+type echoChannel struct{}
+
+type welcome struct{}
+
+func (*echoChannel) Join(s *channel.Socket, topic string, _ channel.Payload) (any, error) {
+	s.Send(welcome{})
+	return map[string]string{"joined": topic}, nil
+}
+
+func (*echoChannel) HandleInfo(s *channel.Socket, msg any) error {
+	if _, ok := msg.(welcome); ok {
+		return s.Push("welcome", map[string]string{"topic": s.Topic()})
+	}
+	return nil
+}
+
+func (*echoChannel) HandleIn(s *channel.Socket, event string, p channel.Payload) (channel.Reply, error) {
+	switch event {
+	case "echo":
+		return channel.ReplyOK(p), nil
+	case "error":
+		return channel.ReplyError(p), nil
+	case "reply_ok":
+		return channel.ReplyOK(nil), nil
+	case "noreply":
+		return channel.NoReply, nil
+	case "crash":
+		panic("crash requested")
+	case "stop":
+		return channel.NoReply, channel.StopNormal
+	case "stop_reply":
+		return channel.ReplyOK(p), channel.StopNormal
+	case "broadcast":
+		return channel.NoReply, s.Broadcast("broadcast", p)
+	case "broadcast_from":
+		return channel.NoReply, s.BroadcastFrom("broadcast_from", p)
+	case "async":
+		ref := s.ReplyRef()
+		time.AfterFunc(50*time.Millisecond, func() { _ = ref.Reply(channel.ReplyOK(p)) })
+		return channel.NoReply, nil
+	case "push":
+		return channel.NoReply, s.Push("push", p)
+	case "binary":
+		if p.IsBinary() {
+			return channel.ReplyOK(p), nil
+		}
+	}
+	panic("unexpected event " + event)
+}
+
+// idleChannel joins and does nothing (presence:* until the presence work lands).
+type idleChannel struct{}
+
+func (*idleChannel) Join(*channel.Socket, string, channel.Payload) (any, error) { return nil, nil }
+func (*idleChannel) HandleIn(*channel.Socket, string, channel.Payload) (channel.Reply, error) {
+	return channel.NoReply, nil
+}

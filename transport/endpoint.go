@@ -1,0 +1,246 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/pubsub"
+)
+
+// Config configures an Endpoint. The zero value works; every field documents its zero value.
+type Config struct {
+	// PubSub is the topic registry shared by every socket of the endpoint. Zero value means a new
+	// local-only registry.
+	PubSub *pubsub.PubSub
+	// CheckOrigin decides which browser origins may connect. Zero value means SameAsRequest().
+	CheckOrigin OriginPolicy
+	// MaxFrameSize is the largest inbound frame accepted; a larger one closes the connection with 1009.
+	// Zero value means 10 MB, Phoenix's default.
+	MaxFrameSize int
+	// IdleTimeout closes a connection that sent nothing (not even a heartbeat) for this long, with 1001.
+	// Zero value means 60 s.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds each write to a client; a client that does not read for this long is dropped.
+	// Zero value means 10 s.
+	WriteTimeout time.Duration
+	// MaxQueueMessages and MaxQueueBytes bound the frames waiting to be written to one connection. A client
+	// whose queue overflows is a slow consumer: it is disconnected with 1013 (Try Again Later) and its
+	// queued frames are dropped, so it can neither grow memory nor stall anyone else.
+	// Zero values mean 1024 messages and 4 MiB.
+	MaxQueueMessages int
+	MaxQueueBytes    int
+	// ReadBufferSize is the per-connection read buffer. Zero value means 4 KiB.
+	ReadBufferSize int
+	// MaxInflight bounds inbound messages of one connection not yet handled; past it, reading from that
+	// client pauses. Zero value means 256.
+	MaxInflight int
+	// Logger receives connection and crash reports. Zero value means slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.PubSub == nil {
+		c.PubSub = pubsub.New(pubsub.Config{})
+	}
+	if c.CheckOrigin == nil {
+		c.CheckOrigin = SameAsRequest()
+	}
+	if c.MaxFrameSize <= 0 {
+		c.MaxFrameSize = 10 << 20
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.MaxQueueMessages <= 0 {
+		c.MaxQueueMessages = 1024
+	}
+	if c.MaxQueueBytes <= 0 {
+		c.MaxQueueBytes = 4 << 20
+	}
+	if c.ReadBufferSize <= 0 {
+		c.ReadBufferSize = 4 << 10
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Endpoint serves Phoenix sockets over HTTP: it is an http.Handler to mount in a server, and owns every
+// connection it accepted (Shutdown closes them).
+type Endpoint struct {
+	cfg  Config
+	host *channel.Host
+
+	mu      sync.Mutex
+	sockets map[string]*socketDef // by mount path, e.g. "/socket"
+	conns   map[*wsConn]struct{}
+	closing bool
+	readers sync.WaitGroup // one per connection read loop, plus the idle janitor
+	janitor chan struct{}  // closed to stop the idle janitor; nil until the first connection
+}
+
+// NewEndpoint returns an Endpoint with no sockets mounted yet.
+func NewEndpoint(cfg Config) *Endpoint {
+	cfg.setDefaults()
+	return &Endpoint{
+		cfg: cfg,
+		host: channel.NewHost(channel.HostConfig{
+			PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, Logger: cfg.Logger,
+		}),
+		sockets: make(map[string]*socketDef),
+		conns:   make(map[*wsConn]struct{}),
+	}
+}
+
+// Socket mounts router at path: the WebSocket transport answers at path+"/websocket". A bad path (not
+// starting with "/") or one mounted twice is a programmer error and panics.
+func (e *Endpoint) Socket(path string, router *channel.Router) {
+	path = strings.TrimSuffix(path, "/")
+	if !strings.HasPrefix(path, "/") {
+		panic("transport: socket path must start with /: " + path)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, dup := e.sockets[path]; dup {
+		panic("transport: socket mounted twice at " + path)
+	}
+	e.sockets[path] = newSocketDef(e, router)
+}
+
+// ServeHTTP answers the transports of the mounted sockets and 404 for anything else.
+func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	if base, ok := strings.CutSuffix(p, "/websocket"); ok {
+		e.mu.Lock()
+		def := e.sockets[base]
+		e.mu.Unlock()
+		if def != nil {
+			def.serveWebSocket(w, r)
+			return
+		}
+	}
+	http.NotFound(w, r)
+}
+
+// PubSub is the endpoint's topic registry.
+func (e *Endpoint) PubSub() *pubsub.PubSub { return e.cfg.PubSub }
+
+// Broadcast sends event with payload (a JSON object) to every subscriber of topic, from anywhere.
+func (e *Endpoint) Broadcast(topic, event string, payload any) error {
+	return e.host.Broadcast(topic, event, payload)
+}
+
+// BroadcastFrom is Broadcast skipping the channel of from.
+func (e *Endpoint) BroadcastFrom(from *channel.Socket, topic, event string, payload any) error {
+	return e.host.BroadcastFrom(from, topic, event, payload)
+}
+
+// LocalBroadcast is Broadcast to this node's subscribers only.
+func (e *Endpoint) LocalBroadcast(topic, event string, payload any) error {
+	return e.host.LocalBroadcast(topic, event, payload)
+}
+
+// Disconnect closes every connection whose socket id is id, with 1001 (phoenix.js reconnects).
+func (e *Endpoint) Disconnect(id string) error { return e.host.Disconnect(id) }
+
+// Stats counts connections, channels and actors.
+func (e *Endpoint) Stats() channel.Stats { return e.host.Stats() }
+
+// ErrShuttingDown answers connections attempted during Shutdown.
+var ErrShuttingDown = errors.New("transport: endpoint shutting down")
+
+// Shutdown refuses new connections, closes every open one with 1012 (Service Restart, so clients reconnect
+// elsewhere), terminates every channel with channel.ErrShutdown, and waits until every socket and channel
+// actor and every connection goroutine has ended, or ctx is done (then it returns ctx.Err()).
+// It does not stop an http.Server: call the server's Shutdown first so no new requests arrive.
+func (e *Endpoint) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	e.closing = true
+	if e.janitor != nil {
+		close(e.janitor)
+		e.janitor = nil
+	}
+	e.mu.Unlock()
+	if err := e.host.Shutdown(ctx, channel.CloseServiceRestart); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { e.readers.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *Endpoint) isClosing() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closing
+}
+
+// track registers a live connection; false when shutting down.
+func (e *Endpoint) track(c *wsConn) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closing {
+		return false
+	}
+	e.conns[c] = struct{}{}
+	e.readers.Add(1)
+	if e.janitor == nil {
+		e.janitor = make(chan struct{})
+		e.readers.Add(1)
+		go e.closeIdle(e.janitor)
+	}
+	return true
+}
+
+func (e *Endpoint) untrack(c *wsConn) {
+	e.mu.Lock()
+	delete(e.conns, c)
+	e.mu.Unlock()
+	e.readers.Done()
+}
+
+// closeIdle closes connections silent for longer than IdleTimeout. One ticker for all connections costs
+// far less than a timer or deadline reset per frame.
+func (e *Endpoint) closeIdle(stop chan struct{}) {
+	defer e.readers.Done()
+	every := e.cfg.IdleTimeout / 4
+	if every < 10*time.Millisecond {
+		every = 10 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var idle []*wsConn
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			limit := now.Add(-e.cfg.IdleTimeout).UnixNano()
+			idle = idle[:0]
+			e.mu.Lock()
+			for c := range e.conns {
+				if c.lastRead.Load() < limit {
+					idle = append(idle, c)
+				}
+			}
+			e.mu.Unlock()
+			for _, c := range idle {
+				c.Close(channel.CloseGoingAway)
+			}
+		}
+	}
+}

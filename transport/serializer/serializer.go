@@ -1,0 +1,32 @@
+package serializer
+
+import "github.com/pyrehq/pyre/actors/message"
+
+// Serializer encodes and decodes the frames of one protocol version. Implementations are stateless and safe
+// for concurrent use.
+type Serializer interface {
+	// Vsn is the version this serializer speaks ("1.0.0" or "2.0.0").
+	Vsn() string
+	// Slot is the serializer's index into message.Broadcast's encoding cache.
+	Slot() int
+	// Decode parses one inbound frame; binary tells whether it arrived as a binary WebSocket frame.
+	// A malformed frame returns an error wrapping ErrMalformed.
+	Decode(frame []byte, binary bool) (*message.Message, error)
+	// Encode renders an outbound push or reply. binary tells which WebSocket opcode to use.
+	Encode(m *message.Message) (frame []byte, binary bool, err error)
+	// EncodeBroadcast renders a broadcast as sent to every subscriber (no join_ref, no ref).
+	EncodeBroadcast(b *message.Broadcast) (frame []byte, binary bool, err error)
+}
+
+// The serializers, one per protocol version. Their slots are 0 (V1) and 1 (V2).
+var (
+	// V1 speaks vsn 1.0.x: JSON objects, no binary frames (Phoenix.Socket.V1.JSONSerializer).
+	V1 Serializer = v1{}
+	// V2 speaks vsn 2.0.x: JSON arrays and binary frames (Phoenix.Socket.V2.JSONSerializer).
+	V2 Serializer = v2{}
+)
+
+const (
+	slotV1 = 0
+	slotV2 = 1
+)

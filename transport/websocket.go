@@ -1,0 +1,367 @@
+package transport
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lxzan/gws"
+
+	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/transport/serializer"
+)
+
+const bearerPrefix = "base64url.bearer.phx."
+
+// socketDef is one mounted socket: its router and the WebSocket upgraders.
+type socketDef struct {
+	ep     *Endpoint
+	router *channel.Router
+	// Two upgraders: gws either always selects a subprotocol or never does, and Phoenix must answer
+	// "phoenix" exactly when the client offered it (phoenix.js aborts otherwise).
+	plain, phoenix *gws.Upgrader
+}
+
+func newSocketDef(ep *Endpoint, router *channel.Router) *socketDef {
+	d := &socketDef{ep: ep, router: router}
+	h := &wsHandler{}
+	opt := func(sub []string) *gws.ServerOption {
+		return &gws.ServerOption{
+			ReadMaxPayloadSize: ep.cfg.MaxFrameSize,
+			ReadBufferSize:     ep.cfg.ReadBufferSize,
+			CheckUtf8Enabled:   true,
+			SubProtocols:       sub,
+			Recovery:           gws.Recovery,
+			NewSession:         func() gws.SessionStorage { return &connSlot{} },
+			HandshakeTimeout:   ep.cfg.WriteTimeout,
+		}
+	}
+	d.plain = gws.NewUpgrader(h, opt(nil))
+	d.phoenix = gws.NewUpgrader(h, opt([]string{"phoenix"}))
+	return d
+}
+
+func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	ep := d.ep
+	if r.Method != http.MethodGet {
+		http.Error(w, "WebSocket upgrade requires GET", http.StatusBadRequest)
+		return
+	}
+	query := r.URL.Query()
+	vsn := query["vsn"]
+	if len(vsn) > 1 {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	ser, err := serializer.ForVsn(query.Get("vsn"))
+	if err != nil {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	if !checkOrigin(ep.cfg.CheckOrigin, r) {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	offersPhoenix, token := parseSubprotocols(r.Header.Values("Sec-WebSocket-Protocol"))
+	info := connectInfo(r, "websocket", token)
+	connected, err := d.router.Connect(query, info)
+	if err != nil {
+		status := http.StatusForbidden
+		var refuse *channel.RefuseError
+		if errors.As(err, &refuse) && refuse.Status != 0 {
+			status = refuse.Status
+		}
+		var crash *channel.CrashError
+		if errors.As(err, &crash) {
+			ep.cfg.Logger.Error("pyre: connect crashed", "reason", crash.Value)
+		}
+		w.WriteHeader(status)
+		return
+	}
+	if ep.isClosing() {
+		http.Error(w, ErrShuttingDown.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	up := d.plain
+	if offersPhoenix {
+		up = d.phoenix
+	}
+	socket, err := up.Upgrade(w, r)
+	if err != nil {
+		return // gws answered the failed handshake
+	}
+	c := &wsConn{ep: ep, socket: socket, ser: ser}
+	c.lastRead.Store(time.Now().UnixNano())
+	socket.Session().(*connSlot).c = c
+	if !ep.track(c) {
+		_ = socket.WriteClose(uint16(channel.CloseServiceRestart), nil)
+		return
+	}
+	session, err := ep.host.Open(connected, c)
+	if err != nil {
+		_ = socket.WriteClose(uint16(channel.CloseServiceRestart), nil)
+		ep.untrack(c)
+		return
+	}
+	c.session = session
+	go socket.ReadLoop()
+}
+
+// parseSubprotocols finds "phoenix" and the auth token among the offered subprotocols.
+func parseSubprotocols(values []string) (phoenix bool, token string) {
+	for _, v := range values {
+		for _, p := range strings.Split(v, ",") {
+			p = strings.TrimSpace(p)
+			switch {
+			case p == "phoenix":
+				phoenix = true
+			case strings.HasPrefix(p, bearerPrefix):
+				enc := strings.TrimRight(p[len(bearerPrefix):], "=")
+				if b, err := base64.RawStdEncoding.DecodeString(enc); err == nil {
+					token = string(b)
+				} else if b, err := base64.RawURLEncoding.DecodeString(enc); err == nil {
+					token = string(b)
+				}
+			}
+		}
+	}
+	return phoenix, token
+}
+
+func connectInfo(r *http.Request, transport, token string) channel.ConnectInfo {
+	info := channel.ConnectInfo{
+		Transport: transport, PeerAddr: r.RemoteAddr, URI: r.URL, UserAgent: r.UserAgent(), AuthToken: token,
+		XHeaders: http.Header{}, TraceContext: http.Header{}, WSHeaders: http.Header{},
+	}
+	for k, v := range r.Header {
+		lk := strings.ToLower(k)
+		switch {
+		case strings.HasPrefix(lk, "x-"):
+			info.XHeaders[k] = v
+		case lk == "traceparent" || lk == "tracestate":
+			info.TraceContext[k] = v
+		case strings.HasPrefix(lk, "sec-websocket-"):
+			info.WSHeaders[k] = v
+		}
+	}
+	return info
+}
+
+// connSlot is the gws session storage: it only points back at our connection.
+type connSlot struct{ c *wsConn }
+
+func (s *connSlot) Len() int                     { return 0 }
+func (s *connSlot) Load(string) (any, bool)      { return nil, false }
+func (s *connSlot) Delete(string)                {}
+func (s *connSlot) Store(string, any)            {}
+func (s *connSlot) Range(func(string, any) bool) {}
+func connOf(socket *gws.Conn) *wsConn            { return socket.Session().(*connSlot).c }
+
+// wsHandler receives gws events for every connection of a socket.
+type wsHandler struct{}
+
+func (wsHandler) OnOpen(*gws.Conn) {}
+
+func (wsHandler) OnMessage(socket *gws.Conn, msg *gws.Message) {
+	defer msg.Close()
+	c := connOf(socket)
+	c.lastRead.Store(time.Now().UnixNano())
+	switch msg.Opcode {
+	case gws.OpcodeText, gws.OpcodeBinary:
+	default:
+		return
+	}
+	m, err := c.ser.Decode(msg.Bytes(), msg.Opcode == gws.OpcodeBinary)
+	if err != nil {
+		// Phoenix crashes the connection on a malformed frame: 1011, and only this connection.
+		c.ep.cfg.Logger.Debug("pyre: malformed frame", "err", err)
+		c.Close(channel.CloseInternalError)
+		return
+	}
+	c.session.Receive(m)
+}
+
+func (wsHandler) OnPing(socket *gws.Conn, payload []byte) {
+	defer func() { _ = recover() }()
+	connOf(socket).lastRead.Store(time.Now().UnixNano())
+	_ = socket.WritePong(payload)
+}
+
+func (wsHandler) OnPong(socket *gws.Conn, _ []byte) {
+	connOf(socket).lastRead.Store(time.Now().UnixNano())
+}
+
+func (wsHandler) OnClose(socket *gws.Conn, _ error) {
+	defer func() { _ = recover() }()
+	c := connOf(socket)
+	c.mu.Lock()
+	c.closing, c.dead = true, true
+	c.queue = nil
+	c.mu.Unlock()
+	if c.session != nil {
+		c.session.Close()
+	}
+	c.ep.untrack(c)
+}
+
+var encoders = map[serializer.Serializer]func(*message.Broadcast) ([]byte, error){}
+
+func init() {
+	for _, s := range []serializer.Serializer{serializer.V1, serializer.V2} {
+		encoders[s] = func(b *message.Broadcast) ([]byte, error) {
+			data, _, err := s.EncodeBroadcast(b)
+			return data, err
+		}
+	}
+}
+
+// broadcastEncoder returns ser.EncodeBroadcast in the shape message.Broadcast.Encoded caches, without
+// allocating a closure per delivery.
+func broadcastEncoder(ser serializer.Serializer) func(*message.Broadcast) ([]byte, error) {
+	return encoders[ser]
+}
+
+// wsConn is one WebSocket connection: it implements channel.Conn with a bounded outbound queue drained by
+// a writer goroutine that exists only while there is something to write.
+type wsConn struct {
+	ep       *Endpoint
+	socket   *gws.Conn
+	ser      serializer.Serializer
+	session  *channel.Session
+	lastRead atomic.Int64 // unix nanoseconds of the last inbound frame
+
+	mu          sync.Mutex
+	queue       []outFrame
+	queuedBytes int
+	writing     bool // a drain goroutine is running
+	closing     bool // Close was called: no more frames accepted
+	closeCode   channel.CloseCode
+	dead        bool // the connection is gone
+}
+
+type outFrame struct {
+	data   []byte
+	binary bool
+}
+
+func (c *wsConn) Write(m *message.Message) error {
+	data, binary, err := c.ser.Encode(m)
+	if err != nil {
+		return err
+	}
+	return c.enqueue(outFrame{data: data, binary: binary})
+}
+
+func (c *wsConn) WriteBroadcast(b *message.Broadcast) error {
+	data, err := b.Encoded(c.ser.Slot(), broadcastEncoder(c.ser))
+	if err != nil {
+		return err
+	}
+	return c.enqueue(outFrame{data: data, binary: b.Payload.IsBinary()})
+}
+
+func (c *wsConn) enqueue(f outFrame) error {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return channel.ErrConnClosed
+	}
+	if len(c.queue) >= c.ep.cfg.MaxQueueMessages || c.queuedBytes+len(f.data) > c.ep.cfg.MaxQueueBytes {
+		c.mu.Unlock()
+		c.slowConsumer()
+		return channel.ErrSlowConsumer
+	}
+	c.queue = append(c.queue, f)
+	c.queuedBytes += len(f.data)
+	start := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if start {
+		go c.drain()
+	}
+	return nil
+}
+
+// slowConsumer drops what is queued and disconnects: with 1013 if no write is stuck, else by aborting the
+// stuck write (the client, not reading, sees the TCP close).
+func (c *wsConn) slowConsumer() {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing, c.closeCode = true, channel.CloseTryAgainLater
+	c.queue, c.queuedBytes = nil, 0
+	busy := c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if busy {
+		_ = c.socket.SetWriteDeadline(time.Now())
+		return
+	}
+	go c.drain()
+}
+
+// Close closes the connection with code after the frames already queued.
+func (c *wsConn) Close(code channel.CloseCode) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing, c.closeCode = true, code
+	start := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if start {
+		go c.drain()
+	}
+}
+
+// drain writes queued frames until the queue is empty, then exits; on closing it sends the close frame.
+func (c *wsConn) drain() {
+	var batch []outFrame
+	for {
+		c.mu.Lock()
+		batch, c.queue = c.queue, batch[:0]
+		c.queuedBytes = 0
+		if len(batch) == 0 {
+			closing, dead, code := c.closing, c.dead, c.closeCode
+			c.writing = false
+			c.queue = nil
+			c.mu.Unlock()
+			if closing && !dead {
+				_ = c.socket.SetWriteDeadline(time.Now().Add(c.ep.cfg.WriteTimeout))
+				_ = c.socket.WriteClose(uint16(code), nil)
+			}
+			return
+		}
+		c.mu.Unlock()
+		_ = c.socket.SetWriteDeadline(time.Now().Add(c.ep.cfg.WriteTimeout))
+		for i := range batch {
+			op := gws.OpcodeText
+			if batch[i].binary {
+				op = gws.OpcodeBinary
+			}
+			if err := c.socket.WriteMessage(op, batch[i].data); err != nil {
+				c.fail()
+				return
+			}
+			batch[i] = outFrame{}
+		}
+	}
+}
+
+// fail gives up on a connection whose write failed or timed out.
+func (c *wsConn) fail() {
+	c.mu.Lock()
+	c.closing, c.dead, c.writing = true, true, false
+	c.queue, c.queuedBytes = nil, 0
+	c.mu.Unlock()
+	_ = c.socket.NetConn().Close()
+}
