@@ -287,8 +287,8 @@ func (c *wsConn) enqueue(f outFrame) error {
 	return nil
 }
 
-// slowConsumer drops what is queued and disconnects: with 1013 if no write is stuck, else by aborting the
-// stuck write (the client, not reading, sees the TCP close).
+// slowConsumer drops what is queued and disconnects with 1013. A write in progress finishes first (a
+// stuck one fails at its deadline), so memory is freed now and the close frame follows.
 func (c *wsConn) slowConsumer() {
 	c.mu.Lock()
 	if c.closing {
@@ -297,14 +297,12 @@ func (c *wsConn) slowConsumer() {
 	}
 	c.closing, c.closeCode = true, channel.CloseTryAgainLater
 	c.queue, c.queuedBytes = nil, 0
-	busy := c.writing
+	start := !c.writing
 	c.writing = true
 	c.mu.Unlock()
-	if busy {
-		_ = c.socket.SetWriteDeadline(time.Now())
-		return
+	if start {
+		go c.drain()
 	}
-	go c.drain()
 }
 
 // Close closes the connection with code after the frames already queued.

@@ -1,0 +1,49 @@
+# Pyre — Phoenix Channels for Go.
+#   make run    starts the TapRacer example on 127.0.0.1:4000 (installs its npm packages first)
+#   make test   installs what the tests need (npm packages, Chromium) and runs every test with -race
+
+GO        ?= go
+NPM       ?= npm
+FUZZTIME  ?= 10s
+NPM_DIRS  := examples/conformance/js examples/tapracer/assets examples/tapracer/browser
+
+.PHONY: run test deps npm chromium vet fuzz unit conformance measure clean
+
+run: examples/tapracer/assets/node_modules/.package-lock.json
+	$(GO) run ./examples/tapracer
+
+test: deps vet unit fuzz
+
+deps: npm chromium
+
+# npm ci from the committed lockfiles, once per lockfile change.
+npm: $(addsuffix /node_modules/.package-lock.json,$(NPM_DIRS))
+
+%/node_modules/.package-lock.json: %/package-lock.json %/package.json
+	cd $* && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+# Debian's Chromium for the browser tests (playwright-core drives it; it cannot download browsers here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else echo "chromium missing: run 'sudo apt-get install chromium'"; exit 1; fi; }
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# A short run of every fuzz target (one target per invocation, as go test requires).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for target in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "fuzz $$pkg $$target"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean:
+	rm -rf $(addsuffix /node_modules,$(NPM_DIRS))
