@@ -34,6 +34,8 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
+	# nshafer/phx races internally: its interoperability test runs without -race.
+	$(GO) test -count=1 -run 'Nshafer' ./examples/conformance
 
 # A short run of every fuzz target (one target per invocation, as go test requires).
 fuzz:

@@ -54,7 +54,7 @@ func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	query := r.URL.Query()
 	vsn := query["vsn"]
-	if len(vsn) > 1 {
+	if len(vsn) > 1 || (len(vsn) == 1 && vsn[0] == "") {
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}
