@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 )
 
@@ -82,11 +81,11 @@ func ParseRef(raw []byte) (Ref, error) {
 }
 
 // IsNull reports whether the ref is null (absent).
-func (r Ref) IsNull() bool { return r == "" }
+func (r Ref) IsNull() bool { return r == "" || r == "null" }
 
 // JSON returns the JSON token of the ref ("null" for a null ref).
 func (r Ref) JSON() string {
-	if r == "" {
+	if r.IsNull() {
 		return "null"
 	}
 	return string(r)
@@ -94,10 +93,10 @@ func (r Ref) JSON() string {
 
 // String returns the ref's text without JSON quoting ("" for null): what binary frames carry.
 func (r Ref) String() string {
-	if len(r) > 0 && r[0] == '"' {
-		if s, err := strconv.Unquote(string(r)); err == nil {
-			return s
-		}
+	if r.IsNull() {
+		return ""
+	}
+	if r[0] == '"' {
 		var s string
 		_ = json.Unmarshal([]byte(r), &s)
 		return s
