@@ -3,6 +3,8 @@ package transport
 import (
 	"encoding/base64"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -91,9 +93,19 @@ func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if offersPhoenix {
 		up = d.phoenix
 	}
-	socket, err := up.Upgrade(w, r)
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "WebSocket needs a hijackable connection", http.StatusInternalServerError)
+		return
+	}
+	netConn, brw, err := hj.Hijack()
 	if err != nil {
-		return // gws answered the failed handshake
+		return
+	}
+	socket, err := up.UpgradeFromConn(&lingerConn{Conn: netConn, ep: ep}, brw.Reader, r)
+	if err != nil {
+		_ = netConn.Close()
+		return
 	}
 	c := &wsConn{ep: ep, socket: socket, ser: ser}
 	c.lastRead.Store(time.Now().UnixNano())
@@ -110,6 +122,35 @@ func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	c.session = session
 	go socket.ReadLoop()
+}
+
+// lingerConn closes gracefully: it half-closes, then reads and discards what the client still sends for a
+// moment before closing. Closing with unread input makes the kernel send a TCP reset, which can overtake
+// the close frame (a client sent a 1009-sized frame would see 1006 instead of 1009).
+type lingerConn struct {
+	net.Conn
+	ep   *Endpoint
+	once sync.Once
+}
+
+const lingerTime, lingerBytes = time.Second, 16 << 20
+
+func (c *lingerConn) Close() error {
+	c.once.Do(func() {
+		tc, ok := c.Conn.(*net.TCPConn)
+		if !ok || tc.CloseWrite() != nil {
+			_ = c.Conn.Close()
+			return
+		}
+		_ = tc.SetReadDeadline(time.Now().Add(lingerTime))
+		c.ep.readers.Add(1)
+		go func() {
+			defer c.ep.readers.Done()
+			_, _ = io.CopyN(io.Discard, tc, lingerBytes)
+			_ = tc.Close()
+		}()
+	})
+	return nil
 }
 
 // parseSubprotocols finds "phoenix" and the auth token among the offered subprotocols.
