@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/examples/internal/chat"
+	"github.com/pyrehq/pyre/transport"
+)
+
+// phoenixModule is where npm puts the official phoenix.js ES module, relative to the app directory.
+const phoenixModule = "assets/node_modules/phoenix/priv/static/phoenix.mjs"
+
+// npmHint tells how to get phoenix.js when it is missing.
+const npmHint = "run `npm ci --prefix examples/tapracer/assets` (or `make run`)"
+
+// config configures the app. The zero value serves from the current directory with real time.
+type config struct {
+	// Dir holds static/ and assets/. Zero value means the current directory.
+	Dir string
+	// Throttle is the shortest interval between two race_state broadcasts. Zero value means 50 ms.
+	Throttle time.Duration
+	// Logger receives the app's and the endpoint's reports. Zero value means slog.Default().
+	Logger *slog.Logger
+}
+
+// app is TapRacer: the Pyre endpoint with its socket, the race, and the web pages.
+type app struct {
+	endpoint *transport.Endpoint
+	race     *race
+	handler  http.Handler
+	log      *slog.Logger
+	static   string // directory of the pages
+	phoenix  string // path of phoenix.mjs on disk
+}
+
+// userSocket is the seed's UserSocket: everyone may connect, and sockets are anonymous (id/1 is nil).
+func userSocket(url.Values, channel.ConnectInfo) (channel.Assigns, error) {
+	return channel.Assigns{}, nil
+}
+
+func newApp(cfg config) *app {
+	if cfg.Dir == "" {
+		cfg.Dir = "."
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	a := &app{
+		log:     cfg.Logger,
+		static:  filepath.Join(cfg.Dir, "static"),
+		phoenix: filepath.Join(cfg.Dir, phoenixModule),
+	}
+	a.endpoint = transport.NewEndpoint(transport.Config{Logger: cfg.Logger})
+	a.race = newRace(a.endpoint.Broadcast, cfg.Throttle, realClock())
+
+	router := channel.NewRouter(channel.ConnectFunc(userSocket))
+	router.Channel("console", func() channel.Channel { return &consoleChannel{race: a.race} })
+	router.Channel("play", func() channel.Channel { return &playChannel{race: a.race} })
+	router.Channel("chat:*", chat.New)
+	a.endpoint.Socket("/socket", router)
+
+	mux := http.NewServeMux()
+	mux.Handle("/socket/", a.endpoint)
+	mux.HandleFunc("GET /{$}", a.page("index.html"))
+	mux.HandleFunc("GET /play", a.page("play.html"))
+	mux.HandleFunc("GET /console", a.page("console.html"))
+	mux.HandleFunc("GET /chat", a.page("chat.html"))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", noCache(http.FileServer(http.Dir(a.static)))))
+	mux.HandleFunc("GET /assets/phoenix.mjs", a.phoenixJS(a.phoenix, "text/javascript; charset=utf-8"))
+	mux.HandleFunc("GET /assets/phoenix.mjs.map", a.phoenixJS(a.phoenix+".map", "application/json"))
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	a.handler = mux
+	return a
+}
+
+// check reports what is missing on disk: the pages, or phoenix.js. The app serves either way; a missing
+// phoenix.js answers 503 until npm has run.
+func (a *app) check() error {
+	var errs []error
+	if _, err := os.Stat(filepath.Join(a.static, "index.html")); err != nil {
+		errs = append(errs, fmt.Errorf("tapracer: pages not found in %s (set -dir or TAPRACER_DIR to examples/tapracer): %w", a.static, err))
+	}
+	if _, err := os.Stat(a.phoenix); err != nil {
+		errs = append(errs, fmt.Errorf("tapracer: phoenix.js not found at %s: %s; /assets/phoenix.mjs answers 503 until then", a.phoenix, npmHint))
+	}
+	return errors.Join(errs...)
+}
+
+// shutdown closes every connection (each player leaves the race) and then stops the race's timer.
+// Call http.Server.Shutdown first.
+func (a *app) shutdown(ctx context.Context) error {
+	err := a.endpoint.Shutdown(ctx)
+	a.race.close()
+	return err
+}
+
+func (a *app) page(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeFile(w, r, filepath.Join(a.static, name))
+	}
+}
+
+// phoenixJS serves a file of the phoenix npm package from disk, read at each request so that running npm
+// while the server is up is enough.
+func (a *app) phoenixJS(path, contentType string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		f, err := os.Open(path)
+		if err != nil {
+			a.log.Error("tapracer: phoenix.js is missing; "+npmHint, "path", path, "err", err)
+			http.Error(w, "phoenix.js is not installed: "+npmHint, http.StatusServiceUnavailable)
+			return
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil || fi.IsDir() {
+			http.Error(w, "phoenix.js is not installed: "+npmHint, http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)
+	}
+}
+
+func noCache(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,159 @@
+// Drives the TapRacer pages in headless Debian chromium: a race between two players watched from the
+// console, and the chat. Run against a running server:
+//
+//   TAPRACER_URL=http://127.0.0.1:4000 node --test tapracer.test.mjs
+//
+// CHROMIUM overrides the browser binary (default /usr/bin/chromium). The console screenshot is written
+// (with play.png and chat.png beside it) under TAPRACER_SCREENSHOT_DIR (default: a new temporary
+// directory), and its path printed.
+import {test, before, after} from "node:test"
+import assert from "node:assert/strict"
+import {mkdtemp, mkdir, rm} from "node:fs/promises"
+import os from "node:os"
+import path from "node:path"
+import {chromium} from "playwright-core"
+
+const base = process.env.TAPRACER_URL
+if (!base) throw new Error("set TAPRACER_URL to the TapRacer server, e.g. http://127.0.0.1:4000")
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium"
+
+// Liveness bound for every wait: generous, never a timing assertion.
+const timeout = 15_000
+
+let context
+let userDataDir
+const pageErrors = []
+
+before(async () => {
+  userDataDir = await mkdtemp(path.join(os.tmpdir(), "tapracer-chromium-"))
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    viewport: {width: 1000, height: 860},
+  })
+  context.setDefaultTimeout(timeout)
+})
+
+after(async () => {
+  await context?.close()
+  if (userDataDir) await rm(userDataDir, {recursive: true, force: true})
+})
+
+// open loads a page of the app and fails the test on uncaught errors and failed module loads.
+async function open(route) {
+  const page = await context.newPage()
+  page.on("pageerror", (err) => pageErrors.push(`${route}: ${err.message}`))
+  page.on("console", (msg) => { if (msg.type() === "error") pageErrors.push(`${route}: console: ${msg.text()}`) })
+  await page.goto(new URL(route, base).href)
+  // The page module ran (phoenix.js loaded) and the socket is up.
+  await page.waitForFunction(() => window.tapracerReady === true)
+  await page.locator("#conn.up").waitFor()
+  return page
+}
+
+// screenshotDir is $TAPRACER_SCREENSHOT_DIR, else a new temporary directory (one per run).
+let shots
+async function screenshotDir() {
+  if (!shots) {
+    shots = process.env.TAPRACER_SCREENSHOT_DIR || await mkdtemp(path.join(os.tmpdir(), "tapracer-screenshots-"))
+    await mkdir(shots, {recursive: true})
+  }
+  return shots
+}
+
+async function joinRace(page, name) {
+  await page.bringToFront()
+  await page.fill("#name", name)
+  await page.click("#join")
+  await page.locator("#game").waitFor({state: "visible"})
+  assert.equal(await page.textContent("#me"), name)
+}
+
+test("two players race, the console shows the winner", async () => {
+  const console_ = await open("/console")
+  await console_.locator("#race").filter({hasText: /^#\d+$/}).waitFor()
+
+  // A fresh race with a small target, whatever happened on this server before.
+  const before = Number((await console_.textContent("#race")).slice(1))
+  await console_.fill("#new-target", "10")
+  await console_.click("#new-race")
+  await console_.locator("#race").filter({hasText: `#${before + 1}`}).waitFor()
+  await console_.locator("#target").filter({hasText: /^10$/}).waitFor()
+
+  const ada = await open("/play")
+  const linus = await open("/play")
+  await joinRace(ada, "Ada")
+  await joinRace(linus, "Linus")
+  await console_.locator("#players tr").nth(1).waitFor()
+
+  // A background tab gets no animation frames, which Playwright's clicks wait for: tap in the front tab.
+  await linus.bringToFront()
+  for (let i = 0; i < 3; i++) await linus.click("#tap")
+  await ada.bringToFront()
+  for (let i = 0; i < 10; i++) await ada.click("#tap")
+  await console_.bringToFront()
+
+  // The console names the winner, and its table agrees.
+  const banner = console_.locator("#winner")
+  await banner.filter({hasText: "Ada wins"}).waitFor()
+  assert.match(await banner.textContent(), /Ada wins race #\d+ with 10 taps/)
+  const winnerRow = console_.locator("#players tr.winner")
+  await winnerRow.locator("td.taps").filter({hasText: /^10$/}).waitFor()
+  assert.equal(await winnerRow.locator("td.name").textContent(), "Ada")
+  await console_.locator("#players tr", {hasText: "Linus"}).locator("td.taps").filter({hasText: /^3$/}).waitFor()
+  assert.equal(await console_.textContent("#status"), "finished")
+
+  // Both players see it; the loser can no longer tap.
+  await ada.locator("#winner").filter({hasText: "You won"}).waitFor()
+  await linus.locator("#winner").filter({hasText: "Ada wins"}).waitFor()
+  assert.equal(await ada.textContent("#my-taps"), "10")
+  assert.equal(await linus.isDisabled("#tap"), true)
+
+  const dir = await screenshotDir()
+  const shot = path.join(dir, "console.png")
+  await console_.screenshot({path: shot, fullPage: true})
+  console.log(`console screenshot: ${shot}`)
+  await ada.bringToFront()
+  await ada.screenshot({path: path.join(dir, "play.png"), fullPage: true})
+
+  // Closing a player's page takes them out of the race.
+  await linus.close()
+  await console_.locator("#count").filter({hasText: /^1$/}).waitFor()
+  await ada.close()
+  await console_.close()
+})
+
+test("chat: a message reaches the other member; chat:secret is refused", async () => {
+  const a = await open("/chat")
+  const b = await open("/chat")
+  for (const page of [a, b]) {
+    await page.bringToFront()
+    await page.fill("#room", "lobby")
+    await page.click("#join")
+    await page.locator("#room-title").filter({hasText: "chat:lobby"}).waitFor()
+  }
+  await a.bringToFront()
+  await a.fill("#nick", "ada")
+  await a.fill("#body", "hello from the first page")
+  await a.click("#send")
+  const got = b.locator("#messages li", {hasText: "hello from the first page"})
+  await got.waitFor()
+  assert.equal(await got.locator(".who").textContent(), "ada")
+  // The sender gets its own message back too (broadcast, then pushed from handle_out).
+  await a.locator("#messages li", {hasText: "hello from the first page"}).waitFor()
+
+  await b.bringToFront()
+  await b.screenshot({path: path.join(await screenshotDir(), "chat.png"), fullPage: true})
+  await b.fill("#room", "secret")
+  await b.click("#join")
+  await b.locator("#chat-error").filter({hasText: "You don't have permission!"}).waitFor()
+  assert.equal(await b.locator("#room-card").isVisible(), false)
+  await b.screenshot({path: path.join(await screenshotDir(), "chat-secret.png"), fullPage: true})
+  await a.close()
+  await b.close()
+})
+
+test("no page errors", () => {
+  assert.deepEqual(pageErrors, [])
+})

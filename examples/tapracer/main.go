@@ -1,0 +1,113 @@
+// Command tapracer is the TapRacer demo of the seed notes ("Phoenix Sockets and Channels") as a Pyre app:
+// players race to tap a button a target number of times, a console watches the race live and starts new
+// ones, and a chat runs the seed's ChatChannel. It listens on 127.0.0.1:$PORT (default 4000) with a socket
+// at /socket and the pages at /, /play, /console and /chat.
+//
+// Usage:
+//
+//	npm ci --prefix examples/tapracer/assets   # the official phoenix.js, served at /assets/phoenix.mjs
+//	go run ./examples/tapracer                  # from the repository root
+//
+// Flags:
+//
+//	-addr ADDR  listen address (default 127.0.0.1:$PORT, PORT defaulting to 4000)
+//	-dir DIR    directory holding static/ and assets/ (env TAPRACER_DIR; default: the current directory
+//	            if it has static/index.html, else examples/tapracer)
+//
+// SIGINT or SIGTERM stops the HTTP server, then closes every connection (clients get 1012 and reconnect).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// shutdownTimeout bounds the graceful shutdown after a signal.
+const shutdownTimeout = 10 * time.Second
+
+func main() {
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "4000"
+	}
+	addr := flag.String("addr", net.JoinHostPort("127.0.0.1", port), "listen address")
+	dir := flag.String("dir", defaultDir(), "directory holding static/ and assets/ (env TAPRACER_DIR)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *addr, config{Dir: *dir}, nil); err != nil {
+		slog.Error("tapracer: " + err.Error())
+		stop()
+		os.Exit(1)
+	}
+}
+
+// run serves the app on addr until ctx is done, then shuts down: http.Server.Shutdown (no new requests),
+// then the endpoint (every connection closed, every channel terminated), within shutdownTimeout.
+// ready, if not nil, is called with the listening address once the server accepts connections.
+func run(ctx context.Context, addr string, cfg config, ready func(net.Addr)) error {
+	a := newApp(cfg)
+	if err := a.check(); err != nil {
+		a.log.Error(err.Error())
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	a.log.Info("tapracer: listening", "url", "http://"+ln.Addr().String(), "dir", cfg.Dir)
+	if ready != nil {
+		ready(ln.Addr())
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		a.log.Info("tapracer: shutting down")
+	case serveErr = <-served:
+		served = nil
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	errs := []error{serveErr}
+	if err := srv.Shutdown(sctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := a.shutdown(sctx); err != nil {
+		errs = append(errs, err)
+	}
+	if served != nil {
+		errs = append(errs, <-served)
+	}
+	for i, err := range errs {
+		if errors.Is(err, http.ErrServerClosed) {
+			errs[i] = nil
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// defaultDir is $TAPRACER_DIR, else the current directory when it holds static/index.html (go run from
+// this directory), else examples/tapracer (go run from the repository root).
+func defaultDir() string {
+	if d := os.Getenv("TAPRACER_DIR"); d != "" {
+		return d
+	}
+	if _, err := os.Stat(filepath.Join("static", "index.html")); err == nil {
+		return "."
+	}
+	return filepath.Join("examples", "tapracer")
+}
