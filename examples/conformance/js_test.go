@@ -1,0 +1,229 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestPhoenixJS drives the conformance server with the official phoenix.js clients
+// (1.8.x and 1.7.x, see js/package.json) through Node's built-in test runner.
+//
+// It needs node and js/node_modules (`make test` runs `npm ci` in js/). Without them the
+// test is skipped, or fails when CI=true.
+func TestPhoenixJS(t *testing.T) {
+	jsDir, err := filepath.Abs("js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	nodeBin, err := exec.LookPath("node")
+	if err != nil {
+		missing = append(missing, "node ("+err.Error()+")")
+	}
+	if _, err := os.Stat(filepath.Join(jsDir, "node_modules")); err != nil {
+		missing = append(missing, filepath.Join(jsDir, "node_modules"))
+	}
+	if len(missing) > 0 {
+		msg := "phoenix.js conformance suite: missing " + strings.Join(missing, " and ") +
+			"; run `make test` (it runs `npm ci` in examples/conformance/js)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+
+	httpBase := jsStartServer(t)
+	wsURL := "ws" + strings.TrimPrefix(httpBase, "http") + "/socket"
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, nodeBin, "--test", "--test-reporter=spec", "test/")
+	cmd.Dir = jsDir
+	cmd.Env = append(os.Environ(), "PYRE_URL="+wsURL, "PYRE_HTTP="+httpBase, "NO_COLOR=1", "FORCE_COLOR=0")
+	// node --test runs each file in a child process: kill the whole group on timeout.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	out := &jsLineLogger{t: t, prefix: "node: "}
+	cmd.Stdout = out
+	cmd.Stderr = out
+	t.Logf("running node --test against %s", wsURL)
+	err = cmd.Run()
+	out.Flush()
+	if ctx.Err() != nil {
+		t.Fatalf("phoenix.js suite did not finish within 3 minutes: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("phoenix.js suite failed: %v", err)
+	}
+}
+
+// jsStartServer builds and starts the conformance server on a free loopback port, waits
+// until GET /health answers, and stops it in t.Cleanup. It returns the HTTP base URL.
+func jsStartServer(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go tool not found: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "pyre-conformance")
+	buildCtx, cancelBuild := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancelBuild()
+	args := []string{"build", "-o", bin}
+	race := jsRaceEnabled()
+	if race {
+		args = append(args, "-race") // the server gets the race detector too when the test has it
+	}
+	build := exec.CommandContext(buildCtx, goBin, append(args, ".")...)
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build of the conformance server failed: %v\n%s", err, b)
+	}
+
+	port := jsFreePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	srv := exec.Command(bin)
+	srv.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port))
+	var logs jsSyncBuffer
+	srv.Stdout = &logs
+	srv.Stderr = &logs
+	if err := srv.Start(); err != nil {
+		t.Fatalf("starting the conformance server: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+
+	t.Cleanup(func() {
+		_ = srv.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Logf("conformance server exited after SIGTERM: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("conformance server still running 15s after SIGTERM; killing it")
+			_ = srv.Process.Kill()
+			<-exited
+		}
+		out := logs.String()
+		if strings.Contains(out, "WARNING: DATA RACE") {
+			t.Errorf("the race detector fired in the conformance server")
+		}
+		if t.Failed() || testing.Verbose() {
+			t.Logf("conformance server output (race detector: %v):\n%s", race, out)
+		}
+	})
+
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			exited <- err // let the cleanup see it too
+			t.Fatalf("conformance server exited before answering /health: %v\n%s", err, logs.String())
+		default:
+		}
+		resp, err := client.Get(base + "/health")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				t.Logf("conformance server up at %s (/health: %q)", base, strings.TrimSpace(string(body)))
+				return base
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("conformance server did not answer /health within 30s (last error: %v)\n%s", err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// jsRaceEnabled reports whether this test binary was built with -race.
+func jsRaceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+func jsFreePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// jsLineLogger is an io.Writer that sends each complete line to t.Log.
+type jsLineLogger struct {
+	t      *testing.T
+	prefix string
+	mu     sync.Mutex
+	buf    []byte
+}
+
+func (w *jsLineLogger) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		w.t.Log(w.prefix + string(w.buf[:i]))
+		w.buf = w.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+// Flush logs a trailing partial line.
+func (w *jsLineLogger) Flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		w.t.Log(w.prefix + string(w.buf))
+		w.buf = nil
+	}
+}
+
+// jsSyncBuffer collects the server's output from its two pipes.
+type jsSyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *jsSyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *jsSyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
