@@ -102,7 +102,7 @@ func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	socket, err := up.UpgradeFromConn(&lingerConn{Conn: netConn, ep: ep}, brw.Reader, r)
+	socket, err := up.UpgradeFromConn(&lingerConn{Conn: netConn}, brw.Reader, r)
 	if err != nil {
 		_ = netConn.Close()
 		return
@@ -129,12 +129,13 @@ func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 // the close frame (a client sent a 1009-sized frame would see 1006 instead of 1009).
 type lingerConn struct {
 	net.Conn
-	ep   *Endpoint
 	once sync.Once
 }
 
-const lingerTime, lingerBytes = time.Second, 16 << 20
+const lingerTime, lingerBytes = 500 * time.Millisecond, 16 << 20
 
+// Close lingers on the closing goroutine (gws's read loop or our writer, both about to end), so no
+// goroutine is left behind: it returns at the client's EOF, or after lingerTime at most.
 func (c *lingerConn) Close() error {
 	c.once.Do(func() {
 		tc, ok := c.Conn.(*net.TCPConn)
@@ -143,12 +144,8 @@ func (c *lingerConn) Close() error {
 			return
 		}
 		_ = tc.SetReadDeadline(time.Now().Add(lingerTime))
-		c.ep.readers.Add(1)
-		go func() {
-			defer c.ep.readers.Done()
-			_, _ = io.CopyN(io.Discard, tc, lingerBytes)
-			_ = tc.Close()
-		}()
+		_, _ = io.CopyN(io.Discard, tc, lingerBytes)
+		_ = tc.Close()
 	})
 	return nil
 }
