@@ -69,11 +69,18 @@ export class Client {
         this.addEventListener("open", () => rec("open"));
         this.addEventListener("message", (e) => rec("<", fmtData(e.data)));
         this.addEventListener("error", (e) => rec("transport error", e.message));
-        this.addEventListener("close", (e) => rec("close", e.code, e.reason));
+        this.addEventListener("close", (e) => rec("close", e.code, e.reason, this.closedByClient ? "(closed by client)" : "(closed by server)"));
       }
       send(data, ...rest) {
         rec(">", fmtData(data));
         return super.send(data, ...rest);
+      }
+      close(code, reason) {
+        if (this.readyState === WebSocket.OPEN || this.readyState === WebSocket.CONNECTING) {
+          this.closedByClient = true;
+          rec("client close", code, reason);
+        }
+        return super.close(code, reason);
       }
     }
     const { label, ...socketOpts } = opts;
@@ -88,6 +95,11 @@ export class Client {
   connect() {
     this.socket.connect();
     return this;
+  }
+
+  /** Transport closes the server initiated (not phoenix.js, not terminate()). */
+  serverCloses() {
+    return this.frames.filter(([, kind, , , who]) => kind === "close" && who === "(closed by server)");
   }
 
   count(type) {
@@ -109,7 +121,7 @@ export class Client {
     return new Chan(this, topic, params, events, timeout);
   }
 
-  dump(max = 80) {
+  dump(max = 150) {
     const lines = this.frames.slice(-max).map(([ms, kind, ...rest]) => `  +${ms}ms ${kind} ${rest.map((x) => (typeof x === "string" ? x : JSON.stringify(x))).join(" ")}`);
     const skipped = this.frames.length > max ? `  (${this.frames.length - max} earlier frames omitted)\n` : "";
     return `${this.name} wire log:\n${skipped}${lines.join("\n")}\n  socket callbacks: ${JSON.stringify(this.events)}`;

@@ -48,13 +48,21 @@ for (const client of clients) {
       await c.opened();
       const ch = c.join(`echo:${unique("hb")}`);
       await ch.joinedOk();
-      const replies = () => c.msgs.filter((m) => m.topic === "phoenix" && m.event === "phx_reply");
-      const sentRefs = () => c.frames
+      // Raw inbound frames of every connection: phoenix.js ignores replies that reach a
+      // connection it already gave up on, but they are the server's answers all the same.
+      const replies = () => c.frames
+        .filter(([, dir, data]) => dir === "<" && typeof data === "string" && data.includes('"phoenix","phx_reply"'))
+        .map(([, , data]) => {
+          const [join_ref, ref, topic, event, payload] = JSON.parse(data);
+          return { join_ref, ref, topic, event, payload };
+        });
+      await waitFor(() => replies().length >= 6, { what: "6 heartbeat replies", clients: [c], timeout: 10000 });
+      // Every heartbeat sent so far on the current connection gets its reply. (One sent just
+      // before phoenix.js closed an earlier connection itself may rightly go unanswered.)
+      const lastOpen = c.frames.map(([, dir]) => dir).lastIndexOf("open");
+      const sent = c.frames.slice(lastOpen)
         .filter(([, dir, data]) => dir === ">" && typeof data === "string" && data.includes('"heartbeat"'))
         .map(([, , data]) => JSON.parse(data)[1]);
-      await waitFor(() => replies().length >= 6, { what: "6 heartbeat replies", clients: [c], timeout: 10000 });
-      // Every heartbeat sent so far gets its reply.
-      const sent = sentRefs();
       await waitFor(() => sent.every((ref) => replies().some((m) => m.ref === ref)), {
         what: `replies to heartbeats ${sent.join(",")}`, clients: [c],
       });
@@ -63,16 +71,16 @@ for (const client of clients) {
         assert.equal(m.join_ref, null, `heartbeat reply carries a join_ref: ${JSON.stringify(m)}`);
       }
       // phoenix.js gives a heartbeat one interval (200 ms here) for its reply, then closes the
-      // socket itself (code 1000, "heartbeat timeout"). On a loaded machine that can happen
+      // socket itself ("heartbeat timeout") and reconnects. On a loaded machine that can happen
       // although the server answered: such closes are reported, not failed, since every
-      // heartbeat was answered (checked above). Any other close is the server's doing.
-      const closes = c.events.filter((e) => e.type === "close");
-      const serverCloses = closes.filter((e) => e.reason !== "heartbeat timeout");
-      assert.equal(serverCloses.length, 0, `socket closed during heartbeats:\n${c.dump()}`);
-      if (closes.length > 0) {
-        t.diagnostic(`client-side heartbeat timeouts on a slow machine (replies were late, not missing): ${closes.length}`);
+      // heartbeat was answered (checked above). A close the server initiated fails.
+      assert.equal(c.serverCloses().length, 0, `the server closed the socket during heartbeats:\n${c.dump()}`);
+      const timeouts = c.frames.filter(([, kind, , reason]) => kind === "client close" && reason === "heartbeat timeout");
+      if (timeouts.length > 0) {
+        t.diagnostic(`phoenix.js timed out ${timeouts.length} heartbeat(s) on a slow machine; the replies were late, not missing`);
       } else {
         assert.equal(c.count("open"), 1, c.dump());
+        assert.equal(c.count("close"), 0, c.dump());
         assert.equal(ch.count("error"), 0, c.dump());
       }
       assert.deepEqual(await ch.push("echo", { still: "here" }), { status: "ok", response: { still: "here" } });
