@@ -47,6 +47,7 @@ func TestPhoenixJS(t *testing.T) {
 		t.Skip(msg)
 	}
 
+	jsReadInputs(t, jsDir)
 	httpBase := jsStartServer(t)
 	wsURL := "ws" + strings.TrimPrefix(httpBase, "http") + "/socket"
 
@@ -150,6 +151,29 @@ func jsStartServer(t *testing.T) string {
 			t.Fatalf("conformance server did not answer /health within 30s (last error: %v)\n%s", err, logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// jsReadInputs reads the suite's own files so that go test's result cache, which
+// tracks the files a test opens, is invalidated when the JS tests change.
+func jsReadInputs(t *testing.T, jsDir string) {
+	t.Helper()
+	for _, name := range []string{"package.json", "package-lock.json"} {
+		if _, err := os.ReadFile(filepath.Join(jsDir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sub := range []string{"lib", "test"} {
+		err := filepath.WalkDir(filepath.Join(jsDir, sub), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			_, err = os.ReadFile(path)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -82,6 +82,10 @@ export class Client {
         }
         return super.close(code, reason);
       }
+      terminate() {
+        this.closedByClient = true;
+        return super.terminate();
+      }
     }
     const { label, ...socketOpts } = opts;
     this.socket = new client.phx.Socket(PYRE_URL, { transport: LoggingWebSocket, ...socketOpts });
@@ -97,7 +101,7 @@ export class Client {
     return this;
   }
 
-  /** Transport closes the server initiated (not phoenix.js, not terminate()). */
+  /** Transport closes the server initiated (not phoenix.js's own closes, not cleanup). */
   serverCloses() {
     return this.frames.filter(([, kind, , , who]) => kind === "close" && who === "(closed by server)");
   }
