@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pyrehq/pyre/examples/internal/testlog"
 )
 
 // TestPhoenixJS drives the conformance server with the official phoenix.js clients
@@ -60,7 +62,7 @@ func TestPhoenixJS(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 10 * time.Second
-	out := &jsLineLogger{t: t, prefix: "node: "}
+	out := testlog.Lines(t, "node: ")
 	cmd.Stdout = out
 	cmd.Stderr = out
 	t.Logf("running node --test against %s", wsURL)
@@ -199,39 +201,6 @@ func jsFreePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// jsLineLogger is an io.Writer that sends each complete line to t.Log.
-type jsLineLogger struct {
-	t      *testing.T
-	prefix string
-	mu     sync.Mutex
-	buf    []byte
-}
-
-func (w *jsLineLogger) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		w.t.Log(w.prefix + string(w.buf[:i]))
-		w.buf = w.buf[i+1:]
-	}
-	return len(p), nil
-}
-
-// Flush logs a trailing partial line.
-func (w *jsLineLogger) Flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.buf) > 0 {
-		w.t.Log(w.prefix + string(w.buf))
-		w.buf = nil
-	}
 }
 
 // jsSyncBuffer collects the server's output from its two pipes.

@@ -3,17 +3,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pyrehq/pyre/examples/internal/testlog"
 )
 
 // TestBrowser runs browser/tapracer.test.mjs (node --test, playwright-core driving headless Debian
@@ -56,12 +56,12 @@ func TestBrowser(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 10 * time.Second
-	out := &lineLogger{t: t, prefix: "node: "}
+	out := testlog.Lines(t, "node: ")
 	cmd.Stdout = out
 	cmd.Stderr = out
 	t.Logf("running node --test browser/tapracer.test.mjs against %s", base)
 	err := cmd.Run()
-	out.flush()
+	out.Flush()
 	if ctx.Err() != nil {
 		t.Fatalf("browser test did not finish within 3 minutes: %v", err)
 	}
@@ -99,36 +99,4 @@ func startRun(t *testing.T) string {
 		}
 	})
 	return "http://" + addr.String()
-}
-
-// lineLogger sends each complete line written to it to t.Log.
-type lineLogger struct {
-	t      *testing.T
-	prefix string
-	mu     sync.Mutex
-	buf    []byte
-}
-
-func (w *lineLogger) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		w.t.Log(w.prefix + string(w.buf[:i]))
-		w.buf = w.buf[i+1:]
-	}
-	return len(p), nil
-}
-
-func (w *lineLogger) flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.buf) > 0 {
-		w.t.Log(w.prefix + string(w.buf))
-		w.buf = nil
-	}
 }
