@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/supervisor"
 )
 
 func TestMain(m *testing.M) {
@@ -44,11 +45,15 @@ func (r *reasons) get(topic string) []error {
 type room struct{ terminated *reasons }
 
 type joinParams struct {
-	Deny    bool `json:"deny"`
-	Crash   bool `json:"crash"`
-	Welcome bool `json:"welcome"`
-	Extra   string
+	Deny        bool `json:"deny"`
+	Crash       bool `json:"crash"`
+	Welcome     bool `json:"welcome"`
+	DenyRejoin  bool `json:"deny_rejoin"`
+	CrashRejoin bool `json:"crash_rejoin"`
+	Extra       string
 }
+
+type crashInfo struct{}
 
 type afterJoin struct{}
 
@@ -60,6 +65,10 @@ func (r *room) Join(s *channel.Socket, topic string, p channel.Payload) (any, er
 		return nil, channel.Deny(map[string]string{"reason": "denied"})
 	case jp.Crash:
 		panic("join boom")
+	case jp.DenyRejoin && s.Incarnation() > 1:
+		return nil, channel.Deny(map[string]string{"reason": "no rejoin"})
+	case jp.CrashRejoin && s.Incarnation() > 1:
+		panic("rejoin boom")
 	}
 	if err := s.Push("too_early", nil); !errors.Is(err, channel.ErrPushInJoin) {
 		panic("push inside join must fail")
@@ -100,6 +109,11 @@ func (r *room) HandleIn(s *channel.Socket, event string, p channel.Payload) (cha
 		return channel.NoReply, s.BroadcastFrom("shout", p)
 	case "filtered":
 		return channel.NoReply, s.Broadcast("filtered", p)
+	case "incarnation":
+		return channel.ReplyOK(map[string]int{"incarnation": s.Incarnation()}), nil
+	case "crash_later":
+		s.Send(crashInfo{})
+		return channel.ReplyOK(nil), nil
 	case "async":
 		ref := s.ReplyRef()
 		go func() { _ = ref.Reply(channel.ReplyOK(p)) }()
@@ -125,6 +139,8 @@ func (r *room) HandleInfo(s *channel.Socket, msg any) error {
 	switch m := msg.(type) {
 	case afterJoin:
 		return s.Push("welcome", map[string]string{"topic": s.Topic()})
+	case crashInfo:
+		panic("info boom")
 	case *channel.Broadcast:
 		return s.Push("side", map[string]string{"event": m.Event})
 	}
@@ -164,7 +180,12 @@ func newFixture(t *testing.T, cfg Config, opts ...channel.RouterOption) *fixture
 	t.Helper()
 	f := &fixture{terminated: &reasons{}}
 	router := channel.NewRouter(testSocket{}, opts...)
-	router.Channel("room:*", func() channel.Channel { return &room{terminated: f.terminated} })
+	newRoom := func() channel.Channel { return &room{terminated: f.terminated} }
+	// room:* is Phoenix-exact; the others exercise in-place restarts (PROTOCOL.md §6).
+	router.Channel("room:*", newRoom, channel.WithRestart(supervisor.Temporary))
+	router.Channel("rs:*", newRoom)
+	router.Channel("perm:*", newRoom, channel.WithRestart(supervisor.Permanent))
+	router.Channel("once:*", newRoom, channel.WithIntensity(1, time.Hour))
 	router.Channel("token", func() channel.Channel { return &tokenChannel{} })
 	f.ep = NewEndpoint(cfg)
 	f.ep.Socket("/socket", router)

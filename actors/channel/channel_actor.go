@@ -27,7 +27,13 @@ type chanState struct {
 
 	oldClose *message.Message // phx_close of the channel this one replaced (duplicate join)
 
+	incarnation int // how many times the actor has started; written by the actor itself only
+
+	// Owned by the socket actor (the channel's supervisor).
+	restarts supervisor.Window
+
 	joined     atomic.Bool
+	ended      atomic.Bool // the supervisor gave up on the channel: what is still queued is answered as not joined
 	pendingOut atomic.Int32
 }
 
@@ -63,10 +69,23 @@ var crashPayload = reasonPayload("channel_crash")
 
 // Messages a channel actor receives besides inbound *message.Message.
 type (
-	infoMsg       struct{ msg any }              // to HandleInfo
+	infoMsg struct { // to HandleInfo
+		msg         any
+		incarnation int // of the Socket it was sent through
+	}
 	outMsg        struct{ b *message.Broadcast } // an intercepted broadcast, to HandleOut
-	crashMsg      struct{ err error }            // a bad push from another goroutine crashes the channel
+	crashMsg      struct {                       // a bad push from another goroutine crashes the channel
+		err         error
+		incarnation int
+	}
 	duplicateJoin struct{}                       // the client joined the same topic again
+	injectedPanic struct{ value any }            // chaos: crash as if the user's code had panicked
+)
+
+// Exit reasons a channel actor hands to its supervisor (the socket actor) through protoactor's Failure.
+type (
+	channelExit struct{ reason error } // the channel ended on its own; Terminate has run
+	killSignal  struct{ reason error } // it was killed from outside (chaos); Terminate does not run, as OTP's kill
 )
 
 // channelActor runs one user Channel value.
@@ -84,27 +103,41 @@ func (a *channelActor) Receive(ctx actor.Context) {
 		a.st.conn.release()
 	case outMsg:
 		a.st.pendingOut.Add(-1)
-		if !a.done {
+		if !a.over() {
 			a.handleOut(ctx, m.b)
 		}
 	case infoMsg:
-		if !a.done {
+		if !a.over() && m.incarnation == a.st.incarnation {
 			a.handleInfo(ctx, m.msg)
 		}
 	case crashMsg:
-		if !a.done {
+		if !a.over() && m.incarnation == a.st.incarnation {
 			a.exit(ctx, crash(m.err), nil)
+		}
+	case injectedPanic:
+		if !a.over() {
+			a.exit(ctx, a.guard(func() { panic(m.value) }), nil)
 		}
 	case duplicateJoin:
 		a.terminate(ctx, ErrDuplicateJoin)
 	case *actor.Started:
-		a.st.pid = ctx.Self()
-		a.st.conn.host.channels.Add(1)
-		a.start(ctx)
-		a.st.conn.release()
+		a.st.incarnation++
+		if a.st.incarnation == 1 {
+			a.st.pid = ctx.Self()
+			a.st.conn.host.channels.Add(1)
+			a.start(ctx)
+			a.st.conn.release()
+		} else {
+			a.restart(ctx)
+		}
 	case *actor.Stopping:
-		// The connection closed or the server is shutting down.
-		if !a.done {
+		switch {
+		case a.st.ended.Load():
+			// Given up by the supervisor, which already closed the subscription and told the client;
+			// Terminate has run (or, after a kill, must not).
+			a.st.unsubscribeAll()
+		case !a.done:
+			// The connection closed or the server is shutting down.
 			a.done = true
 			a.st.sub.close()
 			a.st.unsubscribeAll()
@@ -115,19 +148,51 @@ func (a *channelActor) Receive(ctx actor.Context) {
 	}
 }
 
-// start runs Join for a new channel.
-func (a *channelActor) start(ctx actor.Context) {
+// over reports whether this incarnation no longer serves the channel.
+func (a *channelActor) over() bool { return a.done || a.st.ended.Load() }
+
+// join makes a fresh user value and runs its Join with the original params and assigns.
+func (a *channelActor) join() (reply any, err error, crashed *CrashError) {
 	st := a.st
 	a.user = st.route.factory()
 	assigns := st.conn.assigns.clone()
 	for k, v := range st.route.assigns {
 		assigns[k] = v
 	}
-	a.sock = &Socket{ch: st, assigns: assigns, current: st.join}
+	a.sock = &Socket{ch: st, assigns: assigns, current: st.join, incarnation: st.incarnation}
+	crashed = a.guard(func() { reply, err = a.user.Join(a.sock, st.topic, st.join.Payload) })
+	return reply, err, crashed
+}
 
-	var reply any
-	var err error
-	crashed := a.guard(func() { reply, err = a.user.Join(a.sock, st.topic, st.join.Payload) })
+// restart is an in-place restart decided by the supervisor: same subscription, join_ref and mailbox, a
+// fresh user value whose Join runs again. The client hears nothing unless that Join fails.
+func (a *channelActor) restart(ctx actor.Context) {
+	st := a.st
+	for topic, sub := range st.extra { // the old incarnation's own subscriptions go with it
+		st.conn.host.ps.Unsubscribe(topic, sub)
+		delete(st.extra, topic)
+	}
+	st.joined.Store(false) // Push inside Join fails, as on the first join
+	_, err, crashed := a.join()
+	if crashed == nil && err == nil {
+		st.joined.Store(true)
+		st.conn.host.log.Info("pyre: channel restarted", "topic", st.topic, "incarnation", st.incarnation)
+		return
+	}
+	if crashed != nil {
+		st.conn.host.log.Error("pyre: join crashed on restart", "topic", st.topic, "reason", crashed.Value)
+	}
+	// A rejoin that fails ends the channel as Phoenix would end a crashed one.
+	st.sub.close()
+	st.unsubscribeAll()
+	_ = st.conn.out.Write(st.frame(message.EventError, crashPayload))
+	a.finish(ctx)
+}
+
+// start runs Join for a new channel.
+func (a *channelActor) start(ctx actor.Context) {
+	st := a.st
+	reply, err, crashed := a.join()
 	status, resp := message.StatusOK, message.EmptyObject
 	switch {
 	case crashed != nil:
@@ -166,7 +231,7 @@ func (a *channelActor) start(ctx actor.Context) {
 
 func (a *channelActor) handleIn(ctx actor.Context, m *message.Message) {
 	st := a.st
-	if a.done {
+	if a.over() {
 		st.conn.replyNotJoined(m)
 		return
 	}
@@ -221,26 +286,25 @@ func (a *channelActor) handleInfo(ctx actor.Context, msg any) {
 	}
 }
 
-// exit ends the channel on its own initiative: a normal reason closes it (phx_close), anything else is a
-// crash (phx_error). Terminate runs first, so its pushes precede the close, as in Phoenix.
-// failed is the push being handled, if any.
+// exit ends this incarnation on its own initiative (an error or StopNormal returned, a crash) and leaves
+// the outcome to the socket actor, its supervisor: an in-place restart, phx_close or phx_error
+// (socketActor.HandleFailure). Terminate runs first, so its pushes precede any close frame, as in Phoenix.
+// failed is the push being handled, if any: under a restart policy it is answered now, so the client
+// never waits for a reply that cannot come.
 func (a *channelActor) exit(ctx actor.Context, reason error, failed *message.Message) {
 	if a.done {
 		return
 	}
+	a.done = true
 	st := a.st
-	st.sub.close()
-	st.unsubscribeAll()
-	a.callTerminate(reason)
-	if supervisor.IsNormal(reason) {
-		_ = st.conn.out.Write(st.frame(message.EventClose, message.EmptyObject))
-	} else {
-		if c, ok := reason.(*CrashError); ok {
-			st.conn.host.log.Error("pyre: channel crashed", "topic", st.topic, "reason", c.Value)
-		}
-		_ = st.conn.out.Write(st.frame(message.EventError, crashPayload))
+	if c, ok := reason.(*CrashError); ok {
+		st.conn.host.log.Error("pyre: channel crashed", "topic", st.topic, "reason", c.Value)
 	}
-	a.finish(ctx)
+	if failed != nil && !supervisor.IsNormal(reason) && st.route.restart != supervisor.Temporary {
+		st.reply(failed, message.StatusError, crashPayload)
+	}
+	a.callTerminate(reason)
+	ctx.(actor.Supervisor).EscalateFailure(channelExit{reason: reason}, nil)
 }
 
 // terminate ends the channel for a reason that sends no frame of its own (leave, duplicate join).
@@ -353,8 +417,11 @@ func (f *fastlane) close() {
 }
 
 // infoSub delivers broadcasts on an extra topic to HandleInfo.
-type infoSub struct{ ch *chanState }
+type infoSub struct {
+	ch          *chanState
+	incarnation int
+}
 
 func (s *infoSub) Deliver(b *message.Broadcast) {
-	s.ch.conn.host.root.Send(s.ch.pid, infoMsg{msg: b})
+	s.ch.conn.host.root.Send(s.ch.pid, infoMsg{msg: b, incarnation: s.incarnation})
 }

@@ -29,6 +29,9 @@ var (
 	ErrUnmatchedTopic  = errors.New("channel: unmatched topic")
 	ErrTooManyChannels = errors.New("channel: too many channels joined")
 	ErrSlowConsumer    = errors.New("channel: slow consumer")
+	// ErrTooManyRestarts ends a connection whose channels were restarted past its intensity
+	// (WithConnIntensity): its channels terminate with supervisor.Shutdown(ErrTooManyRestarts).
+	ErrTooManyRestarts = errors.New("channel: too many channel restarts")
 )
 
 // CrashError is the reason a channel or socket ended when user code panicked.

@@ -49,6 +49,7 @@ type Host struct {
 
 	sockets  atomic.Int64
 	channels atomic.Int64
+	restarts atomic.Int64 // in-place channel restarts
 }
 
 // NewHost returns a Host ready to open sessions.
@@ -94,12 +95,13 @@ type Stats struct {
 	Channels int64 `json:"channels"`
 	Actors   int64 `json:"actors"`
 	Topics   int   `json:"topics"`
+	Restarts int64 `json:"restarts"` // in-place channel restarts since the host started
 }
 
 // Stats returns current counts.
 func (h *Host) Stats() Stats {
 	s, c := h.sockets.Load(), h.channels.Load()
-	return Stats{Sockets: s, Channels: c, Actors: s + c, Topics: h.ps.Topics()}
+	return Stats{Sockets: s, Channels: c, Actors: s + c, Topics: h.ps.Topics(), Restarts: h.restarts.Load()}
 }
 
 // ErrHostClosed is returned by Open after Shutdown started.

@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
+
+	"github.com/pyrehq/pyre/supervisor"
 )
 
 // Assigns are values attached to a connection by Connect and to a channel by its route and its own code.
@@ -60,9 +63,10 @@ func (f ConnectFunc) Connect(params url.Values, info ConnectInfo) (Assigns, erro
 // Router holds a socket definition: how connections are authenticated and which channel serves each topic.
 // Configure it before serving; it is read-only afterwards.
 type Router struct {
-	handler     SocketHandler
-	routes      []*route
-	maxChannels int
+	handler       SocketHandler
+	routes        []*route
+	maxChannels   int
+	connIntensity supervisor.Intensity
 }
 
 // DefaultMaxChannels is Phoenix's default cap on channels joined per connection.
@@ -74,14 +78,31 @@ type RouterOption func(*Router)
 // WithMaxChannels caps the channels one connection may have joined at once (default 100).
 func WithMaxChannels(n int) RouterOption { return func(r *Router) { r.maxChannels = n } }
 
+// Default restart intensities (PROTOCOL.md §6). OTP's default of 1 in 5 s would turn a second crash of a
+// chatty channel into phx_error; a channel gets three in-place restarts per 5 s, a connection ten.
+var (
+	DefaultChannelIntensity = supervisor.Intensity{Max: 3, Period: 5 * time.Second}
+	DefaultConnIntensity    = supervisor.Intensity{Max: 10, Period: 5 * time.Second}
+)
+
+// WithConnIntensity bounds the channel restarts of one connection: more than max within period and the
+// connection closes with 1011 (the client reconnects and rejoins afresh). The default is
+// DefaultConnIntensity.
+func WithConnIntensity(max int, period time.Duration) RouterOption {
+	return func(r *Router) { r.connIntensity = supervisor.Intensity{Max: max, Period: period} }
+}
+
 // NewRouter returns a Router authenticating with h (nil accepts every connection with no assigns).
 func NewRouter(h SocketHandler, opts ...RouterOption) *Router {
 	if h == nil {
 		h = ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return Assigns{}, nil })
 	}
-	r := &Router{handler: h, maxChannels: DefaultMaxChannels}
+	r := &Router{handler: h, maxChannels: DefaultMaxChannels, connIntensity: DefaultConnIntensity}
 	for _, o := range opts {
 		o(r)
+	}
+	if r.connIntensity.Max < 0 || r.connIntensity.Period <= 0 {
+		panic("channel: connection intensity needs max >= 0 and period > 0")
 	}
 	return r
 }
@@ -93,6 +114,8 @@ type route struct {
 	factory    func() Channel
 	assigns    Assigns
 	intercepts map[string]struct{}
+	restart    supervisor.Restart
+	intensity  supervisor.Intensity
 }
 
 // RouteOption configures one route.
@@ -101,6 +124,18 @@ type RouteOption func(*route)
 // WithAssigns merges assigns into every channel joined through the route.
 func WithAssigns(a Assigns) RouteOption { return func(r *route) { r.assigns = a } }
 
+// WithRestart sets what happens when a channel of the route crashes (PROTOCOL.md §6):
+// supervisor.Transient (the default) restarts it in place after an abnormal exit, supervisor.Permanent
+// also after a normal stop the client did not ask for, supervisor.Temporary never (Phoenix: phx_error and
+// the client rejoins).
+func WithRestart(r supervisor.Restart) RouteOption { return func(rt *route) { rt.restart = r } }
+
+// WithIntensity bounds the in-place restarts of one channel: more than max within period and the channel
+// ends with phx_error as in Phoenix. The default is DefaultChannelIntensity.
+func WithIntensity(max int, period time.Duration) RouteOption {
+	return func(rt *route) { rt.intensity = supervisor.Intensity{Max: max, Period: period} }
+}
+
 // Channel routes topics matching pattern to channels made by factory. "room:*" matches every topic that
 // starts with "room:", "*" matches all, anything else matches exactly. The first matching route wins.
 // A pattern with "*" anywhere but at the end is a programmer error and panics.
@@ -108,7 +143,7 @@ func (r *Router) Channel(pattern string, factory func() Channel, opts ...RouteOp
 	if factory == nil {
 		panic("channel: nil factory for route " + pattern)
 	}
-	rt := &route{pattern: pattern, factory: factory}
+	rt := &route{pattern: pattern, factory: factory, restart: supervisor.Transient, intensity: DefaultChannelIntensity}
 	switch i := strings.IndexByte(pattern, '*'); {
 	case i < 0:
 		rt.exact = true
@@ -119,6 +154,12 @@ func (r *Router) Channel(pattern string, factory func() Channel, opts ...RouteOp
 	}
 	for _, o := range opts {
 		o(rt)
+	}
+	switch {
+	case rt.restart > supervisor.Temporary:
+		panic(fmt.Sprintf("channel: route %q: unknown restart type %v", pattern, rt.restart))
+	case rt.intensity.Max < 0 || rt.intensity.Period <= 0:
+		panic(fmt.Sprintf("channel: route %q: intensity needs max >= 0 and period > 0", pattern))
 	}
 	// Intercepts are a property of the channel type, asked once.
 	if ic, ok := factory().(Interceptor); ok {

@@ -13,10 +13,15 @@ import (
 // Push, Broadcast, BroadcastFrom, Send, SendAfter and ReplyRef values are safe to use from any goroutine.
 // Assigns, Assign, Subscribe and Unsubscribe belong to the channel's own callbacks.
 type Socket struct {
-	ch      *chanState
-	assigns Assigns
-	current *message.Message // the inbound message being handled, for ReplyRef
+	ch          *chanState
+	assigns     Assigns
+	current     *message.Message // the inbound message being handled, for ReplyRef
+	incarnation int
 }
+
+// Incarnation is 1 for a channel's first start and grows by one with each in-place restart (WithRestart),
+// so Join can tell a rejoin after a crash from the client's own join.
+func (s *Socket) Incarnation() int { return s.incarnation }
 
 // Topic is the joined topic.
 func (s *Socket) Topic() string { return s.ch.topic }
@@ -50,7 +55,7 @@ func (s *Socket) Push(event string, payload any) error {
 	}
 	p, err := message.ObjectPayloadOf(payload)
 	if err != nil {
-		s.ch.conn.host.root.Send(s.ch.pid, crashMsg{err: err})
+		s.ch.conn.host.root.Send(s.ch.pid, crashMsg{err: err, incarnation: s.incarnation})
 		return err
 	}
 	return s.ch.conn.out.Write(&message.Message{JoinRef: s.ch.pushRef, Topic: s.ch.topic, Event: event, Payload: p})
@@ -77,8 +82,11 @@ func (s *Socket) broadcast(from pubsub.Subscriber, event string, payload any) er
 	return s.ch.conn.host.ps.BroadcastFrom(from, message.NewBroadcast(s.ch.topic, event, p))
 }
 
-// Send delivers msg to this channel's HandleInfo, after the current callback.
-func (s *Socket) Send(msg any) { s.ch.conn.host.root.Send(s.ch.pid, infoMsg{msg: msg}) }
+// Send delivers msg to this channel's HandleInfo, after the current callback. Messages sent through the
+// Socket of an incarnation that has since crashed are dropped, as they would be for a dead Erlang pid.
+func (s *Socket) Send(msg any) {
+	s.ch.conn.host.root.Send(s.ch.pid, infoMsg{msg: msg, incarnation: s.incarnation})
+}
 
 // SendAfter delivers msg to HandleInfo after d. The returned function cancels it if not yet delivered.
 func (s *Socket) SendAfter(d time.Duration, msg any) (cancel func() bool) {
@@ -103,7 +111,7 @@ func (s *Socket) Subscribe(topic string) {
 	if _, ok := a.extra[topic]; ok {
 		return
 	}
-	sub := &infoSub{ch: a}
+	sub := &infoSub{ch: a, incarnation: s.incarnation}
 	a.extra[topic] = sub
 	a.conn.host.ps.Subscribe(topic, sub)
 }

@@ -1,9 +1,12 @@
 package channel
 
 import (
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/supervisor"
 )
 
 // socketActor is one client connection: it routes inbound messages by topic to its channel actors (its
@@ -13,6 +16,8 @@ type socketActor struct {
 	cs       *connState
 	channels map[string]*chanEntry // by topic
 	kick     *kickSub
+	restarts supervisor.Window // channel restarts of the whole connection
+	stopping bool
 }
 
 type chanEntry struct {
@@ -51,6 +56,7 @@ func (a *socketActor) Receive(ctx actor.Context) {
 			a.cs.host.ps.Subscribe(a.cs.id, a.kick)
 		}
 	case *actor.Stopping:
+		a.stopping = true
 		if a.kick != nil {
 			a.cs.host.ps.Unsubscribe(a.cs.id, a.kick)
 		}
@@ -119,21 +125,92 @@ func (a *socketActor) join(ctx actor.Context, m *message.Message) {
 	a.channels[m.Topic] = &chanEntry{pid: pid, st: st}
 }
 
-// HandleFailure supervises channel actors. User panics are caught inside the channel actor (it knows which
-// push crashed and runs Terminate); a failure reaching here is a fault in the runtime itself, so the
-// channel is ended with phx_error, Phoenix's outcome for a crash.
-func (a *socketActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason any, _ any) {
-	a.cs.host.log.Error("pyre: channel actor failed", "reason", reason)
-	for topic, e := range a.channels {
-		if e.pid.Equal(child) {
-			e.st.sub.close()
-			e.st.unsubscribeAll()
-			_ = a.cs.out.Write(e.st.frame(message.EventError, crashPayload))
-			delete(a.channels, topic)
-			break
+// HandleFailure is the channel supervisor (PROTOCOL.md §6), run in the socket actor's turn while the failed
+// channel's mailbox is suspended. reason is a channelExit (the channel ended on its own, Terminate done),
+// a killSignal (killed from outside) or a panic value (a fault outside user code). The route's restart type
+// and two intensity windows, the channel's and the connection's, decide: restart in place, end the channel
+// (phx_close after a normal exit, phx_error otherwise), or close the connection with 1011.
+func (a *socketActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason any, failed any) {
+	cs := a.cs
+	e := a.entry(child)
+	if e == nil || a.stopping {
+		// Already replaced (duplicate join) or going away: let it answer what is queued, then stop.
+		if e != nil {
+			e.st.ended.Store(true)
+		}
+		sup.ResumeChildren(child)
+		a.retire(sup, child)
+		return
+	}
+	st := e.st
+	var why error
+	switch r := reason.(type) {
+	case channelExit:
+		why = r.reason
+	case killSignal:
+		why = r.reason
+	default:
+		c := asCrash(r)
+		why = c
+		cs.host.log.Error("pyre: channel actor failed", "topic", st.topic, "reason", c.Value)
+		if m, ok := failed.(*message.Message); ok {
+			cs.release()
+			if st.route.restart != supervisor.Temporary && m.Event != message.EventJoin {
+				st.reply(m, message.StatusError, crashPayload)
+			}
 		}
 	}
-	sup.StopChildren(child)
+	if !supervisor.ShouldRestart(st.route.restart, why) {
+		a.giveUp(sup, e, supervisor.IsNormal(why))
+		return
+	}
+	now := time.Now()
+	if st.restarts.Add(st.route.intensity, now) {
+		cs.host.log.Warn("pyre: channel restart intensity reached", "topic", st.topic, "reason", why)
+		a.giveUp(sup, e, false)
+		return
+	}
+	if a.restarts.Add(cs.router.connIntensity, now) {
+		cs.host.log.Warn("pyre: connection restart intensity reached", "id", cs.id, "reason", why)
+		a.giveUp(sup, e, false)
+		cs.setExit(supervisor.Shutdown(ErrTooManyRestarts))
+		cs.out.Close(CloseInternalError)
+		sup.(actor.Context).Stop(cs.pid)
+		return
+	}
+	cs.host.restarts.Add(1)
+	sup.RestartChildren(child)
+}
+
+// giveUp ends a failed channel: the client gets phx_close or phx_error, and the actor answers whatever is
+// still queued as not joined before it stops.
+func (a *socketActor) giveUp(sup actor.Supervisor, e *chanEntry, normal bool) {
+	st := e.st
+	st.ended.Store(true)
+	st.joined.Store(false)
+	st.sub.close()
+	delete(a.channels, st.topic)
+	if normal {
+		_ = a.cs.out.Write(st.frame(message.EventClose, message.EmptyObject))
+	} else {
+		_ = a.cs.out.Write(st.frame(message.EventError, crashPayload))
+	}
+	sup.ResumeChildren(e.pid)
+	a.retire(sup, e.pid)
+}
+
+// retire stops a channel actor after the messages already in its mailbox.
+func (a *socketActor) retire(sup actor.Supervisor, pid *actor.PID) {
+	sup.(actor.Context).Poison(pid)
+}
+
+func (a *socketActor) entry(pid *actor.PID) *chanEntry {
+	for _, e := range a.channels {
+		if e.pid.Equal(pid) {
+			return e
+		}
+	}
+	return nil
 }
 
 // kickSub closes its connection on a "disconnect" broadcast to the socket id; other events are ignored.

@@ -1,0 +1,168 @@
+package transport
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/supervisor"
+)
+
+// In-place channel restarts, PROTOCOL.md §6. The fixture's routes: room:* Temporary (Phoenix), rs:*
+// Transient (the default), perm:* Permanent, once:* Transient with one restart allowed per hour.
+
+const crashReply = `{"response":{"reason":"channel_crash"},"status":"error"}`
+
+func joinOK(c *rawClient, j, topic, params string) {
+	c.t.Helper()
+	c.send(`["` + j + `","` + j + `","` + topic + `","phx_join",` + params + `]`)
+	c.expect(`["` + j + `","` + j + `","` + topic + `","phx_reply",{"response":{"joined":"` + topic + `"},"status":"ok"}]`)
+}
+
+func TestRestartTransientCrashKeepsChannel(t *testing.T) {
+	f := newFixture(t, Config{})
+	c := dial(t, f.srv, v2, nil)
+	other := dial(t, f.srv, v2, nil)
+	joinOK(c, "1", "rs:a", `{}`)
+	joinOK(other, "1", "rs:a", `{}`)
+
+	// The crashing push and the pushes queued behind it, sent without waiting: the crash is answered,
+	// the queued ones are handled by the restarted channel, in order, under the same join_ref.
+	c.send(`["1","2","rs:a","crash",{}]`)
+	c.send(`["1","3","rs:a","echo",{"n":3}]`)
+	c.send(`["1","4","rs:a","incarnation",{}]`)
+	c.expect(`["1","2","rs:a","phx_reply",` + crashReply + `]`)
+	c.expect(`["1","3","rs:a","phx_reply",{"response":{"n":3},"status":"ok"}]`)
+	c.expect(`["1","4","rs:a","phx_reply",{"response":{"incarnation":2},"status":"ok"}]`)
+
+	// The subscription survived: broadcasts still arrive, and the restarted channel's own side
+	// subscription (made again by the re-run Join) works.
+	other.send(`["1","2","rs:a","broadcast",{"after":"restart"}]`)
+	c.expect(`[null,null,"rs:a","shout",{"after":"restart"}]`)
+	other.expect(`[null,null,"rs:a","shout",{"after":"restart"}]`)
+	if err := f.ep.Broadcast("side:rs:a", "ping", nil); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(`["1",null,"rs:a","side",{"event":"ping"}]`)
+	other.expect(`["1",null,"rs:a","side",{"event":"ping"}]`)
+	c.sync("h1")
+	c.expectNone() // no phx_error, no second side delivery from the old incarnation
+
+	var crash *channel.CrashError
+	if r := f.terminated.get("rs:a"); len(r) != 1 || !errors.As(r[0], &crash) || crash.Value != "boom" {
+		t.Fatalf("terminate reasons %v, want one CrashError(boom)", r)
+	}
+	if got := f.ep.Stats().Restarts; got != 1 {
+		t.Fatalf("restarts = %d, want 1", got)
+	}
+}
+
+func TestRestartAfterCrashOutsidePush(t *testing.T) {
+	f := newFixture(t, Config{})
+	c := dial(t, f.srv, v2, nil)
+	joinOK(c, "1", "rs:info", `{}`)
+	c.send(`["1","2","rs:info","crash_later",{}]`)
+	c.expect(`["1","2","rs:info","phx_reply",{"response":{},"status":"ok"}]`)
+	eventually(t, "restart", func() bool { return f.ep.Stats().Restarts == 1 })
+	c.send(`["1","3","rs:info","incarnation",{}]`)
+	c.expect(`["1","3","rs:info","phx_reply",{"response":{"incarnation":2},"status":"ok"}]`)
+}
+
+func TestRestartTransientNormalStopCloses(t *testing.T) {
+	f := newFixture(t, Config{})
+	c := dial(t, f.srv, v2, nil)
+	joinOK(c, "1", "rs:s", `{}`)
+	c.send(`["1","2","rs:s","stop_reply",{"bye":1}]`)
+	c.expect(`["1","2","rs:s","phx_reply",{"response":{"bye":1},"status":"ok"}]`)
+	c.expect(`["1","1","rs:s","phx_close",{}]`)
+	c.send(`["1","3","rs:s","echo",{}]`)
+	c.expect(`[null,"3","rs:s","phx_reply",{"response":{"reason":"unmatched topic"},"status":"error"}]`)
+}
+
+func TestRestartPermanentAfterNormalStop(t *testing.T) {
+	f := newFixture(t, Config{})
+	c := dial(t, f.srv, v2, nil)
+	joinOK(c, "1", "perm:p", `{}`)
+	c.send(`["1","2","perm:p","stop_reply",{"bye":1}]`)
+	c.expect(`["1","2","perm:p","phx_reply",{"response":{"bye":1},"status":"ok"}]`)
+	c.send(`["1","3","perm:p","incarnation",{}]`)
+	c.expect(`["1","3","perm:p","phx_reply",{"response":{"incarnation":2},"status":"ok"}]`)
+
+	// A leave is the client's own stop: never restarted.
+	c.send(`["1","4","perm:p","phx_leave",{}]`)
+	c.expect(`["1","4","perm:p","phx_reply",{"response":{},"status":"ok"}]`)
+	c.expect(`["1","1","perm:p","phx_close",{}]`)
+	c.sync("h")
+	c.expectNone()
+	if r := f.terminated.get("perm:p"); len(r) != 2 || !errors.Is(r[1], channel.ErrLeft) {
+		t.Fatalf("terminate reasons %v, want StopNormal then ErrLeft", r)
+	}
+}
+
+func TestRestartTemporaryIsPhoenix(t *testing.T) {
+	f := newFixture(t, Config{})
+	c := dial(t, f.srv, v2, nil)
+	joinOK(c, "1", "room:t", `{}`)
+	c.send(`["1","2","room:t","crash",{}]`)
+	c.expect(`["1","1","room:t","phx_error",{"reason":"channel_crash"}]`) // no reply to the push, as Phoenix
+	if got := f.ep.Stats().Restarts; got != 0 {
+		t.Fatalf("restarts = %d, want 0", got)
+	}
+}
+
+func TestRestartChannelIntensity(t *testing.T) {
+	f := newFixture(t, Config{})
+	c := dial(t, f.srv, v2, nil)
+	joinOK(c, "1", "once:i", `{}`)
+	c.send(`["1","2","once:i","crash",{}]`)
+	c.expect(`["1","2","once:i","phx_reply",` + crashReply + `]`)
+	c.send(`["1","3","once:i","crash",{}]`)
+	c.send(`["1","4","once:i","echo",{}]`) // queued behind the fatal crash: answered, not lost
+	c.expect(`["1","3","once:i","phx_reply",` + crashReply + `]`)
+	c.expect(`["1","1","once:i","phx_error",{"reason":"channel_crash"}]`)
+	c.expect(`[null,"4","once:i","phx_reply",{"response":{"reason":"unmatched topic"},"status":"error"}]`)
+	// The client rejoins, which starts afresh.
+	joinOK(c, "5", "once:i", `{}`)
+	c.send(`["5","6","once:i","incarnation",{}]`)
+	c.expect(`["5","6","once:i","phx_reply",{"response":{"incarnation":1},"status":"ok"}]`)
+}
+
+func TestRestartRejoinRefusedOrCrashed(t *testing.T) {
+	for _, params := range []string{`{"deny_rejoin":true}`, `{"crash_rejoin":true}`} {
+		t.Run(params, func(t *testing.T) {
+			f := newFixture(t, Config{})
+			c := dial(t, f.srv, v2, nil)
+			joinOK(c, "1", "rs:j", params)
+			c.send(`["1","2","rs:j","crash",{}]`)
+			c.expect(`["1","2","rs:j","phx_reply",` + crashReply + `]`)
+			c.expect(`["1","1","rs:j","phx_error",{"reason":"channel_crash"}]`)
+			c.send(`["1","3","rs:j","echo",{}]`)
+			c.expect(`[null,"3","rs:j","phx_reply",{"response":{"reason":"unmatched topic"},"status":"error"}]`)
+		})
+	}
+}
+
+func TestRestartConnectionIntensityCloses1011(t *testing.T) {
+	f := newFixture(t, Config{}, channel.WithConnIntensity(1, time.Hour))
+	c := dial(t, f.srv, v2, nil)
+	other := dial(t, f.srv, v2, nil)
+	joinOK(c, "1", "rs:x", `{}`)
+	joinOK(c, "2", "rs:y", `{}`)
+	joinOK(other, "1", "rs:x", `{}`)
+	c.send(`["1","3","rs:x","crash",{}]`)
+	c.expect(`["1","3","rs:x","phx_reply",` + crashReply + `]`)
+	c.send(`["2","4","rs:y","crash",{}]`)
+	c.expect(`["2","4","rs:y","phx_reply",` + crashReply + `]`)
+	c.expect(`["2","2","rs:y","phx_error",{"reason":"channel_crash"}]`)
+	if code := c.waitClosed(); code != 1011 {
+		t.Fatalf("close code %d, want 1011", code)
+	}
+	// Another connection on the same topic is untouched.
+	other.send(`["1","2","rs:x","echo",{"ok":1}]`)
+	other.expect(`["1","2","rs:x","phx_reply",{"response":{"ok":1},"status":"ok"}]`)
+	eventually(t, "channels terminated", func() bool { return len(f.terminated.get("rs:y")) == 1 && len(f.terminated.get("rs:x")) == 2 })
+	if r := f.terminated.get("rs:x"); !errors.Is(r[1], channel.ErrTooManyRestarts) || !errors.Is(r[1], supervisor.ErrShutdown) {
+		t.Fatalf("rs:x terminate reasons %v, want shutdown: too many restarts last", r)
+	}
+}
