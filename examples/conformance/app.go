@@ -9,6 +9,7 @@ import (
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/examples/internal/chat"
+	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/transport"
 )
 
@@ -41,7 +42,9 @@ func (userSocket) ID(a channel.Assigns) string {
 func newApp() *app {
 	router := channel.NewRouter(userSocket{})
 	router.Channel("chat:*", chat.New)
-	router.Channel("echo:*", func() channel.Channel { return &echoChannel{} })
+	// echo:* keeps Phoenix's crash semantics; restart:* is the same channel restarted in place.
+	router.Channel("echo:*", func() channel.Channel { return &echoChannel{} }, channel.WithRestart(supervisor.Temporary))
+	router.Channel("restart:*", func() channel.Channel { return &restartChannel{} }, channel.WithRestart(supervisor.Transient))
 	router.Channel("presence:*", func() channel.Channel { return &idleChannel{} })
 
 	ep := transport.NewEndpoint(transport.Config{CheckOrigin: transport.AllowAllOrigins()})
@@ -90,6 +93,7 @@ func (a *app) stats(w http.ResponseWriter, _ *http.Request) {
 		"channels":   s.Channels,
 		"actors":     s.Actors,
 		"topics":     s.Topics,
+		"restarts":   s.Restarts,
 	})
 }
 
@@ -142,6 +146,24 @@ func (*echoChannel) HandleIn(s *channel.Socket, event string, p channel.Payload)
 		}
 	}
 	panic("unexpected event " + event)
+}
+
+// restartChannel is echoChannel under the Transient restart policy, plus two events that show restarts:
+// count (a counter that lives as long as one incarnation) and incarnation (starts of this channel).
+type restartChannel struct {
+	echoChannel
+	count int
+}
+
+func (c *restartChannel) HandleIn(s *channel.Socket, event string, p channel.Payload) (channel.Reply, error) {
+	switch event {
+	case "count":
+		c.count++
+		return channel.ReplyOK(map[string]int{"count": c.count}), nil
+	case "incarnation":
+		return channel.ReplyOK(map[string]int{"incarnation": s.Incarnation()}), nil
+	}
+	return c.echoChannel.HandleIn(s, event, p)
 }
 
 // idleChannel joins and does nothing (presence:* until the presence work lands).
