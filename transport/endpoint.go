@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/supervisor/chaos"
 	"github.com/pyrehq/pyre/actors/pubsub"
 )
 
@@ -154,6 +155,9 @@ func (e *Endpoint) Disconnect(id string) error { return e.host.Disconnect(id) }
 
 // Stats counts connections, channels and actors.
 func (e *Endpoint) Stats() channel.Stats { return e.host.Stats() }
+
+// Targets lists the endpoint's live actors for chaos testing: an Endpoint is a chaos.Population.
+func (e *Endpoint) Targets() []chaos.Target { return e.host.Targets() }
 
 // ErrShuttingDown answers connections attempted during Shutdown.
 var ErrShuttingDown = errors.New("transport: endpoint shutting down")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/supervisor"
+	"github.com/pyrehq/pyre/supervisor/chaos"
 )
 
 // In-place channel restarts, PROTOCOL.md §6. The fixture's routes: room:* Temporary (Phoenix), rs:*
@@ -164,5 +165,93 @@ func TestRestartConnectionIntensityCloses1011(t *testing.T) {
 	eventually(t, "channels terminated", func() bool { return len(f.terminated.get("rs:y")) == 1 && len(f.terminated.get("rs:x")) == 2 })
 	if r := f.terminated.get("rs:x"); !errors.Is(r[1], channel.ErrTooManyRestarts) || !errors.Is(r[1], supervisor.ErrShutdown) {
 		t.Fatalf("rs:x terminate reasons %v, want shutdown: too many restarts last", r)
+	}
+}
+
+// target finds the one live chaos target of kind matching topic (channels) or socket id (sockets).
+func target(t *testing.T, ep *Endpoint, sel chaos.Selector) chaos.Target {
+	t.Helper()
+	var found []chaos.Target
+	for _, tg := range ep.Targets() {
+		if sel.Matches(tg) {
+			found = append(found, tg)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d targets match %+v, want 1", len(found), sel)
+	}
+	return found[0]
+}
+
+func TestChaosKillAndPanicChannel(t *testing.T) {
+	f := newFixture(t, Config{})
+	c := dial(t, f.srv, v2, nil)
+	joinOK(c, "1", "rs:k", `{}`)
+	joinOK(c, "2", "rs:bystander", `{}`)
+	channels := chaos.Selector{Kinds: []chaos.Kind{chaos.Channel}, Topic: "rs:k"}
+
+	// A kill is OTP's exit(Pid, kill): restarted in place, Terminate does not run, the client hears nothing.
+	if !target(t, f.ep, channels).Exit(nil) {
+		t.Fatal("kill found no channel")
+	}
+	eventually(t, "restart after kill", func() bool { return f.ep.Stats().Restarts == 1 })
+	c.send(`["1","3","rs:k","incarnation",{}]`)
+	c.expect(`["1","3","rs:k","phx_reply",{"response":{"incarnation":2},"status":"ok"}]`)
+	if r := f.terminated.get("rs:k"); len(r) != 0 {
+		t.Fatalf("terminate ran after a kill: %v", r)
+	}
+
+	// An injected panic is a crash in user code: Terminate runs, then the restart.
+	if !target(t, f.ep, channels).Panic("chaos") {
+		t.Fatal("panic found no channel")
+	}
+	eventually(t, "restart after panic", func() bool { return f.ep.Stats().Restarts == 2 })
+	c.send(`["1","4","rs:k","incarnation",{}]`)
+	c.expect(`["1","4","rs:k","phx_reply",{"response":{"incarnation":3},"status":"ok"}]`)
+	var crash *channel.CrashError
+	if r := f.terminated.get("rs:k"); len(r) != 1 || !errors.As(r[0], &crash) || crash.Value != "chaos" {
+		t.Fatalf("terminate reasons %v, want one CrashError(chaos)", r)
+	}
+	c.sync("h")
+	c.expectNone()
+
+	// A kill on a Temporary route ends the channel as Phoenix would.
+	joinOK(c, "5", "room:k", `{}`)
+	target(t, f.ep, chaos.Selector{Kinds: []chaos.Kind{chaos.Channel}, Topic: "room:k"}).Exit(nil)
+	c.expect(`["5","5","room:k","phx_error",{"reason":"channel_crash"}]`)
+	c.send(`["2","6","rs:bystander","incarnation",{}]`)
+	c.expect(`["2","6","rs:bystander","phx_reply",{"response":{"incarnation":1},"status":"ok"}]`)
+}
+
+func TestChaosKillSocketCloses1011(t *testing.T) {
+	for _, method := range []chaos.Method{chaos.Exit, chaos.Panic} {
+		t.Run(method.String(), func(t *testing.T) {
+			f := newFixture(t, Config{})
+			c := dial(t, f.srv, v2+"&user_id=victim", nil)
+			other := dial(t, f.srv, v2+"&user_id=other", nil)
+			joinOK(c, "1", "rs:s1", `{}`)
+			joinOK(c, "2", "room:s2", `{}`)
+			joinOK(other, "1", "rs:s1", `{}`)
+			tg := target(t, f.ep, chaos.Selector{Kinds: []chaos.Kind{chaos.Socket}, SocketID: "users_socket:victim"})
+			if method == chaos.Exit {
+				tg.Exit(nil)
+			} else {
+				tg.Panic("socket boom")
+			}
+			if code := c.waitClosed(); code != 1011 {
+				t.Fatalf("close code %d, want 1011", code)
+			}
+			eventually(t, "channels terminated", func() bool {
+				return len(f.terminated.get("rs:s1")) == 1 && len(f.terminated.get("room:s2")) == 1
+			})
+			for _, topic := range []string{"rs:s1", "room:s2"} {
+				r := f.terminated.get(topic)[0]
+				if supervisor.IsNormal(r) {
+					t.Fatalf("%s terminated with %v, want the abnormal reason of the socket", topic, r)
+				}
+			}
+			other.send(`["1","2","rs:s1","echo",{"ok":1}]`)
+			other.expect(`["1","2","rs:s1","phx_reply",{"response":{"ok":1},"status":"ok"}]`)
+		})
 	}
 }

@@ -73,13 +73,13 @@ type (
 		msg         any
 		incarnation int // of the Socket it was sent through
 	}
-	outMsg        struct{ b *message.Broadcast } // an intercepted broadcast, to HandleOut
-	crashMsg      struct {                       // a bad push from another goroutine crashes the channel
+	outMsg   struct{ b *message.Broadcast } // an intercepted broadcast, to HandleOut
+	crashMsg struct {                       // a bad push from another goroutine crashes the channel
 		err         error
 		incarnation int
 	}
-	duplicateJoin struct{}                       // the client joined the same topic again
-	injectedPanic struct{ value any }            // chaos: crash as if the user's code had panicked
+	duplicateJoin struct{}            // the client joined the same topic again
+	injectedPanic struct{ value any } // chaos: crash as if the user's code had panicked
 )
 
 // Exit reasons a channel actor hands to its supervisor (the socket actor) through protoactor's Failure.

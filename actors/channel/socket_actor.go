@@ -44,6 +44,8 @@ func (a *socketActor) Receive(ctx actor.Context) {
 		}
 		// Poison, not Stop: messages already forwarded are still answered (as not joined).
 		ctx.Poison(m.pid)
+	case injectedPanic:
+		panic(m.value)
 	case kicked:
 		a.cs.setExit(ErrClosed)
 		a.cs.out.Close(CloseGoingAway)

@@ -133,6 +133,32 @@ func (ps *PubSub) Topics() int {
 	return n
 }
 
+// Each calls fn for every topic with local subscribers, with a snapshot of them (introspection, chaos
+// testing). fn runs without any lock held; it sees subscriptions as they were when its shard was read.
+func (ps *PubSub) Each(fn func(topic string, subs []Subscriber)) {
+	type entry struct {
+		topic string
+		subs  []Subscriber
+	}
+	var batch []entry
+	for i := range ps.shards {
+		sh := &ps.shards[i]
+		batch = batch[:0]
+		sh.mu.Lock()
+		for topic, t := range sh.topics {
+			subs := make([]Subscriber, 0, len(t.set))
+			for s := range t.set {
+				subs = append(subs, s)
+			}
+			batch = append(batch, entry{topic, subs})
+		}
+		sh.mu.Unlock()
+		for _, e := range batch {
+			fn(e.topic, e.subs)
+		}
+	}
+}
+
 func (ps *PubSub) snapshot(topic string) []Subscriber {
 	sh := ps.shard(topic)
 	sh.mu.Lock()

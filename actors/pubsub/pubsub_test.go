@@ -49,6 +49,11 @@ func TestSubscribeBroadcastUnsubscribe(t *testing.T) {
 	if n := ps.LocalBroadcast(message.NewBroadcast("room:2", "e3", message.EmptyObject)); n != 1 {
 		t.Fatalf("local broadcast reached %d, want 1", n)
 	}
+	seen := map[string]int{}
+	ps.Each(func(topic string, subs []Subscriber) { seen[topic] = len(subs) })
+	if fmt.Sprint(seen) != "map[room:1:2 room:2:1]" {
+		t.Fatalf("Each saw %v", seen)
+	}
 	ps.Unsubscribe("room:1", b)
 	ps.Broadcast(message.NewBroadcast("room:1", "e4", message.EmptyObject))
 	if got := fmt.Sprint(a.events()); got != "[room:1/e1 room:1/e4]" {
