@@ -153,6 +153,7 @@ func TestRestartConnectionIntensityCloses1011(t *testing.T) {
 	joinOK(other, "1", "rs:x", `{}`)
 	c.send(`["1","3","rs:x","crash",{}]`)
 	c.expect(`["1","3","rs:x","phx_reply",` + crashReply + `]`)
+	eventually(t, "rs:x restarted", func() bool { return f.ep.Stats().Restarts == 1 }) // the reply precedes the decision
 	c.send(`["2","4","rs:y","crash",{}]`)
 	c.expect(`["2","4","rs:y","phx_reply",` + crashReply + `]`)
 	c.expect(`["2","2","rs:y","phx_error",{"reason":"channel_crash"}]`)
