@@ -32,12 +32,27 @@
 //	socket_ref/1 + reply/2                  Socket.ReplyRef, ReplyRef.Reply
 //	socket.assigns, assign/3                Socket.Assigns, Socket.Assign
 //	Endpoint.subscribe in a channel         Socket.Subscribe (broadcasts arrive in HandleInfo)
+//	(Pyre) restart type per route           WithRestart, WithIntensity; Router WithConnIntensity
 //
-// # Crashes
+// # Crashes and restarts
 //
-// A panic in any callback is caught in the channel's actor: Terminate runs with a *CrashError, the client
-// gets phx_error, and the socket and its other channels carry on (Phoenix's behaviour). A panic in Connect
-// refuses the connection (403).
+// A panic in any callback is caught in the channel's actor and Terminate runs with a *CrashError; the
+// socket and its other channels carry on. What happens next is the route's restart type (WithRestart,
+// PROTOCOL.md §6), decided by the socket actor, which supervises its channels:
+//
+//	supervisor.Transient (default)  crash → in-place restart: a fresh Channel value, Join re-run with the
+//	                                original params and assigns (Socket.Incarnation() > 1), same join_ref,
+//	                                subscription and mailbox; the crashing push gets {"reason":"channel_crash"}
+//	supervisor.Permanent            also restarted after StopNormal (not after a leave or a closed connection)
+//	supervisor.Temporary            never restarted: phx_error, the client rejoins (Phoenix)
+//
+// More restarts than WithIntensity allows (default 3 per 5 s) end the channel with phx_error; more than
+// WithConnIntensity (default 10 per 5 s, all channels of a connection) close the connection with 1011. A
+// re-run Join that refuses or panics ends the channel with phx_error. A panic in Connect refuses the
+// connection (403).
+//
+// Host is a chaos.Population: its socket and channel actors can be killed on purpose (see
+// supervisor/chaos). A killed channel is restarted as after a crash, without Terminate (OTP's kill).
 //
 // # Concurrency
 //
