@@ -9,9 +9,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/pyrehq/pyre/actors/channel"
-	"github.com/pyrehq/pyre/supervisor/chaos"
 	"github.com/pyrehq/pyre/actors/pubsub"
+	"github.com/pyrehq/pyre/supervisor"
+	"github.com/pyrehq/pyre/supervisor/chaos"
 )
 
 // Config configures an Endpoint. The zero value works; every field documents its zero value.
@@ -85,21 +88,26 @@ type Endpoint struct {
 	sockets map[string]*socketDef // by mount path, e.g. "/socket"
 	conns   map[*wsConn]struct{}
 	closing bool
-	readers sync.WaitGroup // one per connection read loop, plus the idle janitor
-	janitor chan struct{}  // closed to stop the idle janitor; nil until the first connection
+	readers sync.WaitGroup // one per connection read loop
 }
 
 // NewEndpoint returns an Endpoint with no sockets mounted yet.
 func NewEndpoint(cfg Config) *Endpoint {
 	cfg.setDefaults()
-	return &Endpoint{
-		cfg: cfg,
-		host: channel.NewHost(channel.HostConfig{
-			PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, Logger: cfg.Logger,
-		}),
+	e := &Endpoint{
+		cfg:     cfg,
 		sockets: make(map[string]*socketDef),
 		conns:   make(map[*wsConn]struct{}),
 	}
+	e.host = channel.NewHost(channel.HostConfig{
+		PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, Logger: cfg.Logger,
+		Infrastructure: []supervisor.ChildSpec{{
+			ID:      "janitor",
+			Restart: supervisor.Permanent,
+			Start:   func() (actor.Actor, error) { return &janitor{e: e}, nil },
+		}},
+	})
+	return e
 }
 
 // Socket mounts router at path: the WebSocket transport answers at path+"/websocket". A bad path (not
@@ -169,10 +177,6 @@ var ErrShuttingDown = errors.New("transport: endpoint shutting down")
 func (e *Endpoint) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	e.closing = true
-	if e.janitor != nil {
-		close(e.janitor)
-		e.janitor = nil
-	}
 	e.mu.Unlock()
 	if err := e.host.Shutdown(ctx, channel.CloseServiceRestart); err != nil {
 		return err
@@ -202,11 +206,6 @@ func (e *Endpoint) track(c *wsConn) bool {
 	}
 	e.conns[c] = struct{}{}
 	e.readers.Add(1)
-	if e.janitor == nil {
-		e.janitor = make(chan struct{})
-		e.readers.Add(1)
-		go e.closeIdle(e.janitor)
-	}
 	return true
 }
 
@@ -217,34 +216,53 @@ func (e *Endpoint) untrack(c *wsConn) {
 	e.readers.Done()
 }
 
-// closeIdle closes connections silent for longer than IdleTimeout. One ticker for all connections costs
-// far less than a timer or deadline reset per frame.
-func (e *Endpoint) closeIdle(stop chan struct{}) {
-	defer e.readers.Done()
-	every := e.cfg.IdleTimeout / 4
+// janitor closes connections silent for longer than IdleTimeout (1001). It is an infrastructure worker
+// under the endpoint supervisor: one timer for all connections costs far less than a deadline reset per
+// frame, and a janitor that crashes is restarted with nothing to recover.
+type janitor struct {
+	e    *Endpoint
+	stop func() bool
+	idle []*wsConn
+}
+
+type sweep struct{}
+
+func (j *janitor) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		j.schedule(ctx)
+	case sweep:
+		j.sweep(time.Now())
+		j.schedule(ctx)
+	case *actor.Stopping, *actor.Restarting:
+		if j.stop != nil {
+			j.stop()
+		}
+	}
+}
+
+func (j *janitor) schedule(ctx actor.Context) {
+	every := j.e.cfg.IdleTimeout / 4
 	if every < 10*time.Millisecond {
 		every = 10 * time.Millisecond
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	var idle []*wsConn
-	for {
-		select {
-		case <-stop:
-			return
-		case now := <-t.C:
-			limit := now.Add(-e.cfg.IdleTimeout).UnixNano()
-			idle = idle[:0]
-			e.mu.Lock()
-			for c := range e.conns {
-				if c.lastRead.Load() < limit {
-					idle = append(idle, c)
-				}
-			}
-			e.mu.Unlock()
-			for _, c := range idle {
-				c.Close(channel.CloseGoingAway)
-			}
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	j.stop = time.AfterFunc(every, func() { root.Send(self, sweep{}) }).Stop
+}
+
+func (j *janitor) sweep(now time.Time) {
+	e := j.e
+	limit := now.Add(-e.cfg.IdleTimeout).UnixNano()
+	j.idle = j.idle[:0]
+	e.mu.Lock()
+	for c := range e.conns {
+		if c.lastRead.Load() < limit {
+			j.idle = append(j.idle, c)
 		}
 	}
+	e.mu.Unlock()
+	for _, c := range j.idle {
+		c.Close(channel.CloseGoingAway) // never blocks: the connection's writer sends the close frame
+	}
+	clear(j.idle)
 }

@@ -256,3 +256,32 @@ func TestChaosKillSocketCloses1011(t *testing.T) {
 		})
 	}
 }
+
+func TestChaosKillInfrastructureRestarts(t *testing.T) {
+	f := newFixture(t, Config{IdleTimeout: 300 * time.Millisecond})
+	infra := chaos.Selector{Kinds: []chaos.Kind{chaos.Infrastructure}}
+	for i, method := range []chaos.Method{chaos.Exit, chaos.Panic} {
+		before := target(t, f.ep, infra)
+		if before.Labels[chaos.LabelChild] != "janitor" {
+			t.Fatalf("infrastructure target %v, want the janitor", before.Labels)
+		}
+		if method == chaos.Exit {
+			before.Exit(nil)
+		} else {
+			before.Panic("janitor boom")
+		}
+		eventually(t, "janitor restarted", func() bool {
+			for _, tg := range f.ep.Targets() {
+				if tg.Kind == chaos.Infrastructure && tg.ID != before.ID {
+					return true
+				}
+			}
+			return false
+		})
+		// The restarted janitor still does its job: an idle connection is closed with 1001.
+		c := dial(t, f.srv, v2, nil)
+		if code := c.waitClosed(); code != 1001 {
+			t.Fatalf("round %d: close code %d, want 1001", i, code)
+		}
+	}
+}

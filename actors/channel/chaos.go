@@ -1,6 +1,9 @@
 package channel
 
 import (
+	"context"
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pyrehq/pyre/actors/pubsub"
@@ -22,13 +25,14 @@ func (h *Host) Targets() []chaos.Target {
 	h.mu.Unlock()
 
 	out := make([]chaos.Target, 0, len(conns))
+	out = append(out, h.infrastructure()...)
 	for _, cs := range conns {
 		out = append(out, chaos.Target{
 			Kind:   chaos.Socket,
 			ID:     cs.pid.Id,
 			Labels: map[string]string{chaos.LabelSocketID: cs.id},
 			Exit:   func(reason error) bool { return h.killSocket(cs, reason) },
-			Panic:  func(v any) bool { return h.inject(cs.pid, injectedPanic{value: v}) },
+			Panic:  func(v any) bool { return h.inject(cs.pid, &supervisor.InjectedPanic{Value: v}) },
 		})
 	}
 	h.ps.Each(func(topic string, subs []pubsub.Subscriber) {
@@ -50,6 +54,41 @@ func (h *Host) Targets() []chaos.Target {
 	return out
 }
 
+// infrastructure lists the endpoint supervisor's running workers. The socket supervisor is left out:
+// killing it is killing every connection at once, which is Shutdown's job.
+func (h *Host) infrastructure() []chaos.Target {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	children, err := h.tree.WhichChildren(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []chaos.Target
+	for _, c := range children {
+		if c.PID == nil || c.Kind != supervisor.Worker {
+			continue
+		}
+		pid := c.PID
+		out = append(out, chaos.Target{
+			Kind:   chaos.Infrastructure,
+			ID:     pid.Id,
+			Labels: map[string]string{chaos.LabelChild: c.ID},
+			Exit: func(reason error) bool {
+				if reason == nil {
+					reason = supervisor.ErrKilled
+				}
+				if !h.alive(pid) {
+					return false
+				}
+				h.tree.Exit(pid, reason)
+				return true
+			},
+			Panic: func(v any) bool { return h.inject(pid, &supervisor.InjectedPanic{Value: v}) },
+		})
+	}
+	return out
+}
+
 func (h *Host) alive(pid *actor.PID) bool {
 	_, ok := h.system.ProcessRegistry.Get(pid)
 	return ok
@@ -63,6 +102,8 @@ func (h *Host) inject(pid *actor.PID, msg any) bool {
 	return true
 }
 
+// killSocket makes a socket actor exit with reason through its supervisor, which closes the connection
+// with 1011 (Host.socketEvent).
 func (h *Host) killSocket(cs *connState, reason error) bool {
 	if reason == nil {
 		reason = supervisor.ErrKilled
@@ -72,9 +113,7 @@ func (h *Host) killSocket(cs *connState, reason error) bool {
 		return false
 	default:
 	}
-	cs.setExit(reason)
-	cs.out.Close(CloseInternalError)
-	h.root.Stop(cs.pid)
+	h.sockSup.Exit(cs.pid, reason)
 	return true
 }
 

@@ -3,6 +3,7 @@ package channel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/actors/pubsub"
+	"github.com/pyrehq/pyre/supervisor"
 )
 
 // HostConfig configures a Host. The zero value works.
@@ -27,6 +29,9 @@ type HostConfig struct {
 	MaxPendingOut int
 	// Logger receives crash reports. Zero value means slog.Default().
 	Logger *slog.Logger
+	// Infrastructure are the endpoint's own workers (the transport's idle sweeper, ...), started in order
+	// under the endpoint supervisor before the socket supervisor. Zero value means none.
+	Infrastructure []supervisor.ChildSpec
 }
 
 // Host runs the socket and channel actors of one endpoint on a protoactor actor system.
@@ -39,7 +44,8 @@ type Host struct {
 	maxInflight   int32
 	maxPendingOut int32
 
-	socketProps *actor.Props
+	tree    *supervisor.Supervisor // the endpoint supervisor
+	sockSup *supervisor.Supervisor // its socket supervisor: one dynamic, temporary child per connection
 
 	mu         sync.Mutex
 	sessions   map[string]*connState // by socket actor id
@@ -52,7 +58,17 @@ type Host struct {
 	restarts atomic.Int64 // in-place channel restarts
 }
 
-// NewHost returns a Host ready to open sessions.
+// EndpointIntensity is the endpoint supervisor's restart intensity: an infrastructure worker that crashes
+// more often ends the endpoint (every connection closes), as an OTP application whose top supervisor gives up.
+var EndpointIntensity = supervisor.Intensity{Max: 3, Period: 5 * time.Second}
+
+// NewHost returns a Host ready to open sessions, its supervision tree started:
+//
+//	endpoint supervisor (one_for_one, EndpointIntensity)
+//	 ├─ cfg.Infrastructure...          (their own restart types)
+//	 └─ "sockets" (simple_one_for_one) → socket actors (temporary) → channel actors (route's restart type)
+//
+// A bad infrastructure child spec is a programmer error and panics.
 func NewHost(cfg HostConfig) *Host {
 	h := &Host{
 		ps:            cfg.PubSub,
@@ -79,11 +95,53 @@ func NewHost(cfg HostConfig) *Host {
 	h.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }),
 		actor.WithDeadLetterThrottleInterval(10*time.Millisecond))
 	h.root = h.system.Root
-	// Socket actors hang under a guardian whose strategy closes the connection of a socket actor that
-	// crashed: sockets are temporary children.
-	h.socketProps = actor.PropsFromProducer(func() actor.Actor { return &socketActor{} },
-		actor.WithGuardian(socketGuardian{h}))
+	children := append(cfg.Infrastructure[:len(cfg.Infrastructure):len(cfg.Infrastructure)],
+		supervisor.Spec("sockets", supervisor.Config{Name: "sockets", Strategy: supervisor.SimpleOneForOne, OnEvent: h.socketEvent}))
+	tree, err := supervisor.Start(h.root, supervisor.Config{Name: "endpoint", Strategy: supervisor.OneForOne,
+		Intensity: EndpointIntensity, Children: children, OnEvent: h.treeEvent})
+	if err != nil {
+		panic(fmt.Sprintf("channel: endpoint supervisor: %v", err))
+	}
+	h.tree = tree
+	if h.sockSup, err = tree.Sub(context.Background(), "sockets"); err != nil {
+		panic(fmt.Sprintf("channel: socket supervisor: %v", err))
+	}
 	return h
+}
+
+// treeEvent reports the endpoint supervisor's decisions about its infrastructure.
+func (h *Host) treeEvent(ev supervisor.Event) {
+	switch ev.Type {
+	case supervisor.ChildExiting:
+		if !supervisor.IsNormal(ev.Reason) {
+			h.log.Error("pyre: infrastructure actor failed", "child", ev.ID, "reason", ev.Reason)
+		}
+	case supervisor.ChildRestarted:
+		h.log.Info("pyre: infrastructure actor restarted", "child", ev.ID)
+	case supervisor.IntensityExceeded:
+		h.log.Error("pyre: endpoint supervisor gave up", "reason", ev.Reason)
+	}
+}
+
+// socketEvent runs in the socket supervisor's turn when it learns why a socket actor exits, before
+// stopping it: an abnormal exit (a crash, a kill) closes the connection with 1011 and becomes the reason
+// its channels terminate with.
+func (h *Host) socketEvent(ev supervisor.Event) {
+	if ev.Type != supervisor.ChildExiting || supervisor.IsNormal(ev.Reason) {
+		return
+	}
+	cs := h.lookup(ev.PID)
+	if cs == nil {
+		return
+	}
+	reason := ev.Reason
+	var pe *supervisor.PanicError
+	if errors.As(reason, &pe) {
+		reason = &CrashError{Value: pe.Value}
+	}
+	h.log.Error("pyre: socket actor failed", "id", cs.id, "reason", reason)
+	cs.setExit(reason)
+	cs.out.Close(CloseInternalError)
 }
 
 // PubSub is the host's topic registry.
@@ -126,9 +184,21 @@ func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
 		return nil, ErrHostClosed
 	}
 	h.wg.Add(1)
-	props := h.socketProps.Configure(actor.WithProducer(func() actor.Actor { return &socketActor{cs: cs} }))
-	cs.pid = h.root.Spawn(props)
-	h.sessions[cs.pid.Id] = cs
+	h.mu.Unlock()
+	// The socket actor must not handle a frame before cs.pid is known: Session.Receive is only called
+	// after Open returns, and the actor itself starts idle.
+	pid, err := h.sockSup.StartChild(context.Background(), supervisor.ChildSpec{
+		Start:    func() (actor.Actor, error) { return &socketActor{cs: cs}, nil },
+		Restart:  supervisor.Temporary, // a dead socket closes its connection; the client reconnects
+		Shutdown: supervisor.BrutalKill,
+	})
+	if err != nil {
+		h.wg.Done()
+		return nil, fmt.Errorf("%w: %w", ErrHostClosed, err)
+	}
+	h.mu.Lock()
+	cs.pid = pid
+	h.sessions[pid.Id] = cs
 	h.mu.Unlock()
 	return &Session{cs: cs}, nil
 }
@@ -184,17 +254,20 @@ func (h *Host) Shutdown(ctx context.Context, code CloseCode) error {
 	for _, cs := range all {
 		cs.setExit(ErrShutdown)
 		cs.out.Close(code)
-		h.root.Stop(cs.pid)
+		h.sockSup.Exit(cs.pid, ErrShutdown)
 	}
 	done := make(chan struct{})
 	go func() { h.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		h.stopSystem.Do(h.system.Shutdown)
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if err := h.tree.Stop(ctx); err != nil {
+		return err
+	}
+	h.stopSystem.Do(h.system.Shutdown)
+	return nil
 }
 
 func (h *Host) forget(cs *connState) {
@@ -241,7 +314,7 @@ func (s *Session) Close() {
 	default:
 	}
 	s.cs.setExit(ErrClosed)
-	s.cs.host.root.Stop(s.cs.pid)
+	s.cs.host.sockSup.Exit(s.cs.pid, ErrClosed)
 }
 
 // Done is closed when the socket actor and all its channels have stopped.
@@ -297,19 +370,6 @@ func (cs *connState) replyNotJoined(m *message.Message) {
 func reasonPayload(reason string) message.Payload {
 	p, _ := message.PayloadOf(map[string]string{"reason": reason})
 	return p
-}
-
-// socketGuardian supervises socket actors: a socket actor that crashed is stopped and its connection
-// closed with 1011; its channels end with the crash as reason.
-type socketGuardian struct{ h *Host }
-
-func (g socketGuardian) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason any, _ any) {
-	if cs := g.h.lookup(child); cs != nil {
-		g.h.log.Error("pyre: socket actor crashed", "reason", reason, "id", cs.id)
-		cs.setExit(asCrash(reason))
-		cs.out.Close(CloseInternalError)
-	}
-	sup.StopChildren(child)
 }
 
 func asCrash(v any) *CrashError {

@@ -44,12 +44,10 @@ func (a *socketActor) Receive(ctx actor.Context) {
 		}
 		// Poison, not Stop: messages already forwarded are still answered (as not joined).
 		ctx.Poison(m.pid)
-	case injectedPanic:
-		panic(m.value)
 	case kicked:
 		a.cs.setExit(ErrClosed)
 		a.cs.out.Close(CloseGoingAway)
-		ctx.Stop(ctx.Self())
+		supervisor.Exit(ctx, ErrClosed)
 	case *actor.Started:
 		a.channels = make(map[string]*chanEntry)
 		a.cs.host.sockets.Add(1)
@@ -177,7 +175,7 @@ func (a *socketActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, 
 		a.giveUp(sup, e, false)
 		cs.setExit(supervisor.Shutdown(ErrTooManyRestarts))
 		cs.out.Close(CloseInternalError)
-		sup.(actor.Context).Stop(cs.pid)
+		supervisor.Exit(sup.(actor.Context), supervisor.Shutdown(ErrTooManyRestarts))
 		return
 	}
 	cs.host.restarts.Add(1)
