@@ -10,6 +10,7 @@ import (
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/examples/internal/chat"
 	"github.com/pyrehq/pyre/supervisor"
+	"github.com/pyrehq/pyre/supervisor/chaos"
 	"github.com/pyrehq/pyre/transport"
 )
 
@@ -55,6 +56,7 @@ func newApp() *app {
 	a.mux.HandleFunc("GET /broadcast", a.broadcast)
 	a.mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	a.mux.HandleFunc("GET /stats", a.stats)
+	a.mux.HandleFunc("GET /chaos/kill", a.kill)
 	return a
 }
 
@@ -79,6 +81,32 @@ func (a *app) broadcast(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte("ok"))
+}
+
+// kill: GET /chaos/kill?kind=socket|channel|infrastructure&topic=P&socket_id=S&method=exit|panic kills one
+// matching actor at random and answers what it killed (404 when nothing matched).
+func (a *app) kill(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	sel := chaos.Selector{Topic: q.Get("topic"), SocketID: q.Get("socket_id")}
+	if k := q.Get("kind"); k != "" {
+		sel.Kinds = []chaos.Kind{chaos.Kind(k)}
+	}
+	method := chaos.Exit
+	switch q.Get("method") {
+	case "", "exit":
+	case "panic":
+		method = chaos.Panic
+	default:
+		http.Error(w, "method must be exit or panic", http.StatusBadRequest)
+		return
+	}
+	k, ok := chaos.Once(a.endpoint, sel, method, nil)
+	if !ok || !k.Done {
+		http.Error(w, "no matching actor", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"kind": k.Kind, "labels": k.Labels, "method": k.Method.String()})
 }
 
 func (a *app) stats(w http.ResponseWriter, _ *http.Request) {

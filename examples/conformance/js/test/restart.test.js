@@ -1,7 +1,13 @@
 // Pyre's supervised restarts (PROTOCOL.md §6) seen by phoenix.js: restart:* is echo:* under Transient.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { clients, Client, unique, endpointBroadcast } from "../lib/pyre.js";
+import { clients, Client, unique, endpointBroadcast, httpGet, waitFor } from "../lib/pyre.js";
+
+async function kill(query) {
+  const r = await httpGet("/chaos/kill", query);
+  assert.equal(r.status, 200, `GET /chaos/kill ${JSON.stringify(query)}: ${r.status} ${r.body}`);
+  return JSON.parse(r.body);
+}
 
 const crashed = { status: "error", response: { reason: "channel_crash" } };
 
@@ -52,5 +58,44 @@ for (const client of clients) {
       assert.deepEqual(await ch.push("incarnation", {}), { status: "ok", response: { incarnation: 1 } });
       assert.equal(c.count("close"), 0, c.dump());
     });
+
+    for (const method of ["exit", "panic"]) {
+      test(`a killed channel (${method}) is restarted in place; the client notices nothing`, async (t) => {
+        const userId = unique("kc");
+        const c = new Client(t, client, { params: { user_id: userId } }).connect();
+        const ch = c.join(`restart:${unique("k")}`, {}, { events: ["news"] });
+        await ch.joinedOk();
+        assert.deepEqual(await ch.push("count", {}), { status: "ok", response: { count: 1 } });
+        const killed = await kill({ kind: "channel", topic: ch.topic, method });
+        assert.equal(killed.labels.topic, ch.topic);
+        // The kill reached the channel's mailbox before this push did, so the restarted channel answers it.
+        assert.deepEqual(await ch.push("incarnation", {}), { status: "ok", response: { incarnation: 2 } }, c.dump());
+        assert.deepEqual(await ch.push("count", {}), { status: "ok", response: { count: 1 } });
+        await endpointBroadcast(ch.topic, "news", { msg: "after kill" });
+        await ch.wait((x) => x.count("event", "news") >= 1, "broadcast after kill");
+        assert.equal(ch.count("error"), 0, c.dump());
+        assert.equal(c.count("close"), 0, c.dump());
+      });
+
+      test(`a killed socket actor (${method}) closes with 1011; phoenix.js reconnects and rejoins`, async (t) => {
+        const userId = unique("ks");
+        const c = new Client(t, client, { params: { user_id: userId } }).connect();
+        const bystander = new Client(t, client, { label: "bystander", params: { user_id: unique("by") } }).connect();
+        const topic = `restart:${unique("ks")}`;
+        const ch = c.join(topic);
+        const other = bystander.join(topic);
+        await ch.joinedOk();
+        await other.joinedOk();
+        await kill({ kind: "socket", socket_id: `users_socket:${userId}`, method });
+        await waitFor(() => c.count("close") >= 1, { what: "socket close after kill", clients: [c] });
+        const close = c.events.find((e) => e.type === "close");
+        assert.equal(close.code, 1011, `killed socket closed with code ${close.code}:\n${c.dump()}`);
+        await c.opened(2);
+        await ch.wait((x) => x.count("join_ok") >= 2, "rejoin after reconnect", 15000);
+        assert.deepEqual(await ch.push("echo", { back: true }), { status: "ok", response: { back: true } });
+        assert.deepEqual(await other.push("echo", { still: true }), { status: "ok", response: { still: true } });
+        assert.equal(bystander.count("close"), 0, bystander.dump());
+      });
+    }
   });
 }
