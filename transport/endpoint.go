@@ -164,6 +164,11 @@ func (e *Endpoint) Disconnect(id string) error { return e.host.Disconnect(id) }
 // Stats counts connections, channels and actors.
 func (e *Endpoint) Stats() channel.Stats { return e.host.Stats() }
 
+// Err is nil while the endpoint serves. It reports why the endpoint stopped on its own: its supervisor
+// gave up after infrastructure crashes past channel.EndpointIntensity (every connection was closed with
+// 1011; new ones get 503). Use it in health checks.
+func (e *Endpoint) Err() error { return e.host.Err() }
+
 // Targets lists the endpoint's live actors for chaos testing: an Endpoint is a chaos.Population.
 func (e *Endpoint) Targets() []chaos.Target { return e.host.Targets() }
 

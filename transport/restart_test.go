@@ -285,3 +285,66 @@ func TestChaosKillInfrastructureRestarts(t *testing.T) {
 		}
 	}
 }
+
+// A channel that crashed and whose connection goes away before its supervisor decides must not leave its
+// subscription behind (found by examples/chaos).
+func TestCrashThenCloseLeavesNoSubscription(t *testing.T) {
+	f := newFixture(t, Config{})
+	for i := 0; i < 20; i++ {
+		c := dial(t, f.srv, v2, nil)
+		joinOK(c, "1", "rs:gone", `{}`)
+		c.send(`["1","2","rs:gone","crash",{}]`)
+		_ = c.conn.NetConn().Close() // gone at once, whatever the server is doing
+	}
+	for i := 0; i < 20; i++ {
+		c := dial(t, f.srv, v2+"&user_id=u", nil)
+		joinOK(c, "1", "rs:gone2", `{}`)
+		target(t, f.ep, chaos.Selector{Kinds: []chaos.Kind{chaos.Channel}, Topic: "rs:gone2"}).Panic("x")
+		target(t, f.ep, chaos.Selector{Kinds: []chaos.Kind{chaos.Socket}, SocketID: "users_socket:u"}).Exit(nil)
+		c.waitClosed()
+		eventually(t, "socket gone", func() bool { return f.ep.Stats().Sockets == 0 })
+	}
+	eventually(t, "everything gone", func() bool {
+		s := f.ep.Stats()
+		return s.Sockets == 0 && s.Channels == 0 && s.Topics == 0
+	})
+	if n := len(f.ep.Targets()); n != 1 { // the janitor
+		t.Fatalf("%d targets left, want only the janitor", n)
+	}
+}
+
+// An endpoint whose supervisor gives up (infrastructure crashing past its intensity) closes every
+// connection with 1011 and refuses new ones with 503 (found by examples/chaos).
+func TestEndpointGivesUp(t *testing.T) {
+	f := newFixture(t, Config{})
+	c := dial(t, f.srv, v2, nil)
+	joinOK(c, "1", "rs:e", `{}`)
+	for i := 0; i <= channel.EndpointIntensity.Max; i++ {
+		old := target(t, f.ep, chaos.Selector{Kinds: []chaos.Kind{chaos.Infrastructure}})
+		old.Exit(nil)
+		if i == channel.EndpointIntensity.Max {
+			break
+		}
+		eventually(t, "janitor restarted", func() bool {
+			for _, tg := range f.ep.Targets() {
+				if tg.Kind == chaos.Infrastructure && tg.ID != old.ID {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	if code := c.waitClosed(); code != 1011 {
+		t.Fatalf("close code %d, want 1011", code)
+	}
+	eventually(t, "endpoint stopped", func() bool { return f.ep.Err() != nil })
+	if !errors.Is(f.ep.Err(), supervisor.ErrMaxIntensity) {
+		t.Fatalf("Err() = %v, want ErrMaxIntensity", f.ep.Err())
+	}
+	if _, resp, err := tryDial(t, f.srv, v2, nil); err == nil || resp == nil || resp.StatusCode != 503 {
+		t.Fatalf("dial after give-up: resp %v err %v, want 503", resp, err)
+	}
+	if r := f.terminated.get("rs:e"); len(r) != 1 || !errors.Is(r[0], channel.ErrShutdown) {
+		t.Fatalf("terminate reasons %v, want ErrShutdown", r)
+	}
+}

@@ -85,7 +85,7 @@ func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		return
 	}
-	if ep.isClosing() {
+	if ep.isClosing() || ep.host.Err() != nil {
 		http.Error(w, ErrShuttingDown.Error(), http.StatusServiceUnavailable)
 		return
 	}

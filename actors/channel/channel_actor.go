@@ -131,16 +131,14 @@ func (a *channelActor) Receive(ctx actor.Context) {
 			a.restart(ctx)
 		}
 	case *actor.Stopping:
-		switch {
-		case a.st.ended.Load():
-			// Given up by the supervisor, which already closed the subscription and told the client;
-			// Terminate has run (or, after a kill, must not).
-			a.st.unsubscribeAll()
-		case !a.done:
-			// The connection closed or the server is shutting down.
+		// Every way out ends here, including a crashed incarnation whose supervisor stopped before deciding:
+		// the subscriptions go with the actor.
+		a.st.sub.close()
+		a.st.unsubscribeAll()
+		if !a.done && !a.st.ended.Load() {
+			// The connection closed or the server is shutting down. (A given-up channel has run Terminate
+			// already or, after a kill, must not.)
 			a.done = true
-			a.st.sub.close()
-			a.st.unsubscribeAll()
 			a.callTerminate(a.st.conn.exitReason())
 		}
 	case *actor.Stopped:

@@ -144,6 +144,21 @@ func (h *Host) socketEvent(ev supervisor.Event) {
 	cs.out.Close(CloseInternalError)
 }
 
+// Err is nil while the host serves, and the endpoint supervisor's exit reason once it has stopped, e.g.
+// Shutdown(ErrMaxIntensity) after its infrastructure crashed past EndpointIntensity. A host that stopped
+// opens no sessions.
+func (h *Host) Err() error {
+	select {
+	case <-h.tree.Done():
+		if err := h.tree.Err(); err != nil {
+			return err
+		}
+		return ErrHostClosed
+	default:
+		return nil
+	}
+}
+
 // PubSub is the host's topic registry.
 func (h *Host) PubSub() *pubsub.PubSub { return h.ps }
 
@@ -263,7 +278,7 @@ func (h *Host) Shutdown(ctx context.Context, code CloseCode) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if err := h.tree.Stop(ctx); err != nil {
+	if err := h.tree.Stop(ctx); err != nil && h.Err() == nil {
 		return err
 	}
 	h.stopSystem.Do(h.system.Shutdown)

@@ -57,6 +57,10 @@ func (a *socketActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopping:
 		a.stopping = true
+		// Stopped by its supervisor with no reason given (the endpoint's tree shutting down): the channels
+		// end with ErrShutdown and the client hears 1011. Both are no-ops when a reason and a close came first.
+		a.cs.setExit(ErrShutdown)
+		a.cs.out.Close(CloseInternalError)
 		if a.kick != nil {
 			a.cs.host.ps.Unsubscribe(a.cs.id, a.kick)
 		}
