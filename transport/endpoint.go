@@ -39,6 +39,11 @@ type Config struct {
 	// Zero values mean 1024 messages and 4 MiB.
 	MaxQueueMessages int
 	MaxQueueBytes    int
+	// WriteDelay holds a connection's first pending frame this long before writing, so that more frames
+	// leave in the same write. Frames pending while a write is in progress are always coalesced into the
+	// next write; a delay trades latency for throughput in deployments with many messages per connection.
+	// Zero value means no delay.
+	WriteDelay time.Duration
 	// ReadBufferSize is the per-connection read buffer. Zero value means 4 KiB.
 	ReadBufferSize int
 	// MaxInflight bounds inbound messages of one connection not yet handled; past it, reading from that

@@ -280,6 +280,8 @@ type wsConn struct {
 	closing     bool // Close was called: no more frames accepted
 	closeCode   channel.CloseCode
 	dead        bool // the connection is gone
+
+	renewAt time.Time // drain goroutine only: when the write deadline must be pushed back
 }
 
 type outFrame struct {
@@ -325,8 +327,8 @@ func (c *wsConn) enqueue(f outFrame) error {
 	return nil
 }
 
-// slowConsumer drops what is queued and disconnects with 1013. A write in progress finishes first (a
-// stuck one fails at its deadline), so memory is freed now and the close frame follows.
+// slowConsumer drops what is queued and disconnects: with 1013 when the writer is idle, by closing the
+// connection when a write is stuck (a client that does not read would never see a close frame anyway).
 func (c *wsConn) slowConsumer() {
 	c.mu.Lock()
 	if c.closing {
@@ -340,7 +342,11 @@ func (c *wsConn) slowConsumer() {
 	c.mu.Unlock()
 	if start {
 		go c.drain()
+		return
 	}
+	// A write is in progress, most likely blocked on a client that stopped reading: fail it now rather than
+	// at the write deadline, so the connection and what it holds are released at once.
+	_ = c.socket.SetWriteDeadline(time.Now())
 }
 
 // Close closes the connection with code after the frames already queued.
@@ -362,6 +368,9 @@ func (c *wsConn) Close(code channel.CloseCode) {
 // drain writes queued frames until the queue is empty, then exits; on closing it sends the close frame.
 func (c *wsConn) drain() {
 	var batch []outFrame
+	if d := c.ep.cfg.WriteDelay; d > 0 {
+		time.Sleep(d) // let more frames gather for this write (Config.WriteDelay)
+	}
 	for {
 		c.mu.Lock()
 		batch, c.queue = c.queue, batch[:0]
@@ -378,19 +387,52 @@ func (c *wsConn) drain() {
 			return
 		}
 		c.mu.Unlock()
-		_ = c.socket.SetWriteDeadline(time.Now().Add(c.ep.cfg.WriteTimeout))
-		for i := range batch {
-			op := gws.OpcodeText
-			if batch[i].binary {
-				op = gws.OpcodeBinary
-			}
-			if err := c.socket.WriteMessage(op, batch[i].data); err != nil {
-				c.fail()
-				return
-			}
-			batch[i] = outFrame{}
+		if err := c.writeBatch(batch); err != nil {
+			c.fail()
+			return
 		}
+		clear(batch)
 	}
+}
+
+// writeBatch writes every pending frame in as few writes as possible: all of them in one when they fit in
+// maxCoalesce, which is what lets fan-out outrun one syscall per message. Writes go straight to the
+// connection: each Write of a net.TCPConn is atomic, so gws's own control frames (pongs, a close on a
+// protocol error) cannot land inside a batch.
+func (c *wsConn) writeBatch(batch []outFrame) error {
+	// Setting a deadline costs as much as a small write, so it is renewed only once half of it has passed:
+	// a stuck write still fails between WriteTimeout/2 and WriteTimeout after it started.
+	if now := time.Now(); now.After(c.renewAt) {
+		if err := c.socket.SetWriteDeadline(now.Add(c.ep.cfg.WriteTimeout)); err != nil {
+			return err
+		}
+		c.renewAt = now.Add(c.ep.cfg.WriteTimeout / 2)
+	}
+	conn := c.socket.NetConn()
+	bp := writeBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	var err error
+	for i := range batch {
+		op := opText
+		if batch[i].binary {
+			op = opBinary
+		}
+		if len(buf) > 0 && len(buf)+len(batch[i].data) > maxCoalesce {
+			if _, err = conn.Write(buf); err != nil {
+				break
+			}
+			buf = buf[:0]
+		}
+		buf = appendFrame(buf, op, batch[i].data)
+	}
+	if err == nil && len(buf) > 0 {
+		_, err = conn.Write(buf)
+	}
+	if cap(buf) <= 4*maxCoalesce { // one huge frame should not pin its buffer in the pool
+		*bp = buf[:0]
+		writeBufs.Put(bp)
+	}
+	return err
 }
 
 // fail gives up on a connection whose write failed or timed out.
