@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bufio"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -102,7 +103,14 @@ func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	socket, err := up.UpgradeFromConn(&lingerConn{Conn: netConn}, brw.Reader, r)
+	lc := &lingerConn{Conn: netConn}
+	// gws reads through the reader it is given for the connection's whole life: net/http's is 4 KiB, so
+	// unless the client already sent bytes past the handshake, use one of Config.ReadBufferSize.
+	br := brw.Reader
+	if br.Buffered() == 0 && br.Size() != ep.cfg.ReadBufferSize {
+		br = bufio.NewReaderSize(lc, ep.cfg.ReadBufferSize)
+	}
+	socket, err := up.UpgradeFromConn(lc, br, r)
 	if err != nil {
 		_ = netConn.Close()
 		return
