@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -204,7 +205,16 @@ func newFixture(t *testing.T, cfg Config, opts ...channel.RouterOption) *fixture
 // tokenChannel replies with the connection's auth token.
 type tokenChannel struct{}
 
-func (*tokenChannel) Join(s *channel.Socket, _ string, _ channel.Payload) (any, error) {
+func (*tokenChannel) Join(s *channel.Socket, _ string, p channel.Payload) (any, error) {
+	var q struct {
+		Info bool `json:"info"`
+	}
+	_ = p.Decode(&q)
+	if q.Info {
+		ci := s.ConnectInfo()
+		return map[string]any{"transport": ci.Transport, "x": ci.XHeaders, "trace": ci.TraceContext,
+			"ws": ci.WSHeaders, "ua": ci.UserAgent, "vsn": ci.URI.Query().Get("vsn"), "peer": ci.PeerAddr != ""}, nil
+	}
 	return map[string]any{"token": s.Assigns()["token"]}, nil
 }
 func (*tokenChannel) HandleIn(*channel.Socket, string, channel.Payload) (channel.Reply, error) {
@@ -560,6 +570,26 @@ func TestAuthTokenSubprotocol(t *testing.T) {
 	}
 	c.send(`["1","1","token","phx_join",{}]`)
 	c.expect(`["1","1","token","phx_reply",{"response":{"token":"secret-token"},"status":"ok"}]`)
+}
+
+func TestConnectInfo(t *testing.T) {
+	f := newFixture(t, Config{})
+	h := http.Header{}
+	h.Set("X-Request-Id", "r1")
+	h.Set("Traceparent", "00-abc-def-01")
+	h.Set("User-Agent", "pyre-test")
+	c := dial(t, f.srv, v2, h)
+	c.send(`["1","1","token","phx_join",{"info":true}]`)
+	// Only the header classes present get a map; the handshake key is not kept.
+	c.expect(`["1","1","token","phx_reply",{"response":{"transport":"websocket","x":{"X-Request-Id":["r1"]},` +
+		`"trace":{"Traceparent":["00-abc-def-01"]},"ws":{"Sec-Websocket-Version":["13"]},"ua":"pyre-test","vsn":"2.0.0","peer":true},"status":"ok"}]`)
+
+	plain := dial(t, f.srv, v2, nil)
+	plain.send(`["1","1","token","phx_join",{"info":true}]`)
+	f2 := plain.next()
+	if !strings.Contains(string(f2.data), `"x":null`) || !strings.Contains(string(f2.data), `"trace":null`) {
+		t.Fatalf("connect info without x- or trace headers: %s", f2.data)
+	}
 }
 
 func TestMalformedFrameClosesOnlyThatConnection(t *testing.T) {

@@ -182,17 +182,23 @@ func parseSubprotocols(values []string) (phoenix bool, token string) {
 func connectInfo(r *http.Request, transport, token string) channel.ConnectInfo {
 	info := channel.ConnectInfo{
 		Transport: transport, PeerAddr: r.RemoteAddr, URI: r.URL, UserAgent: r.UserAgent(), AuthToken: token,
-		XHeaders: http.Header{}, TraceContext: http.Header{}, WSHeaders: http.Header{},
+	}
+	// Kept for the connection's life: maps only for the header classes present.
+	add := func(h *http.Header, k string, v []string) {
+		if *h == nil {
+			*h = http.Header{}
+		}
+		(*h)[k] = v
 	}
 	for k, v := range r.Header {
 		lk := strings.ToLower(k)
 		switch {
 		case strings.HasPrefix(lk, "x-"):
-			info.XHeaders[k] = v
+			add(&info.XHeaders, k, v)
 		case lk == "traceparent" || lk == "tracestate":
-			info.TraceContext[k] = v
-		case strings.HasPrefix(lk, "sec-websocket-"):
-			info.WSHeaders[k] = v
+			add(&info.TraceContext, k, v)
+		case strings.HasPrefix(lk, "sec-websocket-") && lk != "sec-websocket-key":
+			add(&info.WSHeaders, k, v) // the key only served the handshake
 		}
 	}
 	return info

@@ -33,9 +33,9 @@ type ConnectInfo struct {
 	PeerAddr     string      // remote "ip:port"
 	URI          *url.URL    // the request URI
 	UserAgent    string      // User-Agent header
-	XHeaders     http.Header // x-* headers
-	TraceContext http.Header // traceparent and tracestate
-	WSHeaders    http.Header // sec-websocket-* headers
+	XHeaders     http.Header // x-* headers (nil when none)
+	TraceContext http.Header // traceparent and tracestate (nil when none)
+	WSHeaders    http.Header // sec-websocket-* headers but the handshake key (nil when none)
 	AuthToken    string      // phoenix.js authToken (Sec-WebSocket-Protocol bearer, or X-Phoenix-AuthToken)
 }
 
