@@ -96,6 +96,10 @@ func (ch *Channel) send(event string, payload, data []byte, binary bool) error {
 
 // deliver queues m, dropping the oldest message when the buffer is full. Read goroutine only.
 func (ch *Channel) deliver(m Message) {
+	if f := ch.conn.onMessage; f != nil {
+		f(ch, m)
+		return
+	}
 	for {
 		select {
 		case ch.msgs <- m:

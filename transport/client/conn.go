@@ -84,6 +84,11 @@ type Options struct {
 	// DialContext opens the TCP connection. Nil means a zero net.Dialer. Load generators can use it to
 	// spread connections across local source addresses (127.0.0.x) past the ephemeral port limit.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// OnMessage, when set, receives every push and broadcast routed to a channel of this connection
+	// (phx_close and phx_error included) instead of that channel's Messages, which then stays empty. It
+	// runs on the connection's read goroutine, in arrival order, and must not block: a load generator
+	// timestamps and counts there without a goroutine per connection.
+	OnMessage func(ch *Channel, m Message)
 }
 
 // Stats are a connection's counters, all monotonic.
@@ -105,6 +110,7 @@ type Conn struct {
 	ws           *gws.Conn
 	raw          chan Frame // nil unless Options.RawFrames
 	msgBuf       int
+	onMessage    func(*Channel, Message)
 	writeTimeout time.Duration
 	hbInterval   time.Duration
 	hbTimeout    time.Duration
@@ -271,6 +277,7 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Conn, error) {
 func newConn(opts Options) *Conn {
 	c := &Conn{
 		msgBuf:       orDefault(opts.MessageBuffer, DefaultMessageBuffer),
+		onMessage:    opts.OnMessage,
 		writeTimeout: opts.WriteTimeout,
 		hbInterval:   opts.HeartbeatInterval,
 		hbTimeout:    opts.HeartbeatTimeout,
@@ -655,7 +662,11 @@ func (c *Conn) handleReply(m Message) {
 		res.err = &ReplyError{Event: cl.event, Reply: r}
 	}
 	if ch := cl.join; ch != nil && res.err == nil {
-		ch.msgs = make(chan Message, c.msgBuf)
+		size := c.msgBuf
+		if c.onMessage != nil {
+			size = 0 // never used: OnMessage receives everything
+		}
+		ch.msgs = make(chan Message, size)
 		c.byJoinRef[ch.joinRef] = ch
 		c.byTopic[ch.topic] = ch
 	}

@@ -748,3 +748,40 @@ func TestCloseWhileCallsPending(t *testing.T) {
 	c.Close()
 	wg.Wait()
 }
+
+func TestOnMessage(t *testing.T) {
+	s := newTestServer(t)
+	got := make(chan Message, 16)
+	var chans []*Channel
+	var mu sync.Mutex
+	c := dial(t, s, Options{OnMessage: func(ch *Channel, m Message) {
+		mu.Lock()
+		chans = append(chans, ch)
+		mu.Unlock()
+		got <- m // buffered: the test never lets it fill
+	}})
+	ch := join(t, c, "room:1", map[string]int{"pushes": 2})
+	if _, err := ch.Push(testCtx(t), "stop", nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"tick", "tick", "phx_close"} {
+		select {
+		case m := <-got:
+			if m.Event != want || m.Topic != "room:1" {
+				t.Fatalf("message %d: %+v, want %s", i, m, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("message %d (%s) never reached OnMessage", i, want)
+		}
+	}
+	if _, ok := <-ch.Messages(); ok {
+		t.Fatal("Messages received a message although OnMessage is set")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, x := range chans {
+		if x != ch {
+			t.Fatalf("OnMessage got channel %p, want %p", x, ch)
+		}
+	}
+}
