@@ -1,6 +1,8 @@
 # Pyre — Phoenix Channels for Go.
 #   make run    starts the TapRacer example on 127.0.0.1:4000 (installs its npm packages first)
 #   make test   installs what the tests need (npm packages, Chromium) and runs every test with -race
+#   make bench  Pyre vs raw gws (memory per connection/channel, fan-out): one table on stdout, and
+#               $(BENCH_OUT)/results.md, results.json, chart.svg (~5–10 min; BENCH_FLAGS=-quick: ~15 s)
 
 GO        ?= go
 NPM       ?= npm
@@ -8,8 +10,10 @@ NPM       ?= npm
 # loaded machine is slow to stop its fuzz workers.
 FUZZTIME  ?= 100000x
 NPM_DIRS  := examples/conformance/js examples/tapracer/assets examples/tapracer/browser
+BENCH_OUT   ?= bench-results
+BENCH_FLAGS ?=
 
-.PHONY: run test deps npm chromium vet fuzz unit conformance measure clean
+.PHONY: run test deps npm chromium vet fuzz unit conformance measure bench clean
 
 run: examples/tapracer/assets/node_modules/.package-lock.json
 	$(GO) run ./examples/tapracer
@@ -48,6 +52,12 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+# The benchmarks of examples/measure (see its README): each scenario against Pyre and the raw-gws baseline.
+# Not part of test: go test runs the same tool on a tiny load only.
+bench:
+	$(GO) build -o bin/measure ./examples/measure
+	bin/measure bench -out $(BENCH_OUT) $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(addsuffix /node_modules,$(NPM_DIRS))

@@ -1,4 +1,7 @@
-// Command measure compares a Pyre endpoint with a raw-gws baseline server on two figures:
+// Command measure compares a Pyre endpoint with a raw-gws baseline server. `measure bench` (make bench) runs
+// every scenario — memory per connection and per channel at several loads, fan-out latency and throughput
+// to 1…10k subscribers and to many topics — and writes one table as Markdown and JSON plus an SVG chart.
+// `measure run`, the first tool, measures two figures:
 //
 //   - server memory per idle connection with one joined channel (RSS, Go heap and goroutines per
 //     connection, read from the server process alone), and
@@ -8,6 +11,7 @@
 // opens the client connections itself, and prints a Markdown table with the pyre/gws ratio of each figure.
 // See README.md for how to run it and how to read the numbers.
 //
+//	measure bench [-quick] [-out bench-results]
 //	measure run -conns 10000 -msgs 200
 //	measure server -kind pyre|gws -addr 127.0.0.1:0 [-pprof]
 package main
@@ -24,9 +28,10 @@ func main() {
 }
 
 const usage = `usage:
+  measure bench  [-quick] [-out bench-results] [-kinds pyre,gws] ...   every scenario, one table + .md/.json/.svg
   measure run    [-conns 10000] [-msgs 200] [-size 64] [-kinds pyre,gws] [-json FILE] ...
   measure server -kind pyre|gws [-addr 127.0.0.1:0] [-pprof]
-Run "measure run -h" or "measure server -h" for every flag.
+Run "measure bench -h", "measure run -h" or "measure server -h" for every flag.
 `
 
 func cliMain(args []string, stdout, stderr io.Writer) int {
@@ -36,6 +41,8 @@ func cliMain(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
+	case "bench":
+		return benchMain(args[1:], stdout, stderr)
 	case "run":
 		return runMain(args[1:], stdout, stderr)
 	case "server":

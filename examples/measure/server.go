@@ -49,6 +49,9 @@ type backend interface {
 	publish(n, size int) error
 	// stats adds backend-specific counts to a /mem answer.
 	stats(m *memStats)
+	// broadcast sends one "msg" broadcast with this JSON payload to every subscriber of topic
+	// (used by POST /fanout, the bench subcommand's publisher).
+	broadcast(topic string, payload []byte) error
 }
 
 // memStats is the answer of GET /mem, read after runtime.GC and debug.FreeOSMemory.
@@ -68,6 +71,9 @@ type memStats struct {
 type cpuStats struct {
 	CPUUserSec float64 `json:"cpu_user_s"`
 	CPUSysSec  float64 `json:"cpu_sys_s"`
+	// WriteSyscalls is syscw from /proc/self/io: write-family system calls made so far (0 if unknown).
+	// Write syscalls per delivery during a fan-out show how many frames each write carries.
+	WriteSyscalls uint64 `json:"syscw"`
 }
 
 func (c cpuStats) total() float64 { return c.CPUUserSec + c.CPUSysSec }
@@ -78,7 +84,22 @@ func readCPU() cpuStats {
 		return cpuStats{}
 	}
 	sec := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return cpuStats{CPUUserSec: sec(ru.Utime), CPUSysSec: sec(ru.Stime)}
+	return cpuStats{CPUUserSec: sec(ru.Utime), CPUSysSec: sec(ru.Stime), WriteSyscalls: procIOField("syscw")}
+}
+
+// procIOField reads one counter of /proc/self/io (0 if unavailable).
+func procIOField(name string) uint64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, name+":"); ok {
+			v, _ := strconv.ParseUint(strings.TrimSpace(rest), 10, 64)
+			return v
+		}
+	}
+	return 0
 }
 
 // publishAnswer is the answer of POST /publish.
@@ -136,6 +157,7 @@ func serverMain(args []string, stdout, stderr io.Writer) int {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(publishAnswer{N: n, ElapsedNS: time.Since(start).Nanoseconds()})
 	})
+	mux.HandleFunc("POST /fanout", func(w http.ResponseWriter, r *http.Request) { fanoutHandler(b, w, r) })
 	if *withPprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -267,6 +289,60 @@ func benchPayload(dst []byte, size, seq int) []byte {
 	return append(dst, '}')
 }
 
+// fanoutAnswer is the answer of POST /fanout.
+type fanoutAnswer struct {
+	Broadcasts int   `json:"broadcasts"`
+	ElapsedNS  int64 `json:"elapsed_ns"`
+}
+
+// fanoutHandler serves POST /fanout?topic=T[&topics=K]&n=N&size=S&seq=Q: n rounds, each one broadcast to
+// T (or, with topics=K, one to each of T0…T(K-1)), back to back. Every payload is
+// {"body":"<S bytes>","seq":Q+round,"ts":<unix ns when this broadcast was built>}: the publisher's stamp,
+// from which the clients compute publish→delivery latency (same machine, same clock).
+func fanoutHandler(b backend, w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	topic := q.Get("topic")
+	n, err1 := strconv.Atoi(q.Get("n"))
+	size, err2 := strconv.Atoi(q.Get("size"))
+	topics, seq := 0, 0
+	var err3, err4 error
+	if v := q.Get("topics"); v != "" {
+		topics, err3 = strconv.Atoi(v)
+	}
+	if v := q.Get("seq"); v != "" {
+		seq, err4 = strconv.Atoi(v)
+	}
+	if topic == "" || err1 != nil || err2 != nil || err3 != nil || err4 != nil || n < 0 || n > 1e6 ||
+		size < 0 || size > 1<<20 || topics < 0 || topics > 1e5 {
+		http.Error(w, "want topic, 0<=n<=1e6, 0<=size<=1MiB, 0<=topics<=1e5, seq", http.StatusBadRequest)
+		return
+	}
+	names := []string{topic}
+	if topics > 0 {
+		names = make([]string, topics)
+		for i := range names {
+			names[i] = topic + strconv.Itoa(i)
+		}
+	}
+	start := time.Now()
+	count := 0
+	for i := range n {
+		for _, t := range names {
+			p := benchPayload(make([]byte, 0, size+64), size, seq+i)
+			p = append(p[:len(p)-1], `,"ts":`...)
+			p = strconv.AppendInt(p, time.Now().UnixNano(), 10)
+			p = append(p, '}')
+			if err := b.broadcast(t, p); err != nil {
+				http.Error(w, fmt.Sprintf("broadcast %d to %s: %v", i, t, err), http.StatusInternalServerError)
+				return
+			}
+			count++
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(fanoutAnswer{Broadcasts: count, ElapsedNS: time.Since(start).Nanoseconds()})
+}
+
 // ---- Pyre ----
 
 // pyreBackend is a Pyre endpoint with one route, room:*, whose channels join and reply ok to anything.
@@ -307,6 +383,10 @@ func (p *pyreBackend) publish(n, size int) error {
 		}
 	}
 	return nil
+}
+
+func (p *pyreBackend) broadcast(topic string, payload []byte) error {
+	return p.ep.Broadcast(topic, benchEvent, json.RawMessage(payload))
 }
 
 func (p *pyreBackend) stats(m *memStats) {
@@ -430,6 +510,19 @@ func (g *gwsBackend) publish(n, size int) error {
 		_ = b.Close()
 	}
 	return nil
+}
+
+func (g *gwsBackend) broadcast(topic string, payload []byte) error {
+	frame := make([]byte, 0, len(topic)+len(payload)+32)
+	frame = append(frame, `[null,null,`...)
+	frame = strconv.AppendQuote(frame, topic)
+	frame = append(frame, `,"`+benchEvent+`",`...)
+	frame = append(append(frame, payload...), ']')
+	b := gws.NewBroadcaster(gws.OpcodeText, frame)
+	for _, c := range g.subscribers(topic) {
+		_ = b.Broadcast(c)
+	}
+	return b.Close()
 }
 
 func (g *gwsBackend) stats(m *memStats) {

@@ -1,0 +1,444 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// benchRow is one line of the bench table: one figure of one scenario and load, for each kind.
+type benchRow struct {
+	Scenario string             `json:"scenario"`
+	Load     string             `json:"load"`
+	Metric   string             `json:"metric"`
+	Values   map[string]float64 `json:"values"` // by kind; absent: not measured
+	Ratio    float64            `json:"pyre_over_gws,omitempty"`
+	decimals int
+}
+
+func benchRows(cfg *benchConfig, res *benchResults) []benchRow {
+	var rows []benchRow
+	add := func(scenario, load, metric string, decimals int, get func(kind string) (float64, bool)) {
+		r := benchRow{Scenario: scenario, Load: load, Metric: metric, Values: map[string]float64{}, decimals: decimals}
+		for _, k := range cfg.Kinds {
+			if v, ok := get(k); ok {
+				r.Values[k] = v
+			}
+		}
+		if p, ok := r.Values["pyre"]; ok {
+			if g, ok := r.Values["gws"]; ok && g > 0 && p > 0 {
+				r.Ratio = p / g
+			}
+		}
+		rows = append(rows, r)
+	}
+	mem := func(kind string, conns int) *memResult {
+		for i := range res.Memory {
+			if m := &res.Memory[i]; m.Kind == kind && m.Conns > 0 && len(m.ByChannels) > 0 && len(cfg.MemConns) > 0 &&
+				m.Conns+m.ConnectErrors == conns {
+				return m
+			}
+		}
+		return nil
+	}
+	for _, conns := range cfg.MemConns {
+		load := count(conns) + " conns"
+		memFig := func(metric string, decimals int, f func(m *memResult) float64) {
+			add("memory", load, metric, decimals, func(k string) (float64, bool) {
+				if m := mem(k, conns); m != nil {
+					return f(m), true
+				}
+				return 0, false
+			})
+		}
+		memFig("RSS/conn, 1 channel (KB)", 2, func(m *memResult) float64 { return m.RSSPerConnKB })
+		memFig("heap/conn, 1 channel (KB)", 2, func(m *memResult) float64 { return m.HeapPerConnKB })
+		memFig("goroutines/conn", 2, func(m *memResult) float64 { return m.GoroutinesPerConn })
+		for ci, k := range cfg.MemChannels {
+			if k == 1 {
+				continue
+			}
+			at := func(m *memResult) *memAtChans {
+				if ci < len(m.ByChannels) {
+					return &m.ByChannels[ci]
+				}
+				return nil
+			}
+			add("memory", load, fmt.Sprintf("RSS per extra channel, %d ch/conn (KB)", k), 2, func(kind string) (float64, bool) {
+				if m := mem(kind, conns); m != nil && at(m) != nil {
+					return at(m).RSSPerChanKB, true
+				}
+				return 0, false
+			})
+			add("memory", load, fmt.Sprintf("heap per extra channel, %d ch/conn (KB)", k), 2, func(kind string) (float64, bool) {
+				if m := mem(kind, conns); m != nil && at(m) != nil {
+					return at(m).HeapPerChanKB, true
+				}
+				return 0, false
+			})
+			add("memory", load, fmt.Sprintf("goroutines per extra channel, %d ch/conn", k), 2, func(kind string) (float64, bool) {
+				if m := mem(kind, conns); m != nil && at(m) != nil {
+					return at(m).GoroutinesPerChan, true
+				}
+				return 0, false
+			})
+		}
+	}
+	for _, name := range fanCases(res) {
+		fan := func(metric string, decimals int, f func(r *fanResult) (float64, bool)) {
+			add("fan-out", name, metric, decimals, func(k string) (float64, bool) {
+				for i := range res.Fanout {
+					if r := &res.Fanout[i]; r.Kind == k && r.Case == name {
+						return f(r)
+					}
+				}
+				return 0, false
+			})
+		}
+		lat := func(f func(r *fanResult) float64) func(r *fanResult) (float64, bool) {
+			return func(r *fanResult) (float64, bool) { return f(r), len(r.LatenciesMS) > 0 }
+		}
+		burst := func(f func(r *fanResult) float64) func(r *fanResult) (float64, bool) {
+			return func(r *fanResult) (float64, bool) { return f(r), r.BurstDelivered > 0 }
+		}
+		fan("publish→last subscriber p50 (ms)", 3, lat(func(r *fanResult) float64 { return r.LatP50MS }))
+		fan("publish→last subscriber p99 (ms)", 3, lat(func(r *fanResult) float64 { return r.LatP99MS }))
+		fan("publish→last subscriber max (ms)", 3, lat(func(r *fanResult) float64 { return r.LatMaxMS }))
+		fan("burst deliveries/s", 0, burst(func(r *fanResult) float64 { return r.DeliveriesPerSec }))
+		fan("burst frames per write syscall", 2, burst(func(r *fanResult) float64 { return r.FramesPerWrite }))
+		fan("burst server CPU/delivery (µs)", 2, burst(func(r *fanResult) float64 { return r.ServerCPUPerDeliveryUS }))
+		fan("missing deliveries", 0, func(r *fanResult) (float64, bool) {
+			return float64(r.LatencyMissing + r.BurstExpected - r.BurstDelivered), true
+		})
+	}
+	return rows
+}
+
+// fanCases lists the fan-out case names in the order they ran.
+func fanCases(res *benchResults) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, r := range res.Fanout {
+		if !seen[r.Case] {
+			seen[r.Case] = true
+			names = append(names, r.Case)
+		}
+	}
+	return names
+}
+
+func formatValue(v float64, decimals int) string {
+	if decimals == 0 {
+		return thousands(v)
+	}
+	return fmt.Sprintf("%.*f", decimals, v)
+}
+
+// formatBenchReport renders the one table, then the details that explain it.
+func formatBenchReport(cfg *benchConfig, res *benchResults, rows []benchRow) string {
+	var b strings.Builder
+	mode := "full"
+	if cfg.Quick {
+		mode = "quick"
+	}
+	fmt.Fprintf(&b, "### measure bench (%s): Pyre vs raw gws, same clients and payloads (%d-byte bodies), %s, load average %s\n\n",
+		mode, cfg.Size, res.Started.Format("2006-01-02 15:04"), res.LoadAvg)
+	b.WriteString("| scenario | load | figure |")
+	for _, k := range cfg.Kinds {
+		b.WriteString(" " + k + " |")
+	}
+	b.WriteString(" pyre/gws |\n|---|---|---|")
+	for range cfg.Kinds {
+		b.WriteString("---:|")
+	}
+	b.WriteString("---:|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %s |", r.Scenario, r.Load, r.Metric)
+		for _, k := range cfg.Kinds {
+			v, ok := r.Values[k]
+			switch {
+			case !ok:
+				b.WriteString(" — |")
+			case r.Metric == "missing deliveries" && v != 0:
+				fmt.Fprintf(&b, " **%s** |", formatValue(v, 0))
+			case v == 0:
+				b.WriteString(" 0 |")
+			default:
+				fmt.Fprintf(&b, " %s |", formatValue(v, r.decimals))
+			}
+		}
+		if r.Ratio != 0 {
+			fmt.Fprintf(&b, " %.2f× |\n", r.Ratio)
+		} else {
+			b.WriteString(" — |\n")
+		}
+	}
+	b.WriteString("\n")
+	// Details: anything that went wrong, and the sizes of the runs.
+	var notes []string
+	for _, m := range res.Memory {
+		if m.Error != "" || m.ConnectErrors != 0 || m.Disconnects != 0 {
+			notes = append(notes, fmt.Sprintf("memory %s %d conns: %d connect errors (%s), %d disconnects %v, error: %s",
+				m.Kind, m.Conns+m.ConnectErrors, m.ConnectErrors, m.FirstError, m.Disconnects, m.DisconnectReasons, m.Error))
+		}
+	}
+	for _, s := range res.FanSetup {
+		notes = append(notes, fmt.Sprintf("fan-out %s: %d connections joined in %.1f s; %d out-of-order, %d other frames, %d client disconnects %v%s",
+			s.Kind, s.Conns, s.ConnectSeconds, s.OutOfOrder, s.OtherFrames, s.Disconnects, s.DisconnectReasons, errSuffix(s.Error)))
+	}
+	for _, f := range res.Fanout {
+		notes = append(notes, fmt.Sprintf("fan-out %s %s: %d one-at-a-time messages, burst of %d messages = %d/%d deliveries in %s, %d server write syscalls%s",
+			f.Kind, f.Case, f.LatencyMsgs, f.BurstMsgs, f.BurstDelivered, f.BurstExpected, seconds(f.BurstSeconds), f.WriteSyscalls, errSuffix(f.Error)))
+	}
+	notes = append(notes, fmt.Sprintf("total time %.0f s", res.Seconds))
+	for _, n := range notes {
+		b.WriteString("- " + mdEscape(n) + "\n")
+	}
+	return b.String()
+}
+
+func errSuffix(e string) string {
+	if e == "" {
+		return ""
+	}
+	return "; error: " + e
+}
+
+// writeBenchOutputs prints the report to out and writes results.md, results.json and chart.svg.
+func writeBenchOutputs(cfg *benchConfig, res *benchResults, out io.Writer) error {
+	rows := benchRows(cfg, res)
+	report := formatBenchReport(cfg, res, rows)
+	if _, err := io.WriteString(out, report); err != nil {
+		return err
+	}
+	if cfg.OutDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(struct {
+		*benchResults
+		Rows []benchRow `json:"rows"`
+	}{res, rows}, "", "  ")
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{
+		"results.md":   []byte(report),
+		"results.json": append(data, '\n'),
+		"chart.svg":    []byte(benchChart(cfg, res)),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(cfg.OutDir, name), content, 0o644); err != nil {
+			return err
+		}
+	}
+	cfg.logf("wrote %s/{results.md,results.json,chart.svg}", cfg.OutDir)
+	return nil
+}
+
+// ---- SVG chart: grouped bars, one panel per figure, written by hand ----
+
+var kindColor = map[string]string{"pyre": "#d9480f", "gws": "#1c7ed6"}
+
+type chartPanel struct {
+	title  string
+	xlabel string
+	cats   []string
+	values map[string][]float64 // by kind, one per category (NaN: not measured)
+	log    bool
+}
+
+func benchChart(cfg *benchConfig, res *benchResults) string {
+	cases := fanCases(res)
+	fanVal := func(kind, name string, f func(r *fanResult) (float64, bool)) float64 {
+		for i := range res.Fanout {
+			if r := &res.Fanout[i]; r.Kind == kind && r.Case == name {
+				if v, ok := f(r); ok {
+					return v
+				}
+			}
+		}
+		return math.NaN()
+	}
+	memVal := func(kind string, conns int, f func(m *memResult) (float64, bool)) float64 {
+		for i := range res.Memory {
+			if m := &res.Memory[i]; m.Kind == kind && m.Conns+m.ConnectErrors == conns && len(m.ByChannels) > 0 {
+				if v, ok := f(m); ok {
+					return v
+				}
+			}
+		}
+		return math.NaN()
+	}
+	panels := []chartPanel{
+		{title: "fan-out: burst deliveries/s (higher is better)", xlabel: "topics × subscribers per topic", cats: cases, values: map[string][]float64{}},
+		{title: "fan-out: publish→last subscriber p99, ms (log scale; lower is better)", xlabel: "topics × subscribers per topic (one message at a time)", cats: cases, values: map[string][]float64{}, log: true},
+	}
+	var memCats []string
+	for _, c := range cfg.MemConns {
+		memCats = append(memCats, count(c)+" conns")
+	}
+	lastK := 1
+	if len(cfg.MemChannels) > 0 {
+		lastK = cfg.MemChannels[len(cfg.MemChannels)-1]
+	}
+	panels = append(panels,
+		chartPanel{title: "memory: server RSS per connection, 1 channel, KB", xlabel: "idle connections", cats: memCats, values: map[string][]float64{}},
+		chartPanel{title: fmt.Sprintf("memory: RSS per extra channel (%d ch/conn), KB", lastK), xlabel: "idle connections", cats: memCats, values: map[string][]float64{}})
+	for _, k := range cfg.Kinds {
+		for _, name := range cases {
+			panels[0].values[k] = append(panels[0].values[k], fanVal(k, name, func(r *fanResult) (float64, bool) { return r.DeliveriesPerSec, r.BurstDelivered > 0 }))
+			panels[1].values[k] = append(panels[1].values[k], fanVal(k, name, func(r *fanResult) (float64, bool) { return r.LatP99MS, len(r.LatenciesMS) > 0 }))
+		}
+		for _, c := range cfg.MemConns {
+			panels[2].values[k] = append(panels[2].values[k], memVal(k, c, func(m *memResult) (float64, bool) { return m.RSSPerConnKB, true }))
+			panels[3].values[k] = append(panels[3].values[k], memVal(k, c, func(m *memResult) (float64, bool) {
+				last := m.ByChannels[len(m.ByChannels)-1]
+				return last.RSSPerChanKB, last.Channels > 1
+			}))
+		}
+	}
+	const pw, ph = 520, 320
+	cols := 2
+	rowsN := (len(panels) + cols - 1) / cols
+	w, h := pw*cols, ph*rowsN+40
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n", w, h, w, h)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
+	fmt.Fprintf(&b, `<text x="12" y="22" font-size="15" font-weight="bold">%s</text>`+"\n",
+		html.EscapeString(fmt.Sprintf("measure bench: Pyre vs raw gws (%s)", res.Started.Format("2006-01-02 15:04"))))
+	lx := w - 160
+	for i, k := range cfg.Kinds {
+		fmt.Fprintf(&b, `<rect x="%d" y="10" width="12" height="12" fill="%s"/><text x="%d" y="21">%s</text>`+"\n",
+			lx+i*70, colorOf(k), lx+i*70+16, html.EscapeString(k))
+	}
+	for i, p := range panels {
+		drawPanel(&b, p, cfg.Kinds, (i%cols)*pw, 40+(i/cols)*ph, pw, ph)
+	}
+	b.WriteString("</svg>\n")
+	return b.String()
+}
+
+func colorOf(kind string) string {
+	if c, ok := kindColor[kind]; ok {
+		return c
+	}
+	return "#868e96"
+}
+
+func drawPanel(b *strings.Builder, p chartPanel, kinds []string, x0, y0, w, h int) {
+	const left, right, top, bottom = 70, 15, 28, 48
+	px, py := float64(x0+left), float64(y0+top)
+	pw, ph := float64(w-left-right), float64(h-top-bottom)
+	fmt.Fprintf(b, `<g><text x="%d" y="%d" font-size="12" font-weight="bold">%s</text>`+"\n", x0+10, y0+16, html.EscapeString(p.title))
+	lo, hi := math.Inf(1), 0.0
+	for _, vs := range p.values {
+		for _, v := range vs {
+			if !math.IsNaN(v) && v > 0 {
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
+			}
+		}
+	}
+	if hi == 0 || len(p.cats) == 0 {
+		fmt.Fprintf(b, `<text x="%.0f" y="%.0f" fill="#868e96">no data</text></g>`+"\n", px+pw/2-20, py+ph/2)
+		return
+	}
+	var ticks []float64
+	var scale func(v float64) float64 // value → y
+	if p.log {
+		lmin, lmax := math.Floor(math.Log10(lo)), math.Ceil(math.Log10(hi))
+		if lmax == lmin {
+			lmax++
+		}
+		scale = func(v float64) float64 {
+			if v <= 0 {
+				return py + ph
+			}
+			return py + ph - (math.Log10(v)-lmin)/(lmax-lmin)*ph
+		}
+		for e := lmin; e <= lmax; e++ {
+			ticks = append(ticks, math.Pow(10, e))
+		}
+	} else {
+		step := niceStep(hi / 5)
+		top := math.Ceil(hi/step) * step
+		scale = func(v float64) float64 { return py + ph - v/top*ph }
+		for t := 0.0; t <= top+step/2; t += step {
+			ticks = append(ticks, t)
+		}
+	}
+	for _, t := range ticks {
+		y := scale(t)
+		fmt.Fprintf(b, `<line x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" stroke="#e9ecef"/>`, px, y, px+pw, y)
+		fmt.Fprintf(b, `<text x="%.0f" y="%.1f" text-anchor="end">%s</text>`+"\n", px-5, y+4, html.EscapeString(tickLabel(t)))
+	}
+	fmt.Fprintf(b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="black"/>`, px, py, px, py+ph)
+	fmt.Fprintf(b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="black"/>`+"\n", px, py+ph, px+pw, py+ph)
+	groupW := pw / float64(len(p.cats))
+	barW := groupW * 0.7 / float64(max(len(kinds), 1))
+	for ci, cat := range p.cats {
+		gx := px + float64(ci)*groupW + groupW*0.15
+		for ki, k := range kinds {
+			vs := p.values[k]
+			if ci >= len(vs) || math.IsNaN(vs[ci]) {
+				continue
+			}
+			v := vs[ci]
+			y := scale(v)
+			if p.log && v > 0 && v < ticks[0] {
+				y = py + ph
+			}
+			x := gx + float64(ki)*barW
+			fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s: %s</title></rect>`+"\n",
+				x, y, barW-2, math.Max(py+ph-y, 0), colorOf(k), html.EscapeString(k), html.EscapeString(cat), tickLabel(v))
+			fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-size="9">%s</text>`+"\n", x+barW/2-1, y-3, tickLabel(v))
+		}
+		fmt.Fprintf(b, `<text x="%.1f" y="%.0f" text-anchor="middle">%s</text>`+"\n", px+float64(ci)*groupW+groupW/2, py+ph+16, html.EscapeString(cat))
+	}
+	fmt.Fprintf(b, `<text x="%.0f" y="%.0f" text-anchor="middle" fill="#495057">%s</text>`+"\n", px+pw/2, py+ph+34, html.EscapeString(p.xlabel))
+	b.WriteString("</g>\n")
+}
+
+// niceStep rounds v up to 1, 2 or 5 × 10^n.
+func niceStep(v float64) float64 {
+	if v <= 0 {
+		return 1
+	}
+	e := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*e >= v {
+			return m * e
+		}
+	}
+	return 10 * e
+}
+
+func tickLabel(v float64) string {
+	switch a := math.Abs(v); {
+	case a == 0:
+		return "0"
+	case a >= 1e6:
+		return trimZeros(fmt.Sprintf("%.2f", v/1e6)) + "M"
+	case a >= 1e3:
+		return trimZeros(fmt.Sprintf("%.1f", v/1e3)) + "k"
+	case a >= 10:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 1:
+		return trimZeros(fmt.Sprintf("%.1f", v))
+	}
+	return trimZeros(fmt.Sprintf("%.3f", v))
+}
+
+func trimZeros(s string) string {
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}
