@@ -23,7 +23,7 @@ type chanState struct {
 	join    *message.Message
 	pid     *actor.PID
 	sub     *fastlane
-	extra   map[string]*infoSub
+	extra   map[string]*infoSub // nil until Socket.Subscribe: most channels have none
 
 	oldClose *message.Message // phx_close of the channel this one replaced (duplicate join)
 
@@ -38,8 +38,7 @@ type chanState struct {
 }
 
 func newChanState(cs *connState, rt *route, join *message.Message) *chanState {
-	st := &chanState{conn: cs, route: rt, topic: join.Topic, joinRef: join.JoinRef, pushRef: join.JoinRef, join: join,
-		extra: make(map[string]*infoSub)}
+	st := &chanState{conn: cs, route: rt, topic: join.Topic, joinRef: join.JoinRef, pushRef: join.JoinRef, join: join}
 	if st.pushRef.IsNull() {
 		st.pushRef = join.Ref
 	}

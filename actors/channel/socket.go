@@ -112,6 +112,9 @@ func (s *Socket) Subscribe(topic string) {
 		return
 	}
 	sub := &infoSub{ch: a, incarnation: s.incarnation}
+	if a.extra == nil {
+		a.extra = make(map[string]*infoSub, 1)
+	}
 	a.extra[topic] = sub
 	a.conn.host.ps.Subscribe(topic, sub)
 }
