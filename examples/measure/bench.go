@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +31,7 @@ type benchConfig struct {
 	BurstTarget  int   `json:"burst_target"`   // deliveries aimed at by each burst
 	BurstMaxMsgs int   `json:"burst_max_msgs"` // cap on messages per burst (Pyre's queue holds 1024 per conn)
 	Size         int   `json:"size"`
+	Rounds       int   `json:"rounds"` // every step repeated, kinds interleaved; the table shows medians
 
 	Timeout     time.Duration `json:"timeout"`
 	DialRate    int           `json:"dial_rate"`
@@ -39,6 +41,7 @@ type benchConfig struct {
 	Quiet       time.Duration `json:"quiet"`
 	Quick       bool          `json:"quick"`
 	OutDir      string        `json:"-"`
+	ProfileDir  string        `json:"profile_dir,omitempty"` // heap and CPU profiles of the servers
 
 	exe string
 	env []string
@@ -54,6 +57,7 @@ func (c *benchConfig) logf(format string, args ...any) {
 // memResult is the memory scenario for one kind and one count of connections.
 type memResult struct {
 	Kind              string         `json:"kind"`
+	Round             int            `json:"round"` // 1-based
 	Conns             int            `json:"conns"` // joined
 	ConnectErrors     int            `json:"connect_errors"`
 	FirstError        string         `json:"first_error,omitempty"`
@@ -85,6 +89,7 @@ type memAtChans struct {
 // fanResult is one fan-out case for one kind.
 type fanResult struct {
 	Kind   string `json:"kind"`
+	Round  int    `json:"round"`
 	Case   string `json:"case"`
 	Topics int    `json:"topics"`
 	Subs   int    `json:"subs_per_topic"`
@@ -110,6 +115,7 @@ type fanResult struct {
 // fanSetup is the connection fleet shared by every fan-out case of one kind.
 type fanSetup struct {
 	Kind              string         `json:"kind"`
+	Round             int            `json:"round"`
 	Conns             int            `json:"conns"`
 	ConnectErrors     int            `json:"connect_errors"`
 	FirstError        string         `json:"first_error,omitempty"`
@@ -178,7 +184,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs.SetOutput(stderr)
 	cfg := &benchConfig{}
 	kinds := fs.String("kinds", "pyre,gws", "servers to measure (pyre, gws), each against the same clients and payloads")
-	quick := fs.Bool("quick", false, "a quick look (~1–2 min): fewer connections and messages; explicit flags still win")
+	quick := fs.Bool("quick", false, "a quick look (~15–30 s): fewer connections and messages; explicit flags still win")
 	memConns := fs.String("mem-conns", "1k,5k,15k", "memory scenario: connection counts (each ≤ 15k: one process's fd limit)")
 	memChans := fs.String("mem-channels", "1,5,20", "memory scenario: channels joined per connection (first must be 1)")
 	fanSubs := fs.String("fan-subs", "1,100,10k", "fan-out scenario: subscribers of the one topic")
@@ -195,6 +201,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs.DurationVar(&cfg.MemSettle, "mem-settle", time.Second, "pause before each memory reading")
 	fs.DurationVar(&cfg.Quiet, "quiet", 10*time.Second, "stop waiting for deliveries after this long without one")
 	fs.StringVar(&cfg.OutDir, "out", "bench-results", "directory for results.md, results.json and chart.svg (\"\": none)")
+	fs.IntVar(&cfg.Rounds, "rounds", 1, "run every step this many times, kinds interleaved (pyre, gws, pyre, gws…); the table shows medians")
+	fs.StringVar(&cfg.ProfileDir, "profile-dir", "", "save the servers' heap profiles (every connection joined) and CPU profiles (each fan-out burst) here, named KIND-SCENARIO-LOAD-{heap,cpu}.pb.gz")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -261,8 +269,8 @@ func (c *benchConfig) validate() error {
 		c.Size < 0 || c.Size > 1<<20 {
 		return errors.New("negative counts, burst-max-msgs < 1 or size out of 0…1 MiB")
 	}
-	if c.DialRate < 1 || c.DialConc < 1 || c.DialTimeout <= 0 || c.Timeout <= 0 || c.Quiet <= 0 {
-		return errors.New("dial-rate, dial-concurrency, dial-timeout, timeout and quiet must be positive")
+	if c.DialRate < 1 || c.DialConc < 1 || c.DialTimeout <= 0 || c.Timeout <= 0 || c.Quiet <= 0 || c.Rounds < 1 {
+		return errors.New("dial-rate, dial-concurrency, dial-timeout, timeout, quiet and rounds must be positive")
 	}
 	return nil
 }
@@ -308,36 +316,43 @@ func runBench(ctx context.Context, cfg *benchConfig, out io.Writer) (*benchResul
 	defer cancel()
 	res := &benchResults{Config: cfg, Started: time.Now()}
 	load0 := loadAvg()
-	steps := len(cfg.MemConns)*len(cfg.Kinds) + len(cfg.Kinds)
+	steps := (len(cfg.MemConns) + 1) * cfg.Rounds * len(cfg.Kinds)
 	step := 0
-	for _, conns := range cfg.MemConns {
-		for _, kind := range cfg.Kinds {
-			step++
-			if ctx.Err() != nil {
-				break
+	// each runs fn for every round and kind, interleaved: pyre, gws, pyre, gws…
+	each := func(fn func(round int, kind, of string)) {
+		for round := 1; round <= cfg.Rounds; round++ {
+			for _, kind := range cfg.Kinds {
+				if step++; ctx.Err() != nil {
+					return
+				}
+				of := fmt.Sprintf("[%d/%d]", step, steps)
+				if cfg.Rounds > 1 {
+					of += fmt.Sprintf(" round %d/%d", round, cfg.Rounds)
+				}
+				fn(round, kind, of)
 			}
-			cfg.logf("[%d/%d] memory: %s, %d connections × %v channels", step, steps, kind, conns, cfg.MemChannels)
-			m := benchMemory(ctx, cfg, kind, conns)
+		}
+	}
+	for _, conns := range cfg.MemConns {
+		each(func(round int, kind, of string) {
+			cfg.logf("%s memory: %s, %d connections × %v channels", of, kind, conns, cfg.MemChannels)
+			m := benchMemory(ctx, cfg, kind, conns, round)
 			if m.Error != "" {
 				cfg.logf("memory %s %d: %s", kind, conns, m.Error)
 			}
 			res.Memory = append(res.Memory, m)
-		}
+		})
 	}
 	if cfg.fanConns() > 0 {
-		for _, kind := range cfg.Kinds {
-			step++
-			if ctx.Err() != nil {
-				break
-			}
-			cfg.logf("[%d/%d] fan-out: %s, %d connections", step, steps, kind, cfg.fanConns())
-			setup, cases := benchFanout(ctx, cfg, kind)
+		each(func(round int, kind, of string) {
+			cfg.logf("%s fan-out: %s, %d connections", of, kind, cfg.fanConns())
+			setup, cases := benchFanout(ctx, cfg, kind, round)
 			if setup.Error != "" {
 				cfg.logf("fan-out %s: %s", kind, setup.Error)
 			}
 			res.FanSetup = append(res.FanSetup, setup)
 			res.Fanout = append(res.Fanout, cases...)
-		}
+		})
 	}
 	res.Seconds = time.Since(res.Started).Seconds()
 	res.LoadAvg = load0 + " → " + loadAvg()
@@ -349,11 +364,36 @@ func runBench(ctx context.Context, cfg *benchConfig, out io.Writer) (*benchResul
 
 // benchServer starts a server child and returns it with its base URL; the caller stops it.
 func benchServer(ctx context.Context, cfg *benchConfig, kind string) (*serverProc, string, error) {
-	srv, err := startServer(ctx, &runConfig{exe: cfg.exe, env: cfg.env, log: cfg.log}, kind)
+	srv, err := startServer(ctx, cfg.exe, cfg.env, cfg.log, kind, cfg.ProfileDir != "")
 	if err != nil {
 		return nil, "", err
 	}
 	return srv, "http://" + srv.addr, nil
+}
+
+// profilePath names a profile file: DIR/KIND-SCENARIO-LOAD[-rROUND]-WHAT.pb.gz.
+func (c *benchConfig) profilePath(kind, scenario, load string, round int, what string) string {
+	name := kind + "-" + scenario + "-" + load
+	if c.Rounds > 1 {
+		name += "-r" + strconv.Itoa(round)
+	}
+	return filepath.Join(c.ProfileDir, name+"-"+what+".pb.gz")
+}
+
+// saveHeapProfile saves the server's heap profile (after a GC) to path when -profile-dir is set; a
+// failure is logged, not fatal.
+func (c *benchConfig) saveHeapProfile(ctx context.Context, base, path string) {
+	if c.ProfileDir != "" {
+		c.saveProfile(ctx, http.MethodGet, base+"/debug/pprof/heap?gc=1", path)
+	}
+}
+
+func (c *benchConfig) saveProfile(ctx context.Context, method, url, path string) {
+	if err := saveURL(ctx, &http.Client{Timeout: time.Minute}, method, url, path); err != nil {
+		c.logf("  profile %s: %v", filepath.Base(path), err)
+		return
+	}
+	c.logf("  profile saved to %s", path)
 }
 
 func (c *benchConfig) plan(addr string, conns int) dialPlan {
@@ -378,8 +418,8 @@ func memTopic(j int) string { return "room:m" + strconv.Itoa(j) }
 
 // benchMemory: a fresh server; conns connections each joined to room:m0; then to room:m0…m(k-1) for each
 // k of MemChannels, reading the server's memory (after GC and FreeOSMemory) at every step.
-func benchMemory(ctx context.Context, cfg *benchConfig, kind string, conns int) (m memResult) {
-	m = memResult{Kind: kind}
+func benchMemory(ctx context.Context, cfg *benchConfig, kind string, conns, round int) (m memResult) {
+	m = memResult{Kind: kind, Round: round}
 	srv, base, err := benchServer(ctx, cfg, kind)
 	if err != nil {
 		m.Error = "start server: " + err.Error()
@@ -442,6 +482,7 @@ func benchMemory(ctx context.Context, cfg *benchConfig, kind string, conns int) 
 			step.GoroutinesPerChan = float64(step.Mem.Goroutines-one.Goroutines) / d
 		}
 		m.ByChannels = append(m.ByChannels, step)
+		cfg.saveHeapProfile(ctx, base, cfg.profilePath(kind, "mem", count(conns)+"conns-"+strconv.Itoa(k)+"ch", round, "heap"))
 		cfg.logf("  %s: %d conns × %d channels: rss %.1f MB, heap %.1f MB, %d goroutines, server channels %d",
 			kind, m.Conns, k, mb(step.Mem.RSSBytes), mb(step.Mem.HeapInuse), step.Mem.Goroutines, step.Mem.Channels)
 	}
@@ -456,8 +497,8 @@ const manyTopicPrefix = "room:t"
 // benchFanout: one server and one fleet per kind; connection i joins room:f<S> for every single-topic
 // case S with i < S, and room:t<i mod T> when i < T×subs-per-topic. Then every case runs in turn: first
 // LatencyMsgs messages one at a time, then one burst.
-func benchFanout(ctx context.Context, cfg *benchConfig, kind string) (setup fanSetup, cases []fanResult) {
-	setup = fanSetup{Kind: kind}
+func benchFanout(ctx context.Context, cfg *benchConfig, kind string, round int) (setup fanSetup, cases []fanResult) {
+	setup = fanSetup{Kind: kind, Round: round}
 	srv, base, err := benchServer(ctx, cfg, kind)
 	if err != nil {
 		setup.Error = "start server: " + err.Error()
@@ -490,16 +531,15 @@ func benchFanout(ctx context.Context, cfg *benchConfig, kind string) (setup fanS
 		setup.Error = fmt.Sprintf("%d connections failed: %s", cs.Errors, cs.FirstError)
 		return setup, nil
 	}
+	cfg.saveHeapProfile(ctx, base, cfg.profilePath(kind, "fanout", count(cs.Joined)+"conns", round, "heap"))
 	for _, s := range cfg.FanSubs {
 		if ctx.Err() != nil {
 			break
 		}
-		cases = append(cases, fanCase(ctx, cfg, f, base, kind, fmt.Sprintf("1 topic × %s", count(s)), 1, s, fanTopic(s), 0))
+		cases = append(cases, fanCase(ctx, cfg, f, base, kind, round, 1, s, fanTopic(s), 0))
 	}
 	if many > 0 && ctx.Err() == nil {
-		cases = append(cases, fanCase(ctx, cfg, f, base, kind,
-			fmt.Sprintf("%s topics × %s", count(cfg.ManyTopics), count(cfg.SubsPerTopic)),
-			cfg.ManyTopics, cfg.SubsPerTopic, manyTopicPrefix, cfg.ManyTopics))
+		cases = append(cases, fanCase(ctx, cfg, f, base, kind, round, cfg.ManyTopics, cfg.SubsPerTopic, manyTopicPrefix, cfg.ManyTopics))
 	}
 	setup.OutOfOrder, setup.OtherFrames = f.outOfOrder.Load(), f.other.Load()
 	setup.Disconnects, setup.DisconnectReasons = f.closedEarly.Load(), f.closeReasons()
@@ -507,9 +547,15 @@ func benchFanout(ctx context.Context, cfg *benchConfig, kind string) (setup fanS
 }
 
 // fanCase publishes to topic (or topic0…topic(nTopics-1) when nTopics > 0): LatencyMsgs rounds one at a
-// time, each awaited at every subscriber, then a burst of rounds back to back.
-func fanCase(ctx context.Context, cfg *benchConfig, f *benchFleet, base, kind, name string, topics, subs int, topic string, nTopics int) fanResult {
-	r := fanResult{Kind: kind, Case: name, Topics: topics, Subs: subs}
+// time, each awaited at every subscriber, then a burst of rounds back to back (CPU-profiled with
+// -profile-dir).
+func fanCase(ctx context.Context, cfg *benchConfig, f *benchFleet, base, kind string, round, topics, subs int, topic string, nTopics int) fanResult {
+	r := fanResult{Kind: kind, Round: round, Topics: topics, Subs: subs}
+	if nTopics > 0 {
+		r.Case = fmt.Sprintf("%s topics × %s", count(topics), count(subs))
+	} else {
+		r.Case = fmt.Sprintf("1 topic × %s", count(subs))
+	}
 	hc := &http.Client{} // bounded by ctx
 	perRound := int64(topics * subs)
 	url := func(n, seq int) string {
@@ -544,6 +590,16 @@ func fanCase(ctx context.Context, cfg *benchConfig, f *benchFleet, base, kind, n
 	if cfg.BurstTarget > 0 && ctx.Err() == nil {
 		r.BurstExpected = int64(r.BurstMsgs) * perRound
 		f.arm(r.BurstExpected)
+		if cfg.ProfileDir != "" {
+			// Started before the first /cpu reading and stopped after the second, so neither answer
+			// falls inside the measured span (their writes would count as write syscalls).
+			if err := postJSON(ctx, hc, base+"/debug/cpuprofile/start", nil); err != nil {
+				cfg.logf("  cpu profile: %v", err)
+			} else {
+				path := cfg.profilePath(kind, "fanout", count(topics)+"x"+count(subs), round, "cpu")
+				defer cfg.saveProfile(ctx, http.MethodPost, base+"/debug/cpuprofile/stop", path)
+			}
+		}
 		var cpu0, cpu1 cpuStats
 		if err := getJSON(ctx, hc, base+"/cpu", &cpu0); err != nil {
 			r.Error = "read /cpu: " + err.Error()
@@ -570,7 +626,7 @@ func fanCase(ctx context.Context, cfg *benchConfig, f *benchFleet, base, kind, n
 		}
 	}
 	cfg.logf("  %s %s: latency p50 %.2f ms p99 %.2f ms max %.2f ms (%d msgs, %d missing); burst %d msgs: %d/%d delivered, %.0f/s, %.2f frames/write, %.2f µs CPU/delivery",
-		kind, name, r.LatP50MS, r.LatP99MS, r.LatMaxMS, r.LatencyMsgs, r.LatencyMissing, r.BurstMsgs,
+		kind, r.Case, r.LatP50MS, r.LatP99MS, r.LatMaxMS, r.LatencyMsgs, r.LatencyMissing, r.BurstMsgs,
 		r.BurstDelivered, r.BurstExpected, r.DeliveriesPerSec, r.FramesPerWrite, r.ServerCPUPerDeliveryUS)
 	return r
 }

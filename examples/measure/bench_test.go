@@ -2,29 +2,49 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
 )
 
-// TestBenchTiny runs every bench scenario on a tiny load against both servers and checks the outputs are
-// complete and well formed. It asserts no timing: benchmarks measure, tests check behaviour.
-func TestBenchTiny(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "bench")
+// childEnv makes the test binary act as `measure server` (the driver starts the server as a child process
+// of its own binary; under `go test` that binary is the test binary).
+const childEnv = "PYRE_MEASURE_CHILD=1"
+
+func TestMain(m *testing.M) {
+	if os.Getenv("PYRE_MEASURE_CHILD") == "1" {
+		os.Exit(cliMain(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// testLog forwards progress lines to t.Log.
+type testLog struct{ t testing.TB }
+
+func (w testLog) Write(b []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+// tinyBench runs `measure bench` with args (after short waits and limits suited to a tiny load), its
+// servers being the test binary, and returns the configuration, the results and the printed table.
+func tinyBench(t *testing.T, args ...string) (*benchConfig, *benchResults, *bytes.Buffer) {
+	t.Helper()
 	var stderr bytes.Buffer
-	cfg, err := parseBenchFlags([]string{
-		"-mem-conns", "10,30", "-mem-channels", "1,3", "-fan-subs", "1,5,20",
-		"-many-topics", "4", "-subs-per-topic", "3", "-latency-msgs", "5", "-burst-deliveries", "200",
+	cfg, err := parseBenchFlags(append([]string{
 		"-mem-settle", "10ms", "-quiet", "5s", "-timeout", "40s", "-dial-concurrency", "8", "-size", "16",
-		"-out", out,
-	}, &stderr)
+	}, args...), &stderr)
 	if err != nil {
 		t.Fatalf("flags: %v: %s", err, stderr.String())
 	}
@@ -35,6 +55,17 @@ func TestBenchTiny(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s", table.String())
+	return cfg, res, &table
+}
+
+// TestBenchTiny runs every bench scenario on a tiny load against both servers and checks the outputs are
+// complete and well formed. It asserts no timing: benchmarks measure, tests check behaviour.
+func TestBenchTiny(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "bench")
+	_, res, table := tinyBench(t,
+		"-mem-conns", "10,30", "-mem-channels", "1,3", "-fan-subs", "1,5,20",
+		"-many-topics", "4", "-subs-per-topic", "3", "-latency-msgs", "5", "-burst-deliveries", "200",
+		"-out", out)
 
 	if len(res.Memory) != 4 || len(res.Fanout) != 8 || len(res.FanSetup) != 2 {
 		t.Fatalf("got %d memory, %d fan-out results, %d setups; want 4, 8, 2", len(res.Memory), len(res.Fanout), len(res.FanSetup))
@@ -174,7 +205,10 @@ func TestBenchFlags(t *testing.T) {
 	if got := cfg.MemConns; len(got) != 3 || got[2] != 15000 || cfg.fanConns() != 10000 {
 		t.Errorf("defaults: %+v", cfg)
 	}
-	for _, bad := range [][]string{{"-mem-channels", "5,20"}, {"-kinds", "nope"}, {"-fan-subs", "100,1"}, {"-mem-conns", "25k"}} {
+	if cfg.Rounds != 1 || cfg.ProfileDir != "" {
+		t.Errorf("defaults: rounds %d, profile dir %q", cfg.Rounds, cfg.ProfileDir)
+	}
+	for _, bad := range [][]string{{"-mem-channels", "5,20"}, {"-kinds", "nope"}, {"-fan-subs", "100,1"}, {"-mem-conns", "25k"}, {"-rounds", "0"}} {
 		if _, err := parseBenchFlags(bad, &stderr); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
@@ -190,5 +224,132 @@ func TestPercentile(t *testing.T) {
 	}
 	if percentile(nil, 50) != 0 {
 		t.Error("empty")
+	}
+}
+
+// TestBenchRoundsProfiles runs two interleaved rounds on a tiny load with -profile-dir: the table shows
+// the median of the rounds and every server leaves a heap profile per memory step and per fan-out fleet,
+// and a CPU profile per burst.
+func TestBenchRoundsProfiles(t *testing.T) {
+	dir := t.TempDir()
+	cfg, res, table := tinyBench(t,
+		"-rounds", "2", "-profile-dir", dir, "-out", "",
+		"-mem-conns", "10", "-mem-channels", "1,2", "-fan-subs", "5", "-many-topics", "0",
+		"-latency-msgs", "2", "-burst-deliveries", "50")
+	if res.failed() {
+		t.Fatalf("a scenario failed: %+v %+v %+v", res.Memory, res.FanSetup, res.Fanout)
+	}
+	var order []string
+	for _, m := range res.Memory {
+		order = append(order, fmt.Sprintf("%s#%d", m.Kind, m.Round))
+	}
+	if got := strings.Join(order, " "); got != "pyre#1 gws#1 pyre#2 gws#2" {
+		t.Errorf("memory steps ran as %s, want interleaved rounds", got)
+	}
+	if len(res.FanSetup) != 4 || len(res.Fanout) != 4 {
+		t.Errorf("%d fan-out setups, %d cases; want 4, 4", len(res.FanSetup), len(res.Fanout))
+	}
+	if !strings.Contains(table.String(), "median of 2 rounds") {
+		t.Error("table does not say it shows medians")
+	}
+	rows := benchRows(cfg, res)
+	for _, kind := range cfg.Kinds {
+		var rss []float64
+		for _, m := range res.Memory {
+			if m.Kind == kind {
+				rss = append(rss, m.RSSPerConnKB)
+			}
+		}
+		want := (rss[0] + rss[1]) / 2
+		for _, r := range rows {
+			if r.Metric == "RSS/conn, 1 channel (KB)" && r.Values[kind] != want {
+				t.Errorf("%s RSS/conn = %v, want the median of %v", kind, r.Values[kind], rss)
+			}
+		}
+	}
+
+	var want []string
+	for _, kind := range cfg.Kinds {
+		for _, r := range []string{"r1", "r2"} {
+			want = append(want,
+				kind+"-mem-10conns-1ch-"+r+"-heap.pb.gz", kind+"-mem-10conns-2ch-"+r+"-heap.pb.gz",
+				kind+"-fanout-5conns-"+r+"-heap.pb.gz", kind+"-fanout-1x5-"+r+"-cpu.pb.gz")
+		}
+	}
+	sort.Strings(want)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+		fh, err := os.Open(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(fh)
+		if err == nil {
+			var n int64
+			n, err = io.Copy(io.Discard, zr)
+			if err == nil && n == 0 {
+				err = errors.New("empty")
+			}
+		}
+		fh.Close()
+		if err != nil {
+			t.Errorf("%s: not a gzipped profile: %v", e.Name(), err)
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("profiles:\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestCLI(t *testing.T) {
+	for _, args := range [][]string{nil, {"run"}, {"nope"}} {
+		var stdout, stderr bytes.Buffer
+		if code := cliMain(args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "usage:") {
+			t.Errorf("measure %v: exit %d, stderr %q; want 2 and the usage", args, code, stderr.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := cliMain([]string{"help"}, &stdout, &stderr); code != 0 || strings.Contains(stdout.String(), "measure run") {
+		t.Errorf("measure help: exit %d, usage %q", code, stdout.String())
+	}
+}
+
+func TestParseIntAfter(t *testing.T) {
+	for _, tc := range []struct {
+		in, key string
+		want    int64
+	}{
+		{`[null,null,"room:f5","msg",{"body":"xx","seq":0,"ts":17}]`, `"seq":`, 0},
+		{`[null,null,"room:f5","msg",{"body":"xx","seq":12345,"ts":17}]`, `"seq":`, 12345},
+		{`[null,null,"room:f5","msg",{"body":"xx","seq":3,"ts":1700000000123456789}]`, `"ts":`, 1700000000123456789},
+		{`[null,null,"room:f5","msg",{"body":"xx"}]`, `"seq":`, -1},
+		{`{"seq":}`, `"seq":`, -1},
+	} {
+		if got := parseIntAfter([]byte(tc.in), []byte(tc.key)); got != tc.want {
+			t.Errorf("parseIntAfter(%s, %s) = %d, want %d", tc.in, tc.key, got, tc.want)
+		}
+	}
+}
+
+func TestBenchPayload(t *testing.T) {
+	p := benchPayload(nil, 5, 7)
+	var v struct {
+		Body string `json:"body"`
+		Seq  int    `json:"seq"`
+	}
+	if err := json.Unmarshal(p, &v); err != nil || v.Body != "xxxxx" || v.Seq != 7 {
+		t.Fatalf("benchPayload = %s (%v)", p, err)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	v := []float64{3, 1, 2}
+	if median(v) != 2 || median([]float64{4, 1}) != 2.5 || median(nil) != 0 || v[0] != 3 {
+		t.Errorf("median wrong or sorted its input: %v", v)
 	}
 }

@@ -21,8 +21,28 @@ import (
 var (
 	nullPrefix = []byte(`[null,null,"`) // every broadcast frame of both servers
 	phxReply   = []byte(`"phx_reply"`)
+	statusOK   = []byte(`"status":"ok"`)
 	tsKey      = []byte(`"ts":`)
+	seqKey     = []byte(`"seq":`)
 )
+
+// dialPlan says how to open the connections.
+type dialPlan struct {
+	url         string
+	conns       int
+	rate        int // connections started per second
+	concurrency int // connections being opened (dial + handshake + joins) at once
+	srcIPs      int // source addresses 127.0.0.2 … 127.0.0.(1+srcIPs), round-robin
+	timeout     time.Duration
+}
+
+// connectStats reports a connect or join phase.
+type connectStats struct {
+	Joined     int
+	Errors     int
+	FirstError string
+	Elapsed    time.Duration
+}
 
 type benchFleet struct {
 	deliveries atomic.Int64
@@ -217,7 +237,7 @@ func (c *benchConn) join(ctx context.Context, topics []string, timeout time.Dura
 	return nil
 }
 
-// benchDial opens connection i and joins topics.
+// dial opens connection i and joins topics.
 func (f *benchFleet) dial(ctx context.Context, plan dialPlan, i int, topics []string) error {
 	src := net.IPv4(127, 0, 0, byte(2+i%max(plan.srcIPs, 1)))
 	dialer := &net.Dialer{Timeout: plan.timeout, LocalAddr: &net.TCPAddr{IP: src}}
@@ -227,7 +247,7 @@ func (f *benchFleet) dial(ctx context.Context, plan dialPlan, i int, topics []st
 		ReadBufferSize:   1 << 10,
 		HandshakeTimeout: plan.timeout,
 		NewDialer:        func() (gws.Dialer, error) { return dialer, nil },
-		NewSession:       func() gws.SessionStorage { return noSession{} },
+		NewSession:       func() gws.SessionStorage { return &gwsSession{} }, // stores nothing, unlike gws's default map
 	})
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -21,13 +22,62 @@ type benchRow struct {
 	decimals int
 }
 
+// memValues is f of every round of kind's memory step with conns connections (where f says it applies).
+func memValues(res *benchResults, kind string, conns int, f func(m *memResult) (float64, bool)) []float64 {
+	var v []float64
+	for i := range res.Memory {
+		if m := &res.Memory[i]; m.Kind == kind && m.Conns > 0 && len(m.ByChannels) > 0 && m.Conns+m.ConnectErrors == conns {
+			if x, ok := f(m); ok {
+				v = append(v, x)
+			}
+		}
+	}
+	return v
+}
+
+// fanValues is f of every round of kind's fan-out case name (where f says it applies).
+func fanValues(res *benchResults, kind, name string, f func(r *fanResult) (float64, bool)) []float64 {
+	var v []float64
+	for i := range res.Fanout {
+		if r := &res.Fanout[i]; r.Kind == kind && r.Case == name {
+			if x, ok := f(r); ok {
+				v = append(v, x)
+			}
+		}
+	}
+	return v
+}
+
+// median of v (v is not modified); 0 for no values.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func sum(v []float64) float64 {
+	t := 0.0
+	for _, x := range v {
+		t += x
+	}
+	return t
+}
+
+// benchRows computes the table: each figure is the median over the rounds that measured it, except
+// missing deliveries, summed.
 func benchRows(cfg *benchConfig, res *benchResults) []benchRow {
 	var rows []benchRow
-	add := func(scenario, load, metric string, decimals int, get func(kind string) (float64, bool)) {
+	add := func(scenario, load, metric string, decimals int, agg func([]float64) float64, values func(kind string) []float64) {
 		r := benchRow{Scenario: scenario, Load: load, Metric: metric, Values: map[string]float64{}, decimals: decimals}
 		for _, k := range cfg.Kinds {
-			if v, ok := get(k); ok {
-				r.Values[k] = v
+			if v := values(k); len(v) > 0 {
+				r.Values[k] = agg(v)
 			}
 		}
 		if p, ok := r.Values["pyre"]; ok {
@@ -37,68 +87,34 @@ func benchRows(cfg *benchConfig, res *benchResults) []benchRow {
 		}
 		rows = append(rows, r)
 	}
-	mem := func(kind string, conns int) *memResult {
-		for i := range res.Memory {
-			if m := &res.Memory[i]; m.Kind == kind && m.Conns > 0 && len(m.ByChannels) > 0 && len(cfg.MemConns) > 0 &&
-				m.Conns+m.ConnectErrors == conns {
-				return m
-			}
-		}
-		return nil
-	}
 	for _, conns := range cfg.MemConns {
 		load := count(conns) + " conns"
-		memFig := func(metric string, decimals int, f func(m *memResult) float64) {
-			add("memory", load, metric, decimals, func(k string) (float64, bool) {
-				if m := mem(k, conns); m != nil {
-					return f(m), true
-				}
-				return 0, false
-			})
+		mem := func(metric string, f func(m *memResult) (float64, bool)) {
+			add("memory", load, metric, 2, median, func(k string) []float64 { return memValues(res, k, conns, f) })
 		}
-		memFig("RSS/conn, 1 channel (KB)", 2, func(m *memResult) float64 { return m.RSSPerConnKB })
-		memFig("heap/conn, 1 channel (KB)", 2, func(m *memResult) float64 { return m.HeapPerConnKB })
-		memFig("goroutines/conn", 2, func(m *memResult) float64 { return m.GoroutinesPerConn })
+		mem("RSS/conn, 1 channel (KB)", func(m *memResult) (float64, bool) { return m.RSSPerConnKB, true })
+		mem("heap/conn, 1 channel (KB)", func(m *memResult) (float64, bool) { return m.HeapPerConnKB, true })
+		mem("goroutines/conn", func(m *memResult) (float64, bool) { return m.GoroutinesPerConn, true })
 		for ci, k := range cfg.MemChannels {
 			if k == 1 {
 				continue
 			}
-			at := func(m *memResult) *memAtChans {
-				if ci < len(m.ByChannels) {
-					return &m.ByChannels[ci]
+			at := func(f func(a *memAtChans) float64) func(m *memResult) (float64, bool) {
+				return func(m *memResult) (float64, bool) {
+					if ci < len(m.ByChannels) {
+						return f(&m.ByChannels[ci]), true
+					}
+					return 0, false
 				}
-				return nil
 			}
-			add("memory", load, fmt.Sprintf("RSS per extra channel, %d ch/conn (KB)", k), 2, func(kind string) (float64, bool) {
-				if m := mem(kind, conns); m != nil && at(m) != nil {
-					return at(m).RSSPerChanKB, true
-				}
-				return 0, false
-			})
-			add("memory", load, fmt.Sprintf("heap per extra channel, %d ch/conn (KB)", k), 2, func(kind string) (float64, bool) {
-				if m := mem(kind, conns); m != nil && at(m) != nil {
-					return at(m).HeapPerChanKB, true
-				}
-				return 0, false
-			})
-			add("memory", load, fmt.Sprintf("goroutines per extra channel, %d ch/conn", k), 2, func(kind string) (float64, bool) {
-				if m := mem(kind, conns); m != nil && at(m) != nil {
-					return at(m).GoroutinesPerChan, true
-				}
-				return 0, false
-			})
+			mem(fmt.Sprintf("RSS per extra channel, %d ch/conn (KB)", k), at(func(a *memAtChans) float64 { return a.RSSPerChanKB }))
+			mem(fmt.Sprintf("heap per extra channel, %d ch/conn (KB)", k), at(func(a *memAtChans) float64 { return a.HeapPerChanKB }))
+			mem(fmt.Sprintf("goroutines per extra channel, %d ch/conn", k), at(func(a *memAtChans) float64 { return a.GoroutinesPerChan }))
 		}
 	}
 	for _, name := range fanCases(res) {
-		fan := func(metric string, decimals int, f func(r *fanResult) (float64, bool)) {
-			add("fan-out", name, metric, decimals, func(k string) (float64, bool) {
-				for i := range res.Fanout {
-					if r := &res.Fanout[i]; r.Kind == k && r.Case == name {
-						return f(r)
-					}
-				}
-				return 0, false
-			})
+		fan := func(metric string, decimals int, agg func([]float64) float64, f func(r *fanResult) (float64, bool)) {
+			add("fan-out", name, metric, decimals, agg, func(k string) []float64 { return fanValues(res, k, name, f) })
 		}
 		lat := func(f func(r *fanResult) float64) func(r *fanResult) (float64, bool) {
 			return func(r *fanResult) (float64, bool) { return f(r), len(r.LatenciesMS) > 0 }
@@ -106,13 +122,13 @@ func benchRows(cfg *benchConfig, res *benchResults) []benchRow {
 		burst := func(f func(r *fanResult) float64) func(r *fanResult) (float64, bool) {
 			return func(r *fanResult) (float64, bool) { return f(r), r.BurstDelivered > 0 }
 		}
-		fan("publish→last subscriber p50 (ms)", 3, lat(func(r *fanResult) float64 { return r.LatP50MS }))
-		fan("publish→last subscriber p99 (ms)", 3, lat(func(r *fanResult) float64 { return r.LatP99MS }))
-		fan("publish→last subscriber max (ms)", 3, lat(func(r *fanResult) float64 { return r.LatMaxMS }))
-		fan("burst deliveries/s", 0, burst(func(r *fanResult) float64 { return r.DeliveriesPerSec }))
-		fan("burst frames per write syscall", 2, burst(func(r *fanResult) float64 { return r.FramesPerWrite }))
-		fan("burst server CPU/delivery (µs)", 2, burst(func(r *fanResult) float64 { return r.ServerCPUPerDeliveryUS }))
-		fan("missing deliveries", 0, func(r *fanResult) (float64, bool) {
+		fan("publish→last subscriber p50 (ms)", 3, median, lat(func(r *fanResult) float64 { return r.LatP50MS }))
+		fan("publish→last subscriber p99 (ms)", 3, median, lat(func(r *fanResult) float64 { return r.LatP99MS }))
+		fan("publish→last subscriber max (ms)", 3, median, lat(func(r *fanResult) float64 { return r.LatMaxMS }))
+		fan("burst deliveries/s", 0, median, burst(func(r *fanResult) float64 { return r.DeliveriesPerSec }))
+		fan("burst frames per write syscall", 2, median, burst(func(r *fanResult) float64 { return r.FramesPerWrite }))
+		fan("burst server CPU/delivery (µs)", 2, median, burst(func(r *fanResult) float64 { return r.ServerCPUPerDeliveryUS }))
+		fan("missing deliveries", 0, sum, func(r *fanResult) (float64, bool) {
 			return float64(r.LatencyMissing + r.BurstExpected - r.BurstDelivered), true
 		})
 	}
@@ -145,6 +161,9 @@ func formatBenchReport(cfg *benchConfig, res *benchResults, rows []benchRow) str
 	mode := "full"
 	if cfg.Quick {
 		mode = "quick"
+	}
+	if cfg.Rounds > 1 {
+		mode += fmt.Sprintf(", median of %d rounds", cfg.Rounds)
 	}
 	fmt.Fprintf(&b, "### measure bench (%s): Pyre vs raw gws, same clients and payloads (%d-byte bodies), %s, load average %s\n\n",
 		mode, cfg.Size, res.Started.Format("2006-01-02 15:04"), res.LoadAvg)
@@ -181,25 +200,62 @@ func formatBenchReport(cfg *benchConfig, res *benchResults, rows []benchRow) str
 	b.WriteString("\n")
 	// Details: anything that went wrong, and the sizes of the runs.
 	var notes []string
+	// round labels a kind with its round when there are several.
+	round := func(kind string, r int) string {
+		if cfg.Rounds > 1 {
+			return fmt.Sprintf("%s #%d", kind, r)
+		}
+		return kind
+	}
 	for _, m := range res.Memory {
 		if m.Error != "" || m.ConnectErrors != 0 || m.Disconnects != 0 {
 			notes = append(notes, fmt.Sprintf("memory %s %d conns: %d connect errors (%s), %d disconnects %v, error: %s",
-				m.Kind, m.Conns+m.ConnectErrors, m.ConnectErrors, m.FirstError, m.Disconnects, m.DisconnectReasons, m.Error))
+				round(m.Kind, m.Round), m.Conns+m.ConnectErrors, m.ConnectErrors, m.FirstError, m.Disconnects, m.DisconnectReasons, m.Error))
 		}
 	}
 	for _, s := range res.FanSetup {
 		notes = append(notes, fmt.Sprintf("fan-out %s: %d connections joined in %.1f s; %d out-of-order, %d other frames, %d client disconnects %v%s",
-			s.Kind, s.Conns, s.ConnectSeconds, s.OutOfOrder, s.OtherFrames, s.Disconnects, s.DisconnectReasons, errSuffix(s.Error)))
+			round(s.Kind, s.Round), s.Conns, s.ConnectSeconds, s.OutOfOrder, s.OtherFrames, s.Disconnects, s.DisconnectReasons, errSuffix(s.Error)))
 	}
 	for _, f := range res.Fanout {
 		notes = append(notes, fmt.Sprintf("fan-out %s %s: %d one-at-a-time messages, burst of %d messages = %d/%d deliveries in %s, %d server write syscalls%s",
-			f.Kind, f.Case, f.LatencyMsgs, f.BurstMsgs, f.BurstDelivered, f.BurstExpected, seconds(f.BurstSeconds), f.WriteSyscalls, errSuffix(f.Error)))
+			round(f.Kind, f.Round), f.Case, f.LatencyMsgs, f.BurstMsgs, f.BurstDelivered, f.BurstExpected, seconds(f.BurstSeconds), f.WriteSyscalls, errSuffix(f.Error)))
 	}
 	notes = append(notes, fmt.Sprintf("total time %.0f s", res.Seconds))
 	for _, n := range notes {
 		b.WriteString("- " + mdEscape(n) + "\n")
 	}
 	return b.String()
+}
+
+func seconds(s float64) string {
+	switch {
+	case s == 0:
+		return "—"
+	case s < 1:
+		return fmt.Sprintf("%.0f ms", s*1000)
+	}
+	return fmt.Sprintf("%.2f s", s)
+}
+
+// thousands formats v rounded, with thin separators: 143,512.
+func thousands(v float64) string {
+	if v == 0 {
+		return "—"
+	}
+	s := fmt.Sprintf("%.0f", v)
+	var out []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+func mdEscape(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ")
 }
 
 func errSuffix(e string) string {
@@ -257,25 +313,12 @@ type chartPanel struct {
 
 func benchChart(cfg *benchConfig, res *benchResults) string {
 	cases := fanCases(res)
-	fanVal := func(kind, name string, f func(r *fanResult) (float64, bool)) float64 {
-		for i := range res.Fanout {
-			if r := &res.Fanout[i]; r.Kind == kind && r.Case == name {
-				if v, ok := f(r); ok {
-					return v
-				}
-			}
+	// Each bar is the median over rounds, like the table (NaN: not measured).
+	med := func(v []float64) float64 {
+		if len(v) == 0 {
+			return math.NaN()
 		}
-		return math.NaN()
-	}
-	memVal := func(kind string, conns int, f func(m *memResult) (float64, bool)) float64 {
-		for i := range res.Memory {
-			if m := &res.Memory[i]; m.Kind == kind && m.Conns+m.ConnectErrors == conns && len(m.ByChannels) > 0 {
-				if v, ok := f(m); ok {
-					return v
-				}
-			}
-		}
-		return math.NaN()
+		return median(v)
 	}
 	panels := []chartPanel{
 		{title: "fan-out: burst deliveries/s (higher is better)", xlabel: "topics × subscribers per topic", cats: cases, values: map[string][]float64{}},
@@ -294,15 +337,15 @@ func benchChart(cfg *benchConfig, res *benchResults) string {
 		chartPanel{title: fmt.Sprintf("memory: RSS per extra channel (%d ch/conn), KB", lastK), xlabel: "idle connections", cats: memCats, values: map[string][]float64{}})
 	for _, k := range cfg.Kinds {
 		for _, name := range cases {
-			panels[0].values[k] = append(panels[0].values[k], fanVal(k, name, func(r *fanResult) (float64, bool) { return r.DeliveriesPerSec, r.BurstDelivered > 0 }))
-			panels[1].values[k] = append(panels[1].values[k], fanVal(k, name, func(r *fanResult) (float64, bool) { return r.LatP99MS, len(r.LatenciesMS) > 0 }))
+			panels[0].values[k] = append(panels[0].values[k], med(fanValues(res, k, name, func(r *fanResult) (float64, bool) { return r.DeliveriesPerSec, r.BurstDelivered > 0 })))
+			panels[1].values[k] = append(panels[1].values[k], med(fanValues(res, k, name, func(r *fanResult) (float64, bool) { return r.LatP99MS, len(r.LatenciesMS) > 0 })))
 		}
 		for _, c := range cfg.MemConns {
-			panels[2].values[k] = append(panels[2].values[k], memVal(k, c, func(m *memResult) (float64, bool) { return m.RSSPerConnKB, true }))
-			panels[3].values[k] = append(panels[3].values[k], memVal(k, c, func(m *memResult) (float64, bool) {
+			panels[2].values[k] = append(panels[2].values[k], med(memValues(res, k, c, func(m *memResult) (float64, bool) { return m.RSSPerConnKB, true })))
+			panels[3].values[k] = append(panels[3].values[k], med(memValues(res, k, c, func(m *memResult) (float64, bool) {
 				last := m.ByChannels[len(m.ByChannels)-1]
 				return last.RSSPerChanKB, last.Channels > 1
-			}))
+			})))
 		}
 	}
 	const pw, ph = 520, 320

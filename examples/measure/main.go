@@ -1,18 +1,12 @@
-// Command measure compares a Pyre endpoint with a raw-gws baseline server. `measure bench` (make bench) runs
-// every scenario — memory per connection and per channel at several loads, fan-out latency and throughput
-// to 1…10k subscribers and to many topics — and writes one table as Markdown and JSON plus an SVG chart.
-// `measure run`, the first tool, measures two figures:
-//
-//   - server memory per idle connection with one joined channel (RSS, Go heap and goroutines per
-//     connection, read from the server process alone), and
-//   - broadcast fan-out: deliveries per second of N endpoint broadcasts to every subscriber of one topic.
-//
-// The driver (`measure run`) starts each server as a child process of its own binary (`measure server`),
-// opens the client connections itself, and prints a Markdown table with the pyre/gws ratio of each figure.
+// Command measure compares a Pyre endpoint with a raw-gws baseline server. `measure bench` (make bench)
+// starts each server as a child process of its own binary (`measure server`), drives it with the same lean
+// gws clients and payloads, and runs every scenario: memory per connection and per extra channel at
+// several loads, fan-out latency and throughput to 1…10k subscribers of one topic and to many topics. It
+// prints one table with the pyre/gws ratio of each figure and writes it as Markdown and JSON with an SVG
+// chart; -rounds repeats every step (medians), -profile-dir saves the servers' heap and CPU profiles.
 // See README.md for how to run it and how to read the numbers.
 //
-//	measure bench [-quick] [-out bench-results]
-//	measure run -conns 10000 -msgs 200
+//	measure bench [-quick] [-out bench-results] [-rounds 3] [-profile-dir DIR]
 //	measure server -kind pyre|gws -addr 127.0.0.1:0 [-pprof]
 package main
 
@@ -28,10 +22,10 @@ func main() {
 }
 
 const usage = `usage:
-  measure bench  [-quick] [-out bench-results] [-kinds pyre,gws] ...   every scenario, one table + .md/.json/.svg
-  measure run    [-conns 10000] [-msgs 200] [-size 64] [-kinds pyre,gws] [-json FILE] ...
+  measure bench  [-quick] [-out bench-results] [-kinds pyre,gws] [-rounds N] [-profile-dir DIR] ...
+                 every scenario, one table + .md/.json/.svg
   measure server -kind pyre|gws [-addr 127.0.0.1:0] [-pprof]
-Run "measure bench -h", "measure run -h" or "measure server -h" for every flag.
+Run "measure bench -h" or "measure server -h" for every flag.
 `
 
 func cliMain(args []string, stdout, stderr io.Writer) int {
@@ -43,8 +37,6 @@ func cliMain(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "bench":
 		return benchMain(args[1:], stdout, stderr)
-	case "run":
-		return runMain(args[1:], stdout, stderr)
 	case "server":
 		return serverMain(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
