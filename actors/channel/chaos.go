@@ -38,7 +38,9 @@ func (h *Host) Targets() []chaos.Target {
 	h.ps.Each(func(topic string, subs []pubsub.Subscriber) {
 		for _, sub := range subs {
 			f, ok := sub.(*fastlane)
-			if !ok || f.ch.conn.host != h || !f.ch.joined.Load() {
+			// Subscribed means Started has run Join: the join reply may still be on its way, but a kill
+			// or panic now is handled after it, like any message.
+			if !ok || f.ch.conn.host != h || f.ch.ended.Load() {
 				continue
 			}
 			st := f.ch
@@ -123,7 +125,7 @@ func (h *Host) killChannel(st *chanState, reason error) bool {
 	if reason == nil {
 		reason = supervisor.ErrKilled
 	}
-	if st.ended.Load() || !st.joined.Load() {
+	if st.ended.Load() {
 		return false
 	}
 	child, ok := h.system.ProcessRegistry.Get(st.pid)
