@@ -1,8 +1,8 @@
 # Pyre — Phoenix Channels for Go.
 #   make run    starts the TapRacer example on 127.0.0.1:4000 (installs its npm packages first)
 #   make test   installs what the tests need (npm packages, Chromium) and runs every test with -race
-#   make bench  Pyre vs raw gws (memory per connection/channel, fan-out): one table on stdout, and
-#               $(BENCH_OUT)/results.md, results.json, chart.svg (~5–10 min; BENCH_FLAGS=-quick: ~15 s)
+#   make bench  Pyre vs raw gws (memory per connection/channel, fan-out, request/reply): one table on stdout,
+#               and $(BENCH_OUT)/results.md, results.json, chart.svg (~6–11 min; BENCH_FLAGS=-quick: ~30 s)
 
 GO        ?= go
 NPM       ?= npm

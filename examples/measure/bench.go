@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,7 +20,8 @@ import (
 
 // benchConfig is the configuration of `measure bench` (its flags).
 type benchConfig struct {
-	Kinds []string `json:"kinds"`
+	Kinds     []string `json:"kinds"`
+	Scenarios []string `json:"scenarios"` // mem, fanout, reqrep
 	// Memory scenario: each count of connections, each joined to 1 channel, then to each count of channels.
 	MemConns    []int `json:"mem_conns"`
 	MemChannels []int `json:"mem_channels"`
@@ -32,6 +34,11 @@ type benchConfig struct {
 	BurstMaxMsgs int   `json:"burst_max_msgs"` // cap on messages per burst (Pyre's queue holds 1024 per conn)
 	Size         int   `json:"size"`
 	Rounds       int   `json:"rounds"` // every step repeated, kinds interleaved; the table shows medians
+	// Request/reply scenario: each count of clients, one channel each, pushing RRRates[i] pushes/s in all
+	// (RRRates[0] for every count when it has one entry) for RRDuration.
+	RRConns    []int         `json:"rr_conns"`
+	RRRates    []int         `json:"rr_rates"`
+	RRDuration time.Duration `json:"rr_duration"`
 
 	Timeout     time.Duration `json:"timeout"`
 	DialRate    int           `json:"dial_rate"`
@@ -136,6 +143,7 @@ type benchResults struct {
 	Memory   []memResult  `json:"memory"`
 	FanSetup []fanSetup   `json:"fanout_setup"`
 	Fanout   []fanResult  `json:"fanout"`
+	ReqRep   []rrResult   `json:"reqrep"`
 }
 
 func benchMain(args []string, stdout, stderr io.Writer) int {
@@ -184,6 +192,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs.SetOutput(stderr)
 	cfg := &benchConfig{}
 	kinds := fs.String("kinds", "pyre,gws", "servers to measure (pyre, gws), each against the same clients and payloads")
+	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios to run (always in this order): mem (memory), fanout, reqrep (request/reply)")
 	quick := fs.Bool("quick", false, "a quick look (~15–30 s): fewer connections and messages; explicit flags still win")
 	memConns := fs.String("mem-conns", "1k,5k,15k", "memory scenario: connection counts (each ≤ 15k: one process's fd limit)")
 	memChans := fs.String("mem-channels", "1,5,20", "memory scenario: channels joined per connection (first must be 1)")
@@ -193,7 +202,10 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs.IntVar(&cfg.LatencyMsgs, "latency-msgs", 200, "messages published one at a time per case (each waits for every subscriber)")
 	fs.IntVar(&cfg.BurstTarget, "burst-deliveries", 1_000_000, "deliveries aimed at by each burst (messages = this / subscribers)")
 	fs.IntVar(&cfg.BurstMaxMsgs, "burst-max-msgs", 1000, "at most this many messages per burst (Pyre disconnects a client with more than 1024 queued)")
-	fs.IntVar(&cfg.Size, "size", 64, "bytes of the body field of each broadcast")
+	rrConns := fs.String("rr-conns", "1k,10k", "request/reply scenario: connected clients, each joined to one channel and pushing")
+	rrRates := fs.String("rr-rates", "2k,5k", "request/reply scenario: pushes/s of all clients together, one per -rr-conns count (or one for all)")
+	fs.DurationVar(&cfg.RRDuration, "rr-duration", 10*time.Second, "request/reply scenario: how long the clients push")
+	fs.IntVar(&cfg.Size, "size", 64, "bytes of the body field of each broadcast and each request/reply push")
 	fs.DurationVar(&cfg.Timeout, "timeout", 25*time.Minute, "overall limit; servers are killed when it expires")
 	fs.IntVar(&cfg.DialRate, "dial-rate", 4000, "connections started per second")
 	fs.IntVar(&cfg.DialConc, "dial-concurrency", 64, "connections (or join batches) in progress at once")
@@ -222,17 +234,29 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 		def("latency-msgs", func() { cfg.LatencyMsgs = 50 })
 		def("burst-deliveries", func() { cfg.BurstTarget = 200_000 })
 		def("mem-settle", func() { cfg.MemSettle = 300 * time.Millisecond })
+		def("rr-conns", func() { *rrConns = "200,1k" })
+		def("rr-duration", func() { cfg.RRDuration = 3 * time.Second })
 	}
 	var err error
-	for _, k := range strings.Split(*kinds, ",") {
-		if k = strings.TrimSpace(k); k != "" {
-			cfg.Kinds = append(cfg.Kinds, k)
+	cfg.Kinds, cfg.Scenarios = parseNames(*kinds), parseNames(*scenarios)
+	for _, v := range []struct {
+		dst *[]int
+		s   string
+	}{{&cfg.MemConns, *memConns}, {&cfg.MemChannels, *memChans}, {&cfg.FanSubs, *fanSubs}, {&cfg.RRConns, *rrConns}, {&cfg.RRRates, *rrRates}} {
+		if err == nil {
+			*v.dst, err = parseInts(v.s)
 		}
 	}
-	if cfg.MemConns, err = parseInts(*memConns); err == nil {
-		if cfg.MemChannels, err = parseInts(*memChans); err == nil {
-			cfg.FanSubs, err = parseInts(*fanSubs)
-		}
+	// A scenario not selected has no loads.
+	runs := func(s string) bool { return slices.Contains(cfg.Scenarios, s) }
+	if !runs("mem") {
+		cfg.MemConns = nil
+	}
+	if !runs("fanout") {
+		cfg.FanSubs, cfg.ManyTopics = nil, 0
+	}
+	if !runs("reqrep") {
+		cfg.RRConns = nil
 	}
 	if err == nil {
 		err = cfg.validate()
@@ -244,14 +268,38 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	return cfg, nil
 }
 
+var allScenarios = []string{"mem", "fanout", "reqrep"}
+
+// parseNames splits a comma-separated list.
+func parseNames(s string) []string {
+	var out []string
+	for _, k := range strings.Split(s, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// rrRate is the total push rate of the request/reply load with RRConns[i] clients.
+func (c *benchConfig) rrRate(i int) int { return c.RRRates[min(i, len(c.RRRates)-1)] }
+
 func (c *benchConfig) validate() error {
-	if len(c.Kinds) == 0 {
-		return errors.New("no kinds")
+	if len(c.Kinds) == 0 || len(c.Scenarios) == 0 {
+		return errors.New("no kinds or no scenarios")
 	}
 	for _, k := range c.Kinds {
 		if k != "pyre" && k != "gws" {
 			return fmt.Errorf("unknown kind %q (want pyre or gws)", k)
 		}
+	}
+	for _, s := range c.Scenarios {
+		if !slices.Contains(allScenarios, s) {
+			return fmt.Errorf("unknown scenario %q (want %s)", s, strings.Join(allScenarios, ", "))
+		}
+	}
+	if len(c.RRConns) > 0 && (len(c.RRRates) == 0 || len(c.RRRates) > 1 && len(c.RRRates) != len(c.RRConns) || c.RRDuration <= 0) {
+		return errors.New("-rr-rates needs one rate, or one per -rr-conns count, and -rr-duration must be positive")
 	}
 	if len(c.MemChannels) > 0 && c.MemChannels[0] != 1 {
 		return errors.New("-mem-channels must start with 1 (the per-channel cost is measured against it)")
@@ -260,7 +308,7 @@ func (c *benchConfig) validate() error {
 		return errors.New("counts must be in increasing order")
 	}
 	lim := noFileLimit()
-	for _, n := range append(append([]int{}, c.MemConns...), c.fanConns()) {
+	for _, n := range append(append(slices.Clone(c.MemConns), c.RRConns...), c.fanConns()) {
 		if lim > 0 && uint64(n)+200 > lim {
 			return fmt.Errorf("%d connections do not fit in this process's file descriptor limit %d", n, lim)
 		}
@@ -300,6 +348,11 @@ func (r *benchResults) failed() bool {
 			return true
 		}
 	}
+	for _, q := range r.ReqRep {
+		if q.Error != "" || q.failures() != 0 {
+			return true
+		}
+	}
 	return false
 }
 
@@ -316,7 +369,7 @@ func runBench(ctx context.Context, cfg *benchConfig, out io.Writer) (*benchResul
 	defer cancel()
 	res := &benchResults{Config: cfg, Started: time.Now()}
 	load0 := loadAvg()
-	steps := (len(cfg.MemConns) + 1) * cfg.Rounds * len(cfg.Kinds)
+	steps := (len(cfg.MemConns) + min(1, cfg.fanConns()) + len(cfg.RRConns)) * cfg.Rounds * len(cfg.Kinds)
 	step := 0
 	// each runs fn for every round and kind, interleaved: pyre, gws, pyre, gws…
 	each := func(fn func(round int, kind, of string)) {
@@ -352,6 +405,16 @@ func runBench(ctx context.Context, cfg *benchConfig, out io.Writer) (*benchResul
 			}
 			res.FanSetup = append(res.FanSetup, setup)
 			res.Fanout = append(res.Fanout, cases...)
+		})
+	}
+	for i, clients := range cfg.RRConns {
+		each(func(round int, kind, of string) {
+			cfg.logf("%s request/reply: %s, %s", of, kind, rrLoad(clients, cfg.rrRate(i)))
+			r := benchReqRep(ctx, cfg, kind, clients, cfg.rrRate(i), round)
+			if r.Error != "" {
+				cfg.logf("request/reply %s %d: %s", kind, clients, r.Error)
+			}
+			res.ReqRep = append(res.ReqRep, r)
 		})
 	}
 	res.Seconds = time.Since(res.Started).Seconds()

@@ -15,6 +15,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/pyrehq/pyre/transport/client"
 )
 
 // childEnv makes the test binary act as `measure server` (the driver starts the server as a child process
@@ -44,6 +47,7 @@ func tinyBench(t *testing.T, args ...string) (*benchConfig, *benchResults, *byte
 	var stderr bytes.Buffer
 	cfg, err := parseBenchFlags(append([]string{
 		"-mem-settle", "10ms", "-quiet", "5s", "-timeout", "40s", "-dial-concurrency", "8", "-size", "16",
+		"-rr-conns", "5,20", "-rr-rates", "50,100", "-rr-duration", "1s",
 	}, args...), &stderr)
 	if err != nil {
 		t.Fatalf("flags: %v: %s", err, stderr.String())
@@ -67,9 +71,11 @@ func TestBenchTiny(t *testing.T) {
 		"-many-topics", "4", "-subs-per-topic", "3", "-latency-msgs", "5", "-burst-deliveries", "200",
 		"-out", out)
 
-	if len(res.Memory) != 4 || len(res.Fanout) != 8 || len(res.FanSetup) != 2 {
-		t.Fatalf("got %d memory, %d fan-out results, %d setups; want 4, 8, 2", len(res.Memory), len(res.Fanout), len(res.FanSetup))
+	if len(res.Memory) != 4 || len(res.Fanout) != 8 || len(res.FanSetup) != 2 || len(res.ReqRep) != 4 {
+		t.Fatalf("got %d memory, %d fan-out results, %d setups, %d request/reply; want 4, 8, 2, 4",
+			len(res.Memory), len(res.Fanout), len(res.FanSetup), len(res.ReqRep))
 	}
+	checkReqRep(t, res.ReqRep)
 	if res.failed() {
 		t.Errorf("a scenario failed: %+v %+v %+v", res.Memory, res.FanSetup, res.Fanout)
 	}
@@ -108,6 +114,9 @@ func TestBenchTiny(t *testing.T) {
 	for _, s := range res.FanSetup {
 		pids = append(pids, s.ServerPID)
 	}
+	for _, q := range res.ReqRep {
+		pids = append(pids, q.ServerPID)
+	}
 	for _, pid := range pids {
 		if err := syscall.Kill(pid, 0); pid == 0 || !errors.Is(err, syscall.ESRCH) {
 			t.Errorf("server pid %d still exists after the run (kill -0: %v)", pid, err)
@@ -128,6 +137,9 @@ func TestBenchTiny(t *testing.T) {
 		"| fan-out | 1 topic × 20 | publish→last subscriber p99 (ms) |",
 		"| fan-out | 4 topics × 3 | burst deliveries/s |",
 		"| fan-out | 1 topic × 5 | burst frames per write syscall |",
+		"| request/reply | 5 clients, 50 pushes/s | push→reply p999 (ms) |",
+		"| request/reply | 20 clients, 100 pushes/s | pushes/s sustained |",
+		"| request/reply | 20 clients, 100 pushes/s | failed conns, joins, pushes (errors, timeouts, skipped) | 0 | 0 | — |",
 	} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("table lacks %q", want)
@@ -137,6 +149,7 @@ func TestBenchTiny(t *testing.T) {
 	var doc struct {
 		Rows []benchRow  `json:"rows"`
 		Fan  []fanResult `json:"fanout"`
+		RR   []rrResult  `json:"reqrep"`
 	}
 	data, err := os.ReadFile(filepath.Join(out, "results.json"))
 	if err != nil {
@@ -145,8 +158,8 @@ func TestBenchTiny(t *testing.T) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		t.Fatalf("results.json: %v", err)
 	}
-	if len(doc.Rows) == 0 || len(doc.Fan) != 8 {
-		t.Errorf("results.json: %d rows, %d fan-out results", len(doc.Rows), len(doc.Fan))
+	if len(doc.Rows) == 0 || len(doc.Fan) != 8 || len(doc.RR) != 4 || doc.RR[3].Result == nil || doc.RR[3].Result.Pushes.OK == 0 {
+		t.Errorf("results.json: %d rows, %d fan-out results, request/reply %+v", len(doc.Rows), len(doc.Fan), doc.RR)
 	}
 	for _, r := range doc.Rows {
 		if len(r.Values) != 2 {
@@ -164,6 +177,69 @@ func TestBenchTiny(t *testing.T) {
 	}
 	if bytes.Contains(svg, []byte("NaN")) || bytes.Contains(svg, []byte("Inf")) {
 		t.Error("chart.svg contains NaN or Inf")
+	}
+	if !bytes.Contains(svg, []byte("request/reply: push→reply p99")) || !bytes.Contains(svg, []byte("<title>gws 20 clients, 100 pushes/s: ")) {
+		t.Error("chart.svg lacks the request/reply panel or its bars")
+	}
+}
+
+// checkReqRep checks the request/reply results of a tiny run: pyre then gws for each load, every client
+// joined, every push answered ok and timed, nothing failed.
+func checkReqRep(t *testing.T, rr []rrResult) {
+	t.Helper()
+	for i, q := range rr {
+		wantKind, wantClients := []string{"pyre", "gws"}[i%2], []int{5, 20}[i/2]
+		r := q.Result
+		if q.Kind != wantKind || q.Clients != wantClients || q.Error != "" || r == nil {
+			t.Errorf("request/reply #%d: %s %d clients, error %q, result %v; want %s %d", i, q.Kind, q.Clients, q.Error, r, wantKind, wantClients)
+			continue
+		}
+		p := r.Pushes
+		if r.Conns.Connected != int64(q.Clients) || r.Joins.OK != int64(q.Clients) || p.Sent == 0 ||
+			p.Sent != p.OK+p.Error+p.Timeout || p.OK != p.Sent || p.Skipped != 0 || r.Conns.ClosedEarly != 0 ||
+			r.Latency.Push.Count != p.OK || q.failures() != 0 || p.PerSecond <= 0 {
+			t.Errorf("request/reply %s %d clients: conns %+v joins %+v pushes %+v push latency %+v", q.Kind, q.Clients, r.Conns, r.Joins, p, r.Latency.Push)
+		}
+		if s := r.Latency.Push; s.P50 > s.P99 || s.P99 > s.P999 || s.P999 > s.Max {
+			t.Errorf("request/reply %s %d clients: percentiles out of order: %+v", q.Kind, q.Clients, s)
+		}
+	}
+}
+
+// TestEcho checks that both servers answer an echo push on a joined topic with the push's payload as
+// the response, and refuse it on a topic the connection has not joined, as Phoenix does.
+func TestEcho(t *testing.T) {
+	for _, kind := range []string{"pyre", "gws"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			srv, err := startServer(ctx, os.Args[0], []string{childEnv}, testLog{t}, kind, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.stop()
+			conn, err := client.Dial(ctx, "ws://"+srv.addr+"/socket/websocket?vsn=2.0.0", client.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			ch, _, err := conn.Join(ctx, "room:e", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload := json.RawMessage(`{"body":"xyz","seq":7,"nested":[1,{"a":null}]}`)
+			reply, err := ch.Push(ctx, echoEvent, payload)
+			if err != nil || !reply.OK() || string(reply.Response) != string(payload) {
+				t.Errorf("echo: reply %+v (%s), error %v; want ok with %s", reply, reply.Response, err, payload)
+			}
+			if reply, err = ch.Push(ctx, "other", payload); err != nil || string(reply.Response) != "{}" {
+				t.Errorf("other event: reply %+v (%s), error %v; want ok with {}", reply, reply.Response, err)
+			}
+			reply, err = conn.Request(ctx, client.Message{JoinRef: "99", Topic: "room:other", Event: echoEvent, Payload: payload})
+			if reply.Status != "error" || reply.Reason() != "unmatched topic" {
+				t.Errorf("echo on an unjoined topic: reply %+v (%s), error %v; want unmatched topic", reply, reply.Response, err)
+			}
+		})
 	}
 }
 
@@ -208,7 +284,18 @@ func TestBenchFlags(t *testing.T) {
 	if cfg.Rounds != 1 || cfg.ProfileDir != "" {
 		t.Errorf("defaults: rounds %d, profile dir %q", cfg.Rounds, cfg.ProfileDir)
 	}
-	for _, bad := range [][]string{{"-mem-channels", "5,20"}, {"-kinds", "nope"}, {"-fan-subs", "100,1"}, {"-mem-conns", "25k"}, {"-rounds", "0"}} {
+	if fmt.Sprint(cfg.Scenarios, cfg.RRConns, cfg.rrRate(0), cfg.rrRate(1), cfg.RRDuration) != "[mem fanout reqrep] [1000 10000] 2000 5000 10s" {
+		t.Errorf("request/reply defaults: %v %v %v %v", cfg.Scenarios, cfg.RRConns, cfg.RRRates, cfg.RRDuration)
+	}
+	cfg, err = parseBenchFlags([]string{"-quick", "-scenarios", "reqrep", "-rr-rates", "300"}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.MemConns) != 0 || cfg.fanConns() != 0 || fmt.Sprint(cfg.RRConns, cfg.rrRate(1), cfg.RRDuration) != "[200 1000] 300 3s" {
+		t.Errorf("-quick -scenarios reqrep: mem %v, fan-out %d conns, request/reply %v %v %v", cfg.MemConns, cfg.fanConns(), cfg.RRConns, cfg.RRRates, cfg.RRDuration)
+	}
+	for _, bad := range [][]string{{"-mem-channels", "5,20"}, {"-kinds", "nope"}, {"-fan-subs", "100,1"}, {"-mem-conns", "25k"}, {"-rounds", "0"},
+		{"-scenarios", "mem,nope"}, {"-scenarios", ""}, {"-rr-rates", "1,2,3"}, {"-rr-rates", "0"}, {"-rr-conns", "25k"}, {"-rr-duration", "0s"}} {
 		if _, err := parseBenchFlags(bad, &stderr); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
@@ -233,7 +320,7 @@ func TestPercentile(t *testing.T) {
 func TestBenchRoundsProfiles(t *testing.T) {
 	dir := t.TempDir()
 	cfg, res, table := tinyBench(t,
-		"-rounds", "2", "-profile-dir", dir, "-out", "",
+		"-rounds", "2", "-profile-dir", dir, "-out", "", "-scenarios", "mem,fanout",
 		"-mem-conns", "10", "-mem-channels", "1,2", "-fan-subs", "5", "-many-topics", "0",
 		"-latency-msgs", "2", "-burst-deliveries", "50")
 	if res.failed() {

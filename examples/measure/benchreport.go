@@ -8,8 +8,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/pyrehq/pyre/examples/loadgen/load"
 )
 
 // benchRow is one line of the bench table: one figure of one scenario and load, for each kind.
@@ -20,32 +24,37 @@ type benchRow struct {
 	Values   map[string]float64 `json:"values"` // by kind; absent: not measured
 	Ratio    float64            `json:"pyre_over_gws,omitempty"`
 	decimals int
+	zero     bool // a count that must be 0: shown in bold otherwise
 }
 
-// memValues is f of every round of kind's memory step with conns connections (where f says it applies).
-func memValues(res *benchResults, kind string, conns int, f func(m *memResult) (float64, bool)) []float64 {
+// pick is f of every result that match selects (where f says it applies).
+func pick[T any](results []T, match func(r *T) bool, f func(r *T) (float64, bool)) []float64 {
 	var v []float64
-	for i := range res.Memory {
-		if m := &res.Memory[i]; m.Kind == kind && m.Conns > 0 && len(m.ByChannels) > 0 && m.Conns+m.ConnectErrors == conns {
-			if x, ok := f(m); ok {
-				v = append(v, x)
-			}
-		}
-	}
-	return v
-}
-
-// fanValues is f of every round of kind's fan-out case name (where f says it applies).
-func fanValues(res *benchResults, kind, name string, f func(r *fanResult) (float64, bool)) []float64 {
-	var v []float64
-	for i := range res.Fanout {
-		if r := &res.Fanout[i]; r.Kind == kind && r.Case == name {
+	for i := range results {
+		if r := &results[i]; match(r) {
 			if x, ok := f(r); ok {
 				v = append(v, x)
 			}
 		}
 	}
 	return v
+}
+
+// memValues is f of every round of kind's memory step with conns connections (where f says it applies).
+func memValues(res *benchResults, kind string, conns int, f func(m *memResult) (float64, bool)) []float64 {
+	return pick(res.Memory, func(m *memResult) bool {
+		return m.Kind == kind && m.Conns > 0 && len(m.ByChannels) > 0 && m.Conns+m.ConnectErrors == conns
+	}, f)
+}
+
+// fanValues is f of every round of kind's fan-out case name (where f says it applies).
+func fanValues(res *benchResults, kind, name string, f func(r *fanResult) (float64, bool)) []float64 {
+	return pick(res.Fanout, func(r *fanResult) bool { return r.Kind == kind && r.Case == name }, f)
+}
+
+// rrValues is f of every round of kind's request/reply load (where f says it applies).
+func rrValues(res *benchResults, kind, load string, f func(r *rrResult) (float64, bool)) []float64 {
+	return pick(res.ReqRep, func(r *rrResult) bool { return r.Kind == kind && r.Load == load }, f)
 }
 
 // median of v (v is not modified); 0 for no values.
@@ -70,11 +79,15 @@ func sum(v []float64) float64 {
 }
 
 // benchRows computes the table: each figure is the median over the rounds that measured it, except
-// missing deliveries, summed.
+// the counts that must be 0 (missing deliveries, failures), summed.
 func benchRows(cfg *benchConfig, res *benchResults) []benchRow {
 	var rows []benchRow
+	// add adds a row; agg nil marks a count that must be 0, summed over the rounds.
 	add := func(scenario, load, metric string, decimals int, agg func([]float64) float64, values func(kind string) []float64) {
-		r := benchRow{Scenario: scenario, Load: load, Metric: metric, Values: map[string]float64{}, decimals: decimals}
+		r := benchRow{Scenario: scenario, Load: load, Metric: metric, Values: map[string]float64{}, decimals: decimals, zero: agg == nil}
+		if agg == nil {
+			agg = sum
+		}
 		for _, k := range cfg.Kinds {
 			if v := values(k); len(v) > 0 {
 				r.Values[k] = agg(v)
@@ -128,24 +141,67 @@ func benchRows(cfg *benchConfig, res *benchResults) []benchRow {
 		fan("burst deliveries/s", 0, median, burst(func(r *fanResult) float64 { return r.DeliveriesPerSec }))
 		fan("burst frames per write syscall", 2, median, burst(func(r *fanResult) float64 { return r.FramesPerWrite }))
 		fan("burst server CPU/delivery (µs)", 2, median, burst(func(r *fanResult) float64 { return r.ServerCPUPerDeliveryUS }))
-		fan("missing deliveries", 0, sum, func(r *fanResult) (float64, bool) {
+		fan("missing deliveries", 0, nil, func(r *fanResult) (float64, bool) {
 			return float64(r.LatencyMissing + r.BurstExpected - r.BurstDelivered), true
+		})
+	}
+	for _, name := range rrLoads(res) {
+		rr := func(metric string, decimals int, agg func([]float64) float64, f func(r *rrResult) (float64, bool)) {
+			add("request/reply", name, metric, decimals, agg, func(k string) []float64 { return rrValues(res, k, name, f) })
+		}
+		for _, q := range []struct {
+			name string
+			of   func(s load.Summary) time.Duration
+		}{
+			{"p50", func(s load.Summary) time.Duration { return s.P50 }},
+			{"p99", func(s load.Summary) time.Duration { return s.P99 }},
+			{"p999", func(s load.Summary) time.Duration { return s.P999 }},
+			{"max", func(s load.Summary) time.Duration { return s.Max }},
+		} {
+			rr("push→reply "+q.name+" (ms)", 3, median, func(r *rrResult) (float64, bool) { return rrPushMS(r, q.of) })
+		}
+		rr("pushes/s sustained", 0, median, func(r *rrResult) (float64, bool) {
+			if r.Result == nil || r.Result.Pushes.Sent == 0 {
+				return 0, false
+			}
+			return r.Result.Pushes.PerSecond, true
+		})
+		rr("failed conns, joins, pushes (errors, timeouts, skipped)", 0, nil, func(r *rrResult) (float64, bool) {
+			return float64(r.failures()), true
 		})
 	}
 	return rows
 }
 
-// fanCases lists the fan-out case names in the order they ran.
-func fanCases(res *benchResults) []string {
+// rrPushMS is a push→reply figure of r in ms, when r has replies.
+func rrPushMS(r *rrResult, of func(s load.Summary) time.Duration) (float64, bool) {
+	if r.Result == nil || r.Result.Latency.Push.Count == 0 {
+		return 0, false
+	}
+	return float64(of(r.Result.Latency.Push)) / 1e6, true
+}
+
+// inOrder lists the distinct names of n results in the order they ran.
+func inOrder(n int, name func(i int) string) []string {
 	var names []string
 	seen := map[string]bool{}
-	for _, r := range res.Fanout {
-		if !seen[r.Case] {
-			seen[r.Case] = true
-			names = append(names, r.Case)
+	for i := range n {
+		if s := name(i); !seen[s] {
+			seen[s] = true
+			names = append(names, s)
 		}
 	}
 	return names
+}
+
+// fanCases lists the fan-out case names in the order they ran.
+func fanCases(res *benchResults) []string {
+	return inOrder(len(res.Fanout), func(i int) string { return res.Fanout[i].Case })
+}
+
+// rrLoads lists the request/reply loads in the order they ran.
+func rrLoads(res *benchResults) []string {
+	return inOrder(len(res.ReqRep), func(i int) string { return res.ReqRep[i].Load })
 }
 
 func formatValue(v float64, decimals int) string {
@@ -183,7 +239,7 @@ func formatBenchReport(cfg *benchConfig, res *benchResults, rows []benchRow) str
 			switch {
 			case !ok:
 				b.WriteString(" — |")
-			case r.Metric == "missing deliveries" && v != 0:
+			case r.zero && v != 0:
 				fmt.Fprintf(&b, " **%s** |", formatValue(v, 0))
 			case v == 0:
 				b.WriteString(" 0 |")
@@ -221,6 +277,16 @@ func formatBenchReport(cfg *benchConfig, res *benchResults, rows []benchRow) str
 		notes = append(notes, fmt.Sprintf("fan-out %s %s: %d one-at-a-time messages, burst of %d messages = %d/%d deliveries in %s, %d server write syscalls%s",
 			round(f.Kind, f.Round), f.Case, f.LatencyMsgs, f.BurstMsgs, f.BurstDelivered, f.BurstExpected, seconds(f.BurstSeconds), f.WriteSyscalls, errSuffix(f.Error)))
 	}
+	for _, q := range res.ReqRep {
+		note := fmt.Sprintf("request/reply %s %s", round(q.Kind, q.Round), q.Load)
+		if r := q.Result; r != nil {
+			p := r.Pushes
+			note += fmt.Sprintf(": %d/%d connected and joined in %.1f s; %.2f pushes/s per client for %.1f s: %d sent, %d ok, %d errors%s, %d timeouts, %d skipped; %d closed early%s",
+				r.Joins.OK, q.Clients, r.Phases.Connect.Seconds(), r.Setup.PushRate, r.Phases.Hold.Seconds(),
+				p.Sent, p.OK, p.Error, byReason(p.ErrorsBy), p.Timeout, p.Skipped, r.Conns.ClosedEarly, byReason(r.Conns.ClosedEarlyBy))
+		}
+		notes = append(notes, note+errSuffix(q.Error))
+	}
 	notes = append(notes, fmt.Sprintf("total time %.0f s", res.Seconds))
 	for _, n := range notes {
 		b.WriteString("- " + mdEscape(n) + "\n")
@@ -256,6 +322,14 @@ func thousands(v float64) string {
 
 func mdEscape(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ")
+}
+
+// byReason formats counts by reason, "" for none.
+func byReason(m map[string]int) string {
+	if len(m) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" %v", m)
 }
 
 func errSuffix(e string) string {
@@ -328,13 +402,15 @@ func benchChart(cfg *benchConfig, res *benchResults) string {
 	for _, c := range cfg.MemConns {
 		memCats = append(memCats, count(c)+" conns")
 	}
+	rrCats := rrLoads(res)
 	lastK := 1
 	if len(cfg.MemChannels) > 0 {
 		lastK = cfg.MemChannels[len(cfg.MemChannels)-1]
 	}
 	panels = append(panels,
 		chartPanel{title: "memory: server RSS per connection, 1 channel, KB", xlabel: "idle connections", cats: memCats, values: map[string][]float64{}},
-		chartPanel{title: fmt.Sprintf("memory: RSS per extra channel (%d ch/conn), KB", lastK), xlabel: "idle connections", cats: memCats, values: map[string][]float64{}})
+		chartPanel{title: fmt.Sprintf("memory: RSS per extra channel (%d ch/conn), KB", lastK), xlabel: "idle connections", cats: memCats, values: map[string][]float64{}},
+		chartPanel{title: "request/reply: push→reply p99, ms (log scale; lower is better)", xlabel: "connected clients, each on one channel; total push rate", cats: rrCats, values: map[string][]float64{}, log: true})
 	for _, k := range cfg.Kinds {
 		for _, name := range cases {
 			panels[0].values[k] = append(panels[0].values[k], med(fanValues(res, k, name, func(r *fanResult) (float64, bool) { return r.DeliveriesPerSec, r.BurstDelivered > 0 })))
@@ -347,7 +423,13 @@ func benchChart(cfg *benchConfig, res *benchResults) string {
 				return last.RSSPerChanKB, last.Channels > 1
 			})))
 		}
+		for _, name := range rrCats {
+			panels[4].values[k] = append(panels[4].values[k], med(rrValues(res, k, name, func(r *rrResult) (float64, bool) {
+				return rrPushMS(r, func(s load.Summary) time.Duration { return s.P99 })
+			})))
+		}
 	}
+	panels = slices.DeleteFunc(panels, func(p chartPanel) bool { return len(p.cats) == 0 })
 	const pw, ph = 520, 320
 	cols := 2
 	rowsN := (len(panels) + cols - 1) / cols

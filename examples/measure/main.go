@@ -1,12 +1,13 @@
 // Command measure compares a Pyre endpoint with a raw-gws baseline server. `measure bench` (make bench)
 // starts each server as a child process of its own binary (`measure server`), drives it with the same lean
 // gws clients and payloads, and runs every scenario: memory per connection and per extra channel at
-// several loads, fan-out latency and throughput to 1…10k subscribers of one topic and to many topics. It
+// several loads, fan-out latency and throughput to 1…10k subscribers of one topic and to many topics,
+// push→reply latency of 1k and 10k clients pushing at a fixed rate (the loadgen library). It
 // prints one table with the pyre/gws ratio of each figure and writes it as Markdown and JSON with an SVG
 // chart; -rounds repeats every step (medians), -profile-dir saves the servers' heap and CPU profiles.
 // See README.md for how to run it and how to read the numbers.
 //
-//	measure bench [-quick] [-out bench-results] [-rounds 3] [-profile-dir DIR]
+//	measure bench [-quick] [-scenarios mem,fanout,reqrep] [-out bench-results] [-rounds 3] [-profile-dir DIR]
 //	measure server -kind pyre|gws -addr 127.0.0.1:0 [-pprof]
 package main
 
@@ -22,7 +23,8 @@ func main() {
 }
 
 const usage = `usage:
-  measure bench  [-quick] [-out bench-results] [-kinds pyre,gws] [-rounds N] [-profile-dir DIR] ...
+  measure bench  [-quick] [-out bench-results] [-kinds pyre,gws] [-scenarios mem,fanout,reqrep]
+                 [-rounds N] [-profile-dir DIR] ...
                  every scenario, one table + .md/.json/.svg
   measure server -kind pyre|gws [-addr 127.0.0.1:0] [-pprof]
 Run "measure bench -h" or "measure server -h" for every flag.

@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	rpprof "runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +36,8 @@ import (
 const (
 	benchTopic = "room:bench"
 	benchEvent = "msg"
+	// echoEvent is the push both servers answer with {"status":"ok","response":<the push's payload>}.
+	echoEvent = "echo"
 	// readBufferSize is the per-connection read buffer of both servers (Pyre's default, gws's default).
 	readBufferSize = 4 << 10
 	// listenPrefix starts the line the server prints on stdout once it accepts connections.
@@ -345,7 +348,8 @@ func fanoutHandler(b backend, w http.ResponseWriter, r *http.Request) {
 
 // ---- Pyre ----
 
-// pyreBackend is a Pyre endpoint with one route, room:*, whose channels join and reply ok to anything.
+// pyreBackend is a Pyre endpoint with one route, room:*, whose channels join and reply ok to anything
+// (with the push's payload to echoEvent).
 type pyreBackend struct {
 	ep *transport.Endpoint
 }
@@ -353,7 +357,10 @@ type pyreBackend struct {
 type roomChannel struct{}
 
 func (roomChannel) Join(*channel.Socket, string, channel.Payload) (any, error) { return nil, nil }
-func (roomChannel) HandleIn(*channel.Socket, string, channel.Payload) (channel.Reply, error) {
+func (roomChannel) HandleIn(_ *channel.Socket, event string, payload channel.Payload) (channel.Reply, error) {
+	if event == echoEvent {
+		return channel.ReplyOK(payload), nil
+	}
 	return channel.ReplyOK(nil), nil
 }
 
@@ -484,6 +491,13 @@ func (g *gwsBackend) leaveLocked(c *gws.Conn, topic string) {
 	}
 }
 
+// joined reports whether c has joined topic.
+func (g *gwsBackend) joined(c *gws.Conn, topic string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Contains(c.Session().(*gwsSession).topics, topic)
+}
+
 func (g *gwsBackend) subscribers(topic string) []*gws.Conn {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -558,7 +572,9 @@ func (gwsHandler) OnPong(*gws.Conn, []byte) {}
 
 // OnMessage answers every V2 text frame [J,R,T,E,P] with an ok reply; phx_join also subscribes the
 // connection to T (after writing the reply, so the reply precedes every broadcast), phx_leave
-// unsubscribes. Anything else closes the connection with 1011, as Phoenix does on a malformed frame.
+// unsubscribes; echoEvent on a joined topic is answered with P as the response (on any other topic with
+// Phoenix's "unmatched topic" error). Anything else closes the connection with 1011, as Phoenix does on
+// a malformed frame.
 func (h gwsHandler) OnMessage(c *gws.Conn, msg *gws.Message) {
 	defer msg.Close()
 	if msg.Opcode != gws.OpcodeText {
@@ -571,14 +587,22 @@ func (h gwsHandler) OnMessage(c *gws.Conn, msg *gws.Message) {
 		_ = c.WriteClose(1011, nil)
 		return
 	}
-	reply := make([]byte, 0, 96)
+	reply := make([]byte, 0, 96+len(f[4]))
 	reply = append(reply, '[')
 	reply = append(reply, f[0]...)
 	reply = append(reply, ',')
 	reply = append(reply, f[1]...)
 	reply = append(reply, ',')
 	reply = append(reply, f[2]...)
-	reply = append(reply, `,"phx_reply",{"response":{},"status":"ok"}]`...)
+	switch {
+	case event != echoEvent:
+		reply = append(reply, `,"phx_reply",{"response":{},"status":"ok"}]`...)
+	case h.g.joined(c, topic):
+		reply = append(reply, `,"phx_reply",{"response":`...)
+		reply = append(append(reply, f[4]...), `,"status":"ok"}]`...)
+	default:
+		reply = append(reply, `,"phx_reply",{"response":{"reason":"unmatched topic"},"status":"error"}]`...)
+	}
 	if err := c.WriteMessage(gws.OpcodeText, reply); err != nil {
 		return
 	}
