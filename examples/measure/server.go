@@ -38,8 +38,9 @@ const (
 	benchEvent = "msg"
 	// echoEvent is the push both servers answer with {"status":"ok","response":<the push's payload>}.
 	echoEvent = "echo"
-	// readBufferSize is the per-connection read buffer of both servers (Pyre's default, gws's default).
-	readBufferSize = 4 << 10
+	// gwsReadBufferSize is the baseline's per-connection read buffer: gws's default. Pyre runs with its
+	// own default (transport.Config.ReadBufferSize): each server as its users get it.
+	gwsReadBufferSize = 4 << 10
 	// listenPrefix starts the line the server prints on stdout once it accepts connections.
 	listenPrefix = "LISTEN "
 )
@@ -370,8 +371,7 @@ func newPyreBackend() *pyreBackend {
 	}))
 	router.Channel("room:*", func() channel.Channel { return roomChannel{} })
 	ep := transport.NewEndpoint(transport.Config{
-		CheckOrigin:    transport.AllowAllOrigins(),
-		ReadBufferSize: readBufferSize,
+		CheckOrigin: transport.AllowAllOrigins(),
 		// The clients send no heartbeats: a 10k-connection run can leave the first connections silent
 		// for longer than the 60 s default before the fan-out ends. Idle timeout costs no memory.
 		IdleTimeout: time.Hour,
@@ -432,7 +432,7 @@ func (*gwsSession) Range(func(string, any) bool) {}
 func newGwsBackend() *gwsBackend {
 	g := &gwsBackend{topics: make(map[string]*gwsTopic)}
 	g.up = gws.NewUpgrader(gwsHandler{g}, &gws.ServerOption{
-		ReadBufferSize: readBufferSize,
+		ReadBufferSize: gwsReadBufferSize,
 		Recovery:       gws.Recovery,
 		NewSession:     func() gws.SessionStorage { return &gwsSession{} },
 	})
