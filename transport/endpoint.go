@@ -96,6 +96,7 @@ type Endpoint struct {
 	conns   map[*wsConn]struct{}
 	closing bool
 	readers sync.WaitGroup // one per connection read loop
+	flush   *flushPool     // writers shared by all connections
 }
 
 // NewEndpoint returns an Endpoint with no sockets mounted yet.
@@ -103,6 +104,7 @@ func NewEndpoint(cfg Config) *Endpoint {
 	cfg.setDefaults()
 	e := &Endpoint{
 		cfg:     cfg,
+		flush:   newFlushPool(),
 		sockets: make(map[string]*socketDef),
 		conns:   make(map[*wsConn]struct{}),
 	}
@@ -197,6 +199,7 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 	go func() { e.readers.Wait(); close(done) }()
 	select {
 	case <-done:
+		e.flush.close()
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -218,12 +221,16 @@ func (e *Endpoint) track(c *wsConn) bool {
 	}
 	e.conns[c] = struct{}{}
 	e.readers.Add(1)
+	e.flush.start()
 	return true
 }
 
 func (e *Endpoint) untrack(c *wsConn) {
 	e.mu.Lock()
 	delete(e.conns, c)
+	if len(e.conns) == 0 {
+		e.flush.idle()
+	}
 	e.mu.Unlock()
 	e.readers.Done()
 }

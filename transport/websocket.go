@@ -295,7 +295,10 @@ type wsConn struct {
 	closeCode   channel.CloseCode
 	dead        bool // the connection is gone
 
-	renewAt time.Time // drain goroutine only: when the write deadline must be pushed back
+	// Owned by the connection's writer (a pool worker or its own goroutine), one at a time.
+	renewAt time.Time  // when the write deadline must be pushed back
+	abort   atomic.Bool // slow consumer: every write from now on fails
+	spare   []outFrame // the previous batch's array, reused for the next queue
 }
 
 type outFrame struct {
@@ -336,9 +339,24 @@ func (c *wsConn) enqueue(f outFrame) error {
 	c.writing = true
 	c.mu.Unlock()
 	if start {
-		go c.drain()
+		c.startWriter()
 	}
 	return nil
+}
+
+// startWriter hands a connection that just got frames to the flush pool, or to a goroutine of its own
+// when the pool cannot take it.
+func (c *wsConn) startWriter() {
+	if !c.ep.flush.submit(c) {
+		go c.drain()
+	}
+}
+
+func frameOpcode(f outFrame) byte {
+	if f.binary {
+		return opBinary
+	}
+	return opText
 }
 
 // slowConsumer drops what is queued and disconnects: with 1013 when the writer is idle, by closing the
@@ -359,7 +377,9 @@ func (c *wsConn) slowConsumer() {
 		return
 	}
 	// A write is in progress, most likely blocked on a client that stopped reading: fail it now rather than
-	// at the write deadline, so the connection and what it holds are released at once.
+	// at the write deadline, so the connection and what it holds are released at once. A writer about to
+	// set a later deadline sees abort right after setting it.
+	c.abort.Store(true)
 	_ = c.socket.SetWriteDeadline(time.Now())
 }
 
@@ -417,7 +437,7 @@ func (c *wsConn) writeBatch(batch []outFrame) error {
 	// Setting a deadline costs as much as a small write, so it is renewed only once half of it has passed:
 	// a stuck write still fails between WriteTimeout/2 and WriteTimeout after it started.
 	if now := time.Now(); now.After(c.renewAt) {
-		if err := c.socket.SetWriteDeadline(now.Add(c.ep.cfg.WriteTimeout)); err != nil {
+		if err := c.setDeadline(now.Add(c.ep.cfg.WriteTimeout)); err != nil {
 			return err
 		}
 		c.renewAt = now.Add(c.ep.cfg.WriteTimeout / 2)
@@ -427,10 +447,7 @@ func (c *wsConn) writeBatch(batch []outFrame) error {
 	buf := (*bp)[:0]
 	var err error
 	for i := range batch {
-		op := opText
-		if batch[i].binary {
-			op = opBinary
-		}
+		op := frameOpcode(batch[i])
 		if len(buf) > 0 && len(buf)+len(batch[i].data) > maxCoalesce {
 			if _, err = conn.Write(buf); err != nil {
 				break
@@ -447,6 +464,20 @@ func (c *wsConn) writeBatch(batch []outFrame) error {
 		writeBufs.Put(bp)
 	}
 	return err
+}
+
+// errAborted fails the writes of a connection cut as a slow consumer.
+var errAborted = errors.New("transport: write aborted (slow consumer)")
+
+// setDeadline sets the write deadline unless the connection is being cut.
+func (c *wsConn) setDeadline(t time.Time) error {
+	if err := c.socket.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	if c.abort.Load() {
+		return errAborted
+	}
+	return nil
 }
 
 // fail gives up on a connection whose write failed or timed out.

@@ -1,0 +1,166 @@
+package transport
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// flushPool is a few writer goroutines (one per P) shared by every connection. A connection with frames
+// pending joins the ready queue once; a worker writes everything it has in one write. While the workers
+// are busy, connections keep collecting frames, so the busier the server the more frames each write
+// carries: fan-out to thousands of subscribers costs far fewer syscalls than one write per message.
+//
+// A worker must never wait on one client: its writes have a short deadline, and a connection whose write
+// does not finish in time (a client not reading) is handed, with the unwritten rest, to a goroutine of its
+// own that writes with the full WriteTimeout and then returns it to the pool.
+type flushPool struct {
+	ready chan *wsConn
+
+	mu     sync.Mutex
+	stop   chan struct{} // closed to stop the running workers; nil when none run
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// poolWriteTimeout bounds how long a pooled write may take before its connection gets its own goroutine.
+const poolWriteTimeout = 50 * time.Millisecond
+
+func newFlushPool() *flushPool {
+	return &flushPool{ready: make(chan *wsConn, 1<<16)}
+}
+
+// start runs the workers if none run: the endpoint calls it when it gets a connection.
+func (p *flushPool) start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stop != nil || p.closed {
+		return
+	}
+	p.stop = make(chan struct{})
+	for range runtime.GOMAXPROCS(0) {
+		stop := p.stop
+		p.wg.Go(func() { p.work(stop) })
+	}
+}
+
+// idle stops the workers without waiting: the endpoint has no connection left, so nothing runs for it.
+func (p *flushPool) idle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stop != nil {
+		close(p.stop)
+		p.stop = nil
+	}
+}
+
+// close stops the workers for good and waits for them.
+func (p *flushPool) close() {
+	p.idle()
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// submit queues c for a worker; false when the queue is full or the pool stopped (the caller then starts
+// a goroutine for c).
+func (p *flushPool) submit(c *wsConn) bool {
+	select {
+	case p.ready <- c:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *flushPool) work(stop chan struct{}) {
+	for {
+		select {
+		case c := <-p.ready:
+			c.flushOnce()
+		case <-stop:
+			return
+		}
+	}
+}
+
+// flushOnce writes what c has pending, then requeues c if more arrived, or marks it idle.
+func (c *wsConn) flushOnce() {
+	c.mu.Lock()
+	batch := c.queue
+	c.queue, c.spare = c.spare[:0], nil
+	c.queuedBytes = 0
+	if len(batch) == 0 {
+		closing, dead := c.closing, c.dead
+		c.spare = batch
+		if !closing || dead {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		go c.drain() // writes the close frame, which may wait on the client
+		return
+	}
+	c.mu.Unlock()
+
+	rest, err := c.writePooled(batch)
+	clear(batch)
+	c.spare = batch[:0]
+	if err != nil {
+		if rest != nil {
+			go c.drainFrom(rest)
+			return
+		}
+		c.fail()
+		return
+	}
+	c.mu.Lock()
+	more := len(c.queue) > 0 || c.closing
+	if !more {
+		c.writing = false
+	}
+	c.mu.Unlock()
+	if more && !c.ep.flush.submit(c) {
+		go c.drain()
+	}
+}
+
+// writePooled writes batch with the pool's short deadline. On a timeout it returns the bytes not yet
+// written (copied), for a goroutine of the connection's own.
+func (c *wsConn) writePooled(batch []outFrame) (rest []byte, err error) {
+	c.renewAt = time.Time{} // the next own-goroutine write sets its full deadline
+	if err := c.setDeadline(time.Now().Add(poolWriteTimeout)); err != nil {
+		return nil, err
+	}
+	bp := writeBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for i := range batch {
+		buf = appendFrame(buf, frameOpcode(batch[i]), batch[i].data)
+	}
+	n, err := c.socket.NetConn().Write(buf)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && !c.abort.Load() {
+		rest = append([]byte(nil), buf[n:]...)
+	}
+	if cap(buf) <= 4*maxCoalesce {
+		*bp = buf[:0]
+		writeBufs.Put(bp)
+	}
+	return rest, err
+}
+
+// drainFrom finishes a write the pool gave up waiting for, then carries on as the connection's writer.
+func (c *wsConn) drainFrom(rest []byte) {
+	if err := c.setDeadline(time.Now().Add(c.ep.cfg.WriteTimeout)); err != nil {
+		c.fail()
+		return
+	}
+	if _, err := c.socket.NetConn().Write(rest); err != nil {
+		c.fail()
+		return
+	}
+	c.drain()
+}
