@@ -40,8 +40,9 @@ type Config struct {
 	MaxQueueMessages int
 	MaxQueueBytes    int
 	// WriteDelay holds a connection's first pending frame this long before writing, so that more frames
-	// leave in the same write. Frames pending while a write is in progress are always coalesced into the
-	// next write; a delay trades latency for throughput in deployments with many messages per connection.
+	// leave in the same write. Frames pending while the shared writers are busy are always coalesced into
+	// one write; a delay also coalesces at low load, trading latency for fewer syscalls. With a delay,
+	// each busy connection gets a writer goroutine of its own instead of the shared ones.
 	// Zero value means no delay.
 	WriteDelay time.Duration
 	// ReadBufferSize is the per-connection read buffer, held for the connection's life. Phoenix frames are

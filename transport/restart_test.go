@@ -2,6 +2,7 @@ package transport
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -347,4 +348,22 @@ func TestEndpointGivesUp(t *testing.T) {
 	if r := f.terminated.get("rs:e"); len(r) != 1 || !errors.Is(r[0], channel.ErrShutdown) {
 		t.Fatalf("terminate reasons %v, want ErrShutdown", r)
 	}
+}
+
+// With a write delay, each busy connection writes from a goroutine of its own; nothing is lost or
+// reordered.
+func TestWriteDelayDeliversInOrder(t *testing.T) {
+	f := newFixture(t, Config{WriteDelay: 2 * time.Millisecond})
+	c := dial(t, f.srv, v2, nil)
+	joinOK(c, "1", "room:wd", `{}`)
+	for i := range 50 {
+		if err := f.ep.Broadcast("room:wd", "n", map[string]int{"i": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 50 {
+		c.expect(fmt.Sprintf(`[null,null,"room:wd","n",{"i":%d}]`, i))
+	}
+	c.send(`["1","2","room:wd","echo",{"after":true}]`)
+	c.expect(`["1","2","room:wd","phx_reply",{"response":{"after":true},"status":"ok"}]`)
 }

@@ -347,8 +347,8 @@ func (c *wsConn) enqueue(f outFrame) error {
 // startWriter hands a connection that just got frames to the flush pool, or to a goroutine of its own
 // when the pool cannot take it.
 func (c *wsConn) startWriter() {
-	if !c.ep.flush.submit(c) {
-		go c.drain()
+	if c.ep.cfg.WriteDelay > 0 || !c.ep.flush.submit(c) {
+		go c.drain() // drain honours WriteDelay; a pool worker must not sleep
 	}
 }
 
