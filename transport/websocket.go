@@ -296,9 +296,9 @@ type wsConn struct {
 	dead        bool // the connection is gone
 
 	// Owned by the connection's writer (a pool worker or its own goroutine), one at a time.
-	renewAt time.Time  // when the write deadline must be pushed back
+	renewAt time.Time   // when the write deadline must be pushed back
 	abort   atomic.Bool // slow consumer: every write from now on fails
-	spare   []outFrame // the previous batch's array, reused for the next queue
+	spare   []outFrame  // the previous batch's array, reused for the next queue
 }
 
 type outFrame struct {
