@@ -295,10 +295,11 @@ type wsConn struct {
 	closeCode   channel.CloseCode
 	dead        bool // the connection is gone
 
+	abort atomic.Bool // set on a slow consumer: every write from now on fails
+
 	// Owned by the connection's writer (a pool worker or its own goroutine), one at a time.
-	renewAt time.Time   // when the write deadline must be pushed back
-	abort   atomic.Bool // slow consumer: every write from now on fails
-	spare   []outFrame  // the previous batch's array, reused for the next queue
+	renewAt time.Time  // when the write deadline must be pushed back
+	spare   []outFrame // the previous batch's array, reused for the next queue
 }
 
 type outFrame struct {
