@@ -53,7 +53,8 @@ fuzz:
 	  done; \
 	done
 
-# The benchmarks of examples/measure (see its README): each scenario against Pyre and the raw-gws baseline.
+# The benchmarks of examples/measure (see its README): each scenario against Pyre and the raw-gws baseline
+# (the full run ~8–13 min here; BENCH_FLAGS=-quick ~1 min).
 # Not part of test: go test runs the same tool on a tiny load only.
 bench:
 	$(GO) build -o bin/measure ./examples/measure

@@ -39,6 +39,22 @@ type benchConfig struct {
 	RRConns    []int         `json:"rr_conns"`
 	RRRates    []int         `json:"rr_rates"`
 	RRDuration time.Duration `json:"rr_duration"`
+	// Slow-consumer scenario: SlowSubs subscribers of one topic, one in SlowEvery of them never reading
+	// (socket receive buffer SlowRcvBuf); SlowMsgs broadcasts of SlowSize bytes in bursts of SlowBurst,
+	// for at most SlowDuration.
+	SlowSubs     int           `json:"slow_subs"`
+	SlowEvery    int           `json:"slow_every"`
+	SlowMsgs     int           `json:"slow_msgs"`
+	SlowSize     int           `json:"slow_size"`
+	SlowBurst    int           `json:"slow_burst"`
+	SlowRcvBuf   int           `json:"slow_rcvbuf"`
+	SlowDuration time.Duration `json:"slow_duration"`
+	// Churn scenario: ChurnConns connections opened, joined to one topic and closed; then ChurnClients
+	// clients each leaving and rejoining their topic ChurnCycles times, then joining it ChurnDups more times.
+	ChurnConns   int `json:"churn_conns"`
+	ChurnClients int `json:"churn_clients"`
+	ChurnCycles  int `json:"churn_cycles"`
+	ChurnDups    int `json:"churn_dups"`
 
 	Timeout     time.Duration `json:"timeout"`
 	DialRate    int           `json:"dial_rate"`
@@ -136,14 +152,16 @@ type fanSetup struct {
 }
 
 type benchResults struct {
-	Config   *benchConfig `json:"config"`
-	Started  time.Time    `json:"started"`
-	Seconds  float64      `json:"seconds"`
-	LoadAvg  string       `json:"loadavg"` // before → after
-	Memory   []memResult  `json:"memory"`
-	FanSetup []fanSetup   `json:"fanout_setup"`
-	Fanout   []fanResult  `json:"fanout"`
-	ReqRep   []rrResult   `json:"reqrep"`
+	Config   *benchConfig  `json:"config"`
+	Started  time.Time     `json:"started"`
+	Seconds  float64       `json:"seconds"`
+	LoadAvg  string        `json:"loadavg"` // before → after
+	Memory   []memResult   `json:"memory"`
+	FanSetup []fanSetup    `json:"fanout_setup"`
+	Fanout   []fanResult   `json:"fanout"`
+	ReqRep   []rrResult    `json:"reqrep"`
+	Churn    []churnResult `json:"churn"`
+	Slow     []slowResult  `json:"slow"`
 }
 
 func benchMain(args []string, stdout, stderr io.Writer) int {
@@ -192,7 +210,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs.SetOutput(stderr)
 	cfg := &benchConfig{}
 	kinds := fs.String("kinds", "pyre,gws", "servers to measure (pyre, gws), each against the same clients and payloads")
-	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios to run (always in this order): mem (memory), fanout, reqrep (request/reply)")
+	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios to run (always in this order): mem (memory), fanout, reqrep (request/reply), churn, slow (slow consumers)")
 	quick := fs.Bool("quick", false, "a quick look (~15–30 s): fewer connections and messages; explicit flags still win")
 	memConns := fs.String("mem-conns", "1k,5k,15k", "memory scenario: connection counts (each ≤ 15k: one process's fd limit)")
 	memChans := fs.String("mem-channels", "1,5,20", "memory scenario: channels joined per connection (first must be 1)")
@@ -205,6 +223,17 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	rrConns := fs.String("rr-conns", "1k,10k", "request/reply scenario: connected clients, each joined to one channel and pushing")
 	rrRates := fs.String("rr-rates", "2k,5k", "request/reply scenario: pushes/s of all clients together, one per -rr-conns count (or one for all)")
 	fs.DurationVar(&cfg.RRDuration, "rr-duration", 10*time.Second, "request/reply scenario: how long the clients push")
+	fs.IntVar(&cfg.ChurnConns, "churn-conns", 5000, "churn scenario: connections opened, joined to one topic and closed, -dial-concurrency at a time")
+	fs.IntVar(&cfg.ChurnClients, "churn-clients", 1000, "churn scenario: clients of the leave/rejoin storm and of the duplicate joins")
+	fs.IntVar(&cfg.ChurnCycles, "churn-cycles", 10, "churn scenario: phx_leave + phx_join cycles per client")
+	fs.IntVar(&cfg.ChurnDups, "churn-dups", 3, "churn scenario: duplicate joins (no leave) per client")
+	fs.IntVar(&cfg.SlowSubs, "slow-subs", 2000, "slow-consumer scenario: subscribers of the one topic (slow ones included)")
+	fs.IntVar(&cfg.SlowEvery, "slow-every", 100, "slow-consumer scenario: one subscriber in this many stops reading after joining")
+	fs.IntVar(&cfg.SlowMsgs, "slow-msgs", 10000, "slow-consumer scenario: broadcasts streamed (capped so the baseline's queues stay under 256 MiB)")
+	fs.IntVar(&cfg.SlowSize, "slow-size", 1024, "slow-consumer scenario: bytes of the body field of each broadcast")
+	fs.IntVar(&cfg.SlowBurst, "slow-burst", 100, "slow-consumer scenario: broadcasts per publish request (two bursts at most in flight to the healthy clients)")
+	fs.IntVar(&cfg.SlowRcvBuf, "slow-rcvbuf", 4096, "slow-consumer scenario: SO_RCVBUF of the slow clients' sockets (0: the kernel's default)")
+	fs.DurationVar(&cfg.SlowDuration, "slow-duration", 2*time.Minute, "slow-consumer scenario: the stream stops after this long, sent or not")
 	fs.IntVar(&cfg.Size, "size", 64, "bytes of the body field of each broadcast and each request/reply push")
 	fs.DurationVar(&cfg.Timeout, "timeout", 25*time.Minute, "overall limit; servers are killed when it expires")
 	fs.IntVar(&cfg.DialRate, "dial-rate", 4000, "connections started per second")
@@ -236,6 +265,10 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 		def("mem-settle", func() { cfg.MemSettle = 300 * time.Millisecond })
 		def("rr-conns", func() { *rrConns = "200,1k" })
 		def("rr-duration", func() { cfg.RRDuration = 3 * time.Second })
+		def("slow-subs", func() { cfg.SlowSubs = 500 })
+		def("churn-conns", func() { cfg.ChurnConns = 1000 })
+		def("churn-clients", func() { cfg.ChurnClients = 200 })
+		def("slow-duration", func() { cfg.SlowDuration = 30 * time.Second })
 	}
 	var err error
 	cfg.Kinds, cfg.Scenarios = parseNames(*kinds), parseNames(*scenarios)
@@ -258,6 +291,12 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	if !runs("reqrep") {
 		cfg.RRConns = nil
 	}
+	if !runs("churn") {
+		cfg.ChurnConns, cfg.ChurnClients = 0, 0
+	}
+	if !runs("slow") {
+		cfg.SlowSubs = 0
+	}
 	if err == nil {
 		err = cfg.validate()
 	}
@@ -268,7 +307,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	return cfg, nil
 }
 
-var allScenarios = []string{"mem", "fanout", "reqrep"}
+var allScenarios = []string{"mem", "fanout", "reqrep", "churn", "slow"}
 
 // parseNames splits a comma-separated list.
 func parseNames(s string) []string {
@@ -308,7 +347,7 @@ func (c *benchConfig) validate() error {
 		return errors.New("counts must be in increasing order")
 	}
 	lim := noFileLimit()
-	for _, n := range append(append(slices.Clone(c.MemConns), c.RRConns...), c.fanConns()) {
+	for _, n := range append(append(slices.Clone(c.MemConns), c.RRConns...), c.fanConns(), c.SlowSubs, c.ChurnClients) {
 		if lim > 0 && uint64(n)+200 > lim {
 			return fmt.Errorf("%d connections do not fit in this process's file descriptor limit %d", n, lim)
 		}
@@ -316,6 +355,12 @@ func (c *benchConfig) validate() error {
 	if c.ManyTopics < 0 || c.SubsPerTopic < 0 || c.LatencyMsgs < 0 || c.BurstTarget < 0 || c.BurstMaxMsgs < 1 ||
 		c.Size < 0 || c.Size > 1<<20 {
 		return errors.New("negative counts, burst-max-msgs < 1 or size out of 0…1 MiB")
+	}
+	if (c.ChurnConns > 0) != (c.ChurnClients > 0) || c.ChurnCycles < 1 || c.ChurnDups < 1 {
+		return errors.New("churn scenario: -churn-conns and -churn-clients must both be set, -churn-cycles and -churn-dups ≥ 1")
+	}
+	if err := c.validateSlow(); err != nil {
+		return err
 	}
 	if c.DialRate < 1 || c.DialConc < 1 || c.DialTimeout <= 0 || c.Timeout <= 0 || c.Quiet <= 0 || c.Rounds < 1 {
 		return errors.New("dial-rate, dial-concurrency, dial-timeout, timeout, quiet and rounds must be positive")
@@ -353,6 +398,16 @@ func (r *benchResults) failed() bool {
 			return true
 		}
 	}
+	for i := range r.Churn {
+		if r.Churn[i].Error != "" || r.Churn[i].failures() != 0 {
+			return true
+		}
+	}
+	for i := range r.Slow {
+		if r.Slow[i].failed() {
+			return true
+		}
+	}
 	return false
 }
 
@@ -369,7 +424,7 @@ func runBench(ctx context.Context, cfg *benchConfig, out io.Writer) (*benchResul
 	defer cancel()
 	res := &benchResults{Config: cfg, Started: time.Now()}
 	load0 := loadAvg()
-	steps := (len(cfg.MemConns) + min(1, cfg.fanConns()) + len(cfg.RRConns)) * cfg.Rounds * len(cfg.Kinds)
+	steps := (len(cfg.MemConns) + min(1, cfg.fanConns()) + len(cfg.RRConns) + min(1, cfg.ChurnConns) + min(1, cfg.SlowSubs)) * cfg.Rounds * len(cfg.Kinds)
 	step := 0
 	// each runs fn for every round and kind, interleaved: pyre, gws, pyre, gws…
 	each := func(fn func(round int, kind, of string)) {
@@ -415,6 +470,26 @@ func runBench(ctx context.Context, cfg *benchConfig, out io.Writer) (*benchResul
 				cfg.logf("request/reply %s %d: %s", kind, clients, r.Error)
 			}
 			res.ReqRep = append(res.ReqRep, r)
+		})
+	}
+	if cfg.ChurnConns > 0 {
+		each(func(round int, kind, of string) {
+			cfg.logf("%s churn: %s, %d connections, then %d clients", of, kind, cfg.ChurnConns, cfg.ChurnClients)
+			r := benchChurn(ctx, cfg, kind, round)
+			if r.Error != "" {
+				cfg.logf("churn %s: %s", kind, r.Error)
+			}
+			res.Churn = append(res.Churn, r)
+		})
+	}
+	if cfg.SlowSubs > 0 {
+		each(func(round int, kind, of string) {
+			cfg.logf("%s slow consumers: %s, %s", of, kind, cfg.slowLoad())
+			r := benchSlow(ctx, cfg, kind, round)
+			if r.Error != "" {
+				cfg.logf("slow consumers %s: %s", kind, r.Error)
+			}
+			res.Slow = append(res.Slow, r)
 		})
 	}
 	res.Seconds = time.Since(res.Started).Seconds()

@@ -48,6 +48,8 @@ func tinyBench(t *testing.T, args ...string) (*benchConfig, *benchResults, *byte
 	cfg, err := parseBenchFlags(append([]string{
 		"-mem-settle", "10ms", "-quiet", "5s", "-timeout", "40s", "-dial-concurrency", "8", "-size", "16",
 		"-rr-conns", "5,20", "-rr-rates", "50,100", "-rr-duration", "1s",
+		"-slow-subs", "10", "-slow-every", "5", "-slow-msgs", "50", "-slow-size", "16", "-slow-burst", "10",
+		"-churn-conns", "20", "-churn-clients", "5", "-churn-cycles", "3", "-churn-dups", "2",
 	}, args...), &stderr)
 	if err != nil {
 		t.Fatalf("flags: %v: %s", err, stderr.String())
@@ -76,6 +78,26 @@ func TestBenchTiny(t *testing.T) {
 			len(res.Memory), len(res.Fanout), len(res.FanSetup), len(res.ReqRep))
 	}
 	checkReqRep(t, res.ReqRep)
+	if len(res.Slow) != 2 {
+		t.Fatalf("got %d slow-consumer results, want 2", len(res.Slow))
+	}
+	for i := range res.Slow {
+		checkSlow(t, &res.Slow[i], 8, 2, 50)
+	}
+	if len(res.Churn) != 2 {
+		t.Fatalf("got %d churn results, want 2", len(res.Churn))
+	}
+	for _, r := range res.Churn {
+		// Pyre ends the channel on every leave and every duplicate join with phx_close (a rejoin racing the
+		// end of the left channel can bring a second one for the same join ref: counted apart); the
+		// baseline sends none.
+		closes := map[string][2]int64{"pyre": {15, 10}, "gws": {0, 0}}[r.Kind]
+		if r.Error != "" || r.failures() != 0 || r.Connects != 20 || r.Clients != 5 || r.Rejoins != 15 || r.DupJoins != 10 || r.AfterGot != 5 ||
+			r.RejoinPhxCloses+r.DupPhxCloses-r.RepeatedPhxCloses != closes[0]+closes[1] || r.DupPhxCloses < closes[1] ||
+			r.ConnectsPerSec <= 0 || r.RejoinsPerSec <= 0 || r.DupsPerSec <= 0 {
+			t.Errorf("churn: %+v", r)
+		}
+	}
 	if res.failed() {
 		t.Errorf("a scenario failed: %+v %+v %+v", res.Memory, res.FanSetup, res.Fanout)
 	}
@@ -117,6 +139,12 @@ func TestBenchTiny(t *testing.T) {
 	for _, q := range res.ReqRep {
 		pids = append(pids, q.ServerPID)
 	}
+	for _, q := range res.Slow {
+		pids = append(pids, q.ServerPID)
+	}
+	for _, q := range res.Churn {
+		pids = append(pids, q.ServerPID)
+	}
 	for _, pid := range pids {
 		if err := syscall.Kill(pid, 0); pid == 0 || !errors.Is(err, syscall.ESRCH) {
 			t.Errorf("server pid %d still exists after the run (kill -0: %v)", pid, err)
@@ -140,6 +168,11 @@ func TestBenchTiny(t *testing.T) {
 		"| request/reply | 5 clients, 50 pushes/s | push→reply p999 (ms) |",
 		"| request/reply | 20 clients, 100 pushes/s | pushes/s sustained |",
 		"| request/reply | 20 clients, 100 pushes/s | failed conns, joins, pushes (errors, timeouts, skipped) | 0 | 0 | — |",
+		"| slow consumers | 10 subs, 2 slow, 50 msgs × 16 B | healthy publish→delivery p99 (ms) |",
+		"| churn | 20 conns opened, joined, closed | failed connects, sockets + channels left on the server | 0 | 0 | — |",
+		"| churn | 5 clients × 3 leave+rejoin | phx_close received (Pyre: one per leave) |",
+		"| churn | 5 clients × 2 duplicate joins | phx_close received (Pyre: one per duplicate join) |",
+		"| slow consumers | 10 subs, 2 slow, 50 msgs × 16 B | healthy missing deliveries, disconnects | 0 | 0 | — |",
 	} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("table lacks %q", want)
@@ -180,6 +213,57 @@ func TestBenchTiny(t *testing.T) {
 	}
 	if !bytes.Contains(svg, []byte("request/reply: push→reply p99")) || !bytes.Contains(svg, []byte("<title>gws 20 clients, 100 pushes/s: ")) {
 		t.Error("chart.svg lacks the request/reply panel or its bars")
+	}
+	if !bytes.Contains(svg, []byte("slow consumers: server RSS peak")) || !bytes.Contains(svg, []byte("<title>pyre 10 subs, 2 slow, 50 msgs × 16 B: ")) {
+		t.Error("chart.svg lacks the slow-consumer panels or their bars")
+	}
+}
+
+// checkSlow checks that the counts of a slow-consumer run add up: every client joined, every message
+// sent and delivered to every healthy client, in order, none of them disconnected, and every slow client
+// accounted for (disconnected, or open having received at most what was sent).
+func checkSlow(t *testing.T, r *slowResult, healthy, slow, msgs int) {
+	t.Helper()
+	if r.Error != "" || r.ConnectErrors != 0 || r.Healthy != healthy || r.Slow != slow || r.MsgsSent != msgs || r.TimedOut {
+		t.Errorf("slow %s: error %q, %d connect errors, %d healthy, %d slow, %d msgs sent (timed out %v); want %d, %d, %d",
+			r.Kind, r.Error, r.ConnectErrors, r.Healthy, r.Slow, r.MsgsSent, r.TimedOut, healthy, slow, msgs)
+	}
+	if r.Expected != int64(healthy*msgs) || r.missing() != 0 || r.OutOfOrder != 0 || r.OtherFrames != 0 || r.HealthyDisconnects != 0 ||
+		r.DeliveriesPerSec <= 0 || r.LatP50MS > r.LatP99MS || r.LatP99MS > r.LatMaxMS || r.LatMaxMS <= 0 {
+		t.Errorf("slow %s healthy: %d/%d delivered, %d out of order, %d other, %d disconnected %v, %v/s, p50 %v p99 %v max %v", r.Kind,
+			r.Delivered, r.Expected, r.OutOfOrder, r.OtherFrames, r.HealthyDisconnects, r.HealthyReasons, r.DeliveriesPerSec, r.LatP50MS, r.LatP99MS, r.LatMaxMS)
+	}
+	n := 0
+	for _, v := range r.SlowHow {
+		n += v
+	}
+	if n != slow || r.SlowDisconnected != slow-r.SlowHow["open"] || len(r.SlowFrames) != slow {
+		t.Errorf("slow %s: %d slow clients, outcomes %v, %d disconnected, frames %v", r.Kind, slow, r.SlowHow, r.SlowDisconnected, r.SlowFrames)
+	}
+	for _, f := range r.SlowFrames {
+		if f > int64(r.MsgsSent) || r.SlowHow["open"] == slow && f != int64(r.MsgsSent) {
+			t.Errorf("slow %s: a slow client received %d of %d broadcasts (outcomes %v)", r.Kind, f, r.MsgsSent, r.SlowHow)
+		}
+	}
+	if r.RSSBeforeMB <= 0 || r.RSSPeakMB < r.RSSEndMB || r.RSSEndMB <= 0 {
+		t.Errorf("slow %s: server RSS %v → peak %v, end %v MB", r.Kind, r.RSSBeforeMB, r.RSSPeakMB, r.RSSEndMB)
+	}
+}
+
+// TestBenchSlow streams more than a stalled socket and Pyre's 1024-frame queue can hold: Pyre must cut
+// every slow client and no healthy one; the baseline, unprotected, keeps them (whatever it does, the
+// counts must add up). No timing is asserted.
+func TestBenchSlow(t *testing.T) {
+	_, res, _ := tinyBench(t, "-scenarios", "slow", "-out", "", "-slow-subs", "20", "-slow-every", "10", "-slow-msgs", "6000", "-slow-size", "1024", "-slow-burst", "100")
+	if len(res.Slow) != 2 || res.failed() {
+		t.Fatalf("got %d results, failed %v", len(res.Slow), res.failed())
+	}
+	for i := range res.Slow {
+		r := &res.Slow[i]
+		checkSlow(t, r, 18, 2, 6000)
+		if r.Kind == "pyre" && (r.SlowDisconnected != 2 || r.SlowHow["open"] != 0) {
+			t.Errorf("pyre kept slow consumers: %v, frames %v", r.SlowHow, r.SlowFrames)
+		}
 	}
 }
 
@@ -284,7 +368,7 @@ func TestBenchFlags(t *testing.T) {
 	if cfg.Rounds != 1 || cfg.ProfileDir != "" {
 		t.Errorf("defaults: rounds %d, profile dir %q", cfg.Rounds, cfg.ProfileDir)
 	}
-	if fmt.Sprint(cfg.Scenarios, cfg.RRConns, cfg.rrRate(0), cfg.rrRate(1), cfg.RRDuration) != "[mem fanout reqrep] [1000 10000] 2000 5000 10s" {
+	if fmt.Sprint(cfg.Scenarios, cfg.RRConns, cfg.rrRate(0), cfg.rrRate(1), cfg.RRDuration) != "[mem fanout reqrep churn slow] [1000 10000] 2000 5000 10s" {
 		t.Errorf("request/reply defaults: %v %v %v %v", cfg.Scenarios, cfg.RRConns, cfg.RRRates, cfg.RRDuration)
 	}
 	cfg, err = parseBenchFlags([]string{"-quick", "-scenarios", "reqrep", "-rr-rates", "300"}, &stderr)
@@ -295,7 +379,9 @@ func TestBenchFlags(t *testing.T) {
 		t.Errorf("-quick -scenarios reqrep: mem %v, fan-out %d conns, request/reply %v %v %v", cfg.MemConns, cfg.fanConns(), cfg.RRConns, cfg.RRRates, cfg.RRDuration)
 	}
 	for _, bad := range [][]string{{"-mem-channels", "5,20"}, {"-kinds", "nope"}, {"-fan-subs", "100,1"}, {"-mem-conns", "25k"}, {"-rounds", "0"},
-		{"-scenarios", "mem,nope"}, {"-scenarios", ""}, {"-rr-rates", "1,2,3"}, {"-rr-rates", "0"}, {"-rr-conns", "25k"}, {"-rr-duration", "0s"}} {
+		{"-scenarios", "mem,nope"}, {"-scenarios", ""}, {"-rr-rates", "1,2,3"}, {"-rr-rates", "0"}, {"-rr-conns", "25k"}, {"-rr-duration", "0s"},
+		{"-slow-every", "1"}, {"-slow-subs", "50", "-slow-every", "100"}, {"-slow-burst", "600"}, {"-slow-msgs", "1000000"}, {"-slow-subs", "25k"},
+		{"-churn-cycles", "0"}, {"-churn-clients", "25k"}} {
 		if _, err := parseBenchFlags(bad, &stderr); err == nil {
 			t.Errorf("%v accepted", bad)
 		}

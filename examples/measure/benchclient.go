@@ -21,6 +21,7 @@ import (
 var (
 	nullPrefix = []byte(`[null,null,"`) // every broadcast frame of both servers
 	phxReply   = []byte(`"phx_reply"`)
+	phxClose   = []byte(`"phx_close"`)
 	statusOK   = []byte(`"status":"ok"`)
 	tsKey      = []byte(`"ts":`)
 	seqKey     = []byte(`"seq":`)
@@ -50,10 +51,13 @@ type benchFleet struct {
 	firstNS    atomic.Int64 // unix ns of the phase's first delivery
 	lastNS     atomic.Int64 // unix ns of the phase's latest delivery
 	maxLatNS   atomic.Int64 // largest arrival − publisher stamp in the phase
+	lat        *latHist     // every arrival − stamp, when set (slow-consumer scenario)
 	done       chan struct{}
 
 	outOfOrder  atomic.Int64 // a topic's seq not above the previous one on that connection
-	other       atomic.Int64 // frames neither a broadcast nor a reply (phx_close, phx_error…)
+	other       atomic.Int64 // frames neither a broadcast nor a reply nor phx_close (phx_error…)
+	phxCloses   atomic.Int64 // phx_close frames (a channel ended by a leave or a duplicate join)
+	phxReclose  atomic.Int64 // phx_close frames for a join ref that already had one on that connection
 	closing     atomic.Bool
 	closedEarly atomic.Int64
 	errMu       sync.Mutex
@@ -117,8 +121,10 @@ func atomicMax(a *atomic.Int64, v int64) {
 type benchConn struct {
 	f         *benchFleet
 	conn      *gws.Conn
-	replies   chan error       // one per reply to a join
+	replies   chan error       // one per reply (join, leave)
 	lastSeq   map[string]int64 // by topic; read loop only
+	topics    []string         // joined when dialed
+	closed    map[string]bool  // join refs that got a phx_close; read loop only
 	abandoned atomic.Bool
 	ref       int // join refs sent so far; joiner only
 }
@@ -154,6 +160,9 @@ func (c *benchConn) OnMessage(_ *gws.Conn, msg *gws.Message) {
 		now := time.Now().UnixNano()
 		if ts := parseIntAfter(b, tsKey); ts > 0 {
 			atomicMax(&f.maxLatNS, now-ts)
+			if f.lat != nil {
+				f.lat.record(now - ts)
+			}
 		}
 		if f.firstNS.Load() == 0 {
 			f.firstNS.CompareAndSwap(0, now)
@@ -186,6 +195,21 @@ func (c *benchConn) OnMessage(_ *gws.Conn, msg *gws.Message) {
 		}
 		return
 	}
+	if bytes.Contains(b, phxClose) {
+		f.phxCloses.Add(1)
+		// ["<join_ref>",…: a second phx_close for the same join ref is counted apart.
+		if end := bytes.IndexByte(b[min(2, len(b)):], '"'); bytes.HasPrefix(b, []byte(`["`)) && end >= 0 {
+			ref := string(b[2 : 2+end])
+			if c.closed == nil {
+				c.closed = make(map[string]bool)
+			}
+			if c.closed[ref] {
+				f.phxReclose.Add(1)
+			}
+			c.closed[ref] = true
+		}
+		return
+	}
 	f.other.Add(1)
 }
 
@@ -210,26 +234,34 @@ func parseIntAfter(b, key []byte) int64 {
 	return n
 }
 
-// join sends one phx_join per topic (pipelined) and waits for every reply.
+// join sends one phx_join per topic (pipelined) and waits for every reply. Each join's ref is its join ref.
 func (c *benchConn) join(ctx context.Context, topics []string, timeout time.Duration) error {
-	for _, t := range topics {
+	frames := make([]string, len(topics))
+	for i, t := range topics {
 		c.ref++
 		r := strconv.Itoa(c.ref)
-		frame := `["` + r + `","` + r + `",` + strconv.Quote(t) + `,"phx_join",{}]`
+		frames[i] = `["` + r + `","` + r + `",` + strconv.Quote(t) + `,"phx_join",{}]`
+	}
+	return c.request(ctx, frames, timeout)
+}
+
+// request sends frames (pipelined) and waits for one ok reply to each.
+func (c *benchConn) request(ctx context.Context, frames []string, timeout time.Duration) error {
+	for _, frame := range frames {
 		if err := c.conn.WriteString(frame); err != nil {
-			return fmt.Errorf("send join: %w", err)
+			return fmt.Errorf("send: %w", err)
 		}
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	for range topics {
+	for range frames {
 		select {
 		case err := <-c.replies:
 			if err != nil {
 				return err
 			}
 		case <-t.C:
-			return errors.New("no join reply within " + timeout.String())
+			return errors.New("no reply within " + timeout.String())
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -238,10 +270,10 @@ func (c *benchConn) join(ctx context.Context, topics []string, timeout time.Dura
 }
 
 // dial opens connection i and joins topics.
-func (f *benchFleet) dial(ctx context.Context, plan dialPlan, i int, topics []string) error {
+func (f *benchFleet) dial(ctx context.Context, plan dialPlan, i int, topics []string) (*benchConn, error) {
 	src := net.IPv4(127, 0, 0, byte(2+i%max(plan.srcIPs, 1)))
 	dialer := &net.Dialer{Timeout: plan.timeout, LocalAddr: &net.TCPAddr{IP: src}}
-	c := &benchConn{f: f, replies: make(chan error, 64), lastSeq: make(map[string]int64, len(topics))}
+	c := &benchConn{f: f, replies: make(chan error, 64), lastSeq: make(map[string]int64, len(topics)), topics: topics}
 	conn, _, err := gws.NewClient(c, &gws.ClientOption{
 		Addr:             plan.url,
 		ReadBufferSize:   1 << 10,
@@ -250,7 +282,7 @@ func (f *benchFleet) dial(ctx context.Context, plan dialPlan, i int, topics []st
 		NewSession:       func() gws.SessionStorage { return &gwsSession{} }, // stores nothing, unlike gws's default map
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c.conn = conn
 	f.wg.Add(1)
@@ -261,12 +293,12 @@ func (f *benchFleet) dial(ctx context.Context, plan dialPlan, i int, topics []st
 	if err := c.join(ctx, topics, plan.timeout); err != nil {
 		c.abandoned.Store(true)
 		_ = conn.NetConn().Close()
-		return err
+		return nil, err
 	}
 	f.mu.Lock()
 	f.conns = append(f.conns, c)
 	f.mu.Unlock()
-	return nil
+	return c, nil
 }
 
 // connect opens plan.conns connections (paced, plan.concurrency at a time); connection i joins
@@ -282,7 +314,8 @@ func (f *benchFleet) connect(ctx context.Context, plan dialPlan, topicsFor func(
 				return ctx.Err()
 			}
 		}
-		return f.dial(ctx, plan, i, topicsFor(i))
+		_, err := f.dial(ctx, plan, i, topicsFor(i))
+		return err
 	})
 	st.Elapsed = time.Since(start)
 	return st

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -170,7 +171,79 @@ func benchRows(cfg *benchConfig, res *benchResults) []benchRow {
 			return float64(r.failures()), true
 		})
 	}
+	if len(res.Churn) > 0 {
+		connLoad, stormLoad, dupLoad := cfg.churnLoads()
+		ch := func(load, metric string, decimals int, agg func([]float64) float64, f func(r *churnResult) (float64, bool)) {
+			add("churn", load, metric, decimals, agg, func(k string) []float64 {
+				return pick(res.Churn, func(r *churnResult) bool { return r.Kind == k }, f)
+			})
+		}
+		ch(connLoad, "connects/s (connect + join + close)", 0, median, func(r *churnResult) (float64, bool) { return r.ConnectsPerSec, r.Connects > 0 })
+		ch(connLoad, "failed connects, sockets + channels left on the server", 0, nil, func(r *churnResult) (float64, bool) {
+			return float64(int64(r.ConnectErrors) + r.LeftSockets + r.LeftChannels), true
+		})
+		ch(stormLoad, "leave+rejoin cycles/s", 0, median, func(r *churnResult) (float64, bool) { return r.RejoinsPerSec, r.Rejoins > 0 })
+		ch(stormLoad, "phx_close received (Pyre: one per leave)", 0, median, func(r *churnResult) (float64, bool) { return float64(r.RejoinPhxCloses), true })
+		ch(stormLoad, "failed clients", 0, nil, func(r *churnResult) (float64, bool) { return float64(r.ClientErrors + r.RejoinErrors), true })
+		ch(dupLoad, "duplicate joins/s", 0, median, func(r *churnResult) (float64, bool) { return r.DupsPerSec, r.DupJoins > 0 })
+		ch(dupLoad, "phx_close received (Pyre: one per duplicate join)", 0, median, func(r *churnResult) (float64, bool) { return float64(r.DupPhxCloses), true })
+		ch(dupLoad, "phx_close repeated for an already closed join ref (both phases)", 0, median, func(r *churnResult) (float64, bool) {
+			return float64(r.RepeatedPhxCloses), true
+		})
+		ch(dupLoad, "failed clients, then missing or extra deliveries, other frames, disconnects", 0, nil, func(r *churnResult) (float64, bool) {
+			return float64(int64(r.DupErrors) + abs64(r.AfterGot-r.AfterExpected) + r.OtherFrames + r.Disconnects), true
+		})
+	}
+	for _, name := range slowLoads(res) {
+		sl := func(metric string, decimals int, agg func([]float64) float64, f func(r *slowResult) (float64, bool)) {
+			add("slow consumers", name, metric, decimals, agg, func(k string) []float64 {
+				return pick(res.Slow, func(r *slowResult) bool { return r.Kind == k && r.Load == name }, f)
+			})
+		}
+		streamed := func(f func(r *slowResult) float64) func(r *slowResult) (float64, bool) {
+			return func(r *slowResult) (float64, bool) { return f(r), r.Delivered > 0 }
+		}
+		sl("slow clients disconnected by the server", 0, median, func(r *slowResult) (float64, bool) { return float64(r.SlowDisconnected), true })
+		sl("slow clients' broadcasts received (mean)", 0, median, func(r *slowResult) (float64, bool) {
+			return sum(int64s(r.SlowFrames)) / float64(max(len(r.SlowFrames), 1)), len(r.SlowFrames) > 0
+		})
+		sl("server RSS before the stream (MB)", 1, median, func(r *slowResult) (float64, bool) { return r.RSSBeforeMB, r.RSSBeforeMB > 0 })
+		sl("server RSS peak (MB)", 1, median, func(r *slowResult) (float64, bool) { return r.RSSPeakMB, r.RSSPeakMB > 0 })
+		sl("server RSS after the stream, slow clients unread (MB)", 1, median, func(r *slowResult) (float64, bool) { return r.RSSEndMB, r.RSSEndMB > 0 })
+		sl("healthy deliveries/s", 0, median, streamed(func(r *slowResult) float64 { return r.DeliveriesPerSec }))
+		sl("healthy publish→delivery p50 (ms)", 3, median, streamed(func(r *slowResult) float64 { return r.LatP50MS }))
+		sl("healthy publish→delivery p99 (ms)", 3, median, streamed(func(r *slowResult) float64 { return r.LatP99MS }))
+		sl("healthy publish→delivery max (ms)", 3, median, streamed(func(r *slowResult) float64 { return r.LatMaxMS }))
+		sl("healthy missing deliveries, disconnects", 0, nil, func(r *slowResult) (float64, bool) {
+			return float64(r.missing() + r.HealthyDisconnects), true
+		})
+	}
 	return rows
+}
+
+func int64s(v []int64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+// span formats the smallest and largest of v ("3–7", or "5" when equal).
+func span(v []int64) string {
+	if len(v) == 0 {
+		return "—"
+	}
+	lo, hi := slices.Min(v), slices.Max(v)
+	if lo == hi {
+		return strconv.FormatInt(lo, 10)
+	}
+	return strconv.FormatInt(lo, 10) + "–" + strconv.FormatInt(hi, 10)
+}
+
+// slowLoads lists the slow-consumer loads in the order they ran.
+func slowLoads(res *benchResults) []string {
+	return inOrder(len(res.Slow), func(i int) string { return res.Slow[i].Load })
 }
 
 // rrPushMS is a push→reply figure of r in ms, when r has replies.
@@ -286,6 +359,26 @@ func formatBenchReport(cfg *benchConfig, res *benchResults, rows []benchRow) str
 				p.Sent, p.OK, p.Error, byReason(p.ErrorsBy), p.Timeout, p.Skipped, r.Conns.ClosedEarly, byReason(r.Conns.ClosedEarlyBy))
 		}
 		notes = append(notes, note+errSuffix(q.Error))
+	}
+	for _, q := range res.Churn {
+		notes = append(notes, fmt.Sprintf("churn %s: %d/%d connects in %s%s; %d clients: %d leave+rejoin cycles in %s%s, %d phx_close; %d duplicate joins in %s%s, %d phx_close; %d phx_close repeating one already received; then %d/%d deliveries of one broadcast per topic; %d other frames, %d client disconnects%s",
+			round(q.Kind, q.Round), q.Connects, cfg.ChurnConns, seconds(q.ConnectSeconds), errSuffix(q.FirstError), q.Clients, q.Rejoins, seconds(q.RejoinSeconds), errSuffix(q.RejoinFirstErr),
+			q.RejoinPhxCloses, q.DupJoins, seconds(q.DupSeconds), errSuffix(q.DupFirstErr), q.DupPhxCloses, q.RepeatedPhxCloses, q.AfterGot, q.AfterExpected, q.OtherFrames, q.Disconnects, errSuffix(q.Error)))
+	}
+	if len(res.Churn) > 0 {
+		notes = append(notes, "churn: the gws baseline does less work: a join adds the connection to a set (a duplicate join just replies ok), a leave removes it; no channel process, no phx_close")
+	}
+	for _, q := range res.Slow {
+		limit := ""
+		if q.TimedOut {
+			limit = " (stopped by -slow-duration)"
+		}
+		notes = append(notes, fmt.Sprintf("slow consumers %s %s: %d healthy + %d slow clients (SO_RCVBUF %d); %d msgs streamed in %s%s: healthy %d/%d delivered, %d out of order, %d other frames, %d disconnected%s; slow clients, at their first read after the stream: %v, broadcasts received %s%s",
+			round(q.Kind, q.Round), q.Load, q.Healthy, q.Slow, cfg.SlowRcvBuf, q.MsgsSent, seconds(q.StreamSeconds), limit, q.Delivered, q.Expected,
+			q.OutOfOrder, q.OtherFrames, q.HealthyDisconnects, byReason(q.HealthyReasons), q.SlowHow, span(q.SlowFrames), errSuffix(q.Error)))
+	}
+	if len(res.Slow) > 0 {
+		notes = append(notes, "slow consumers: \"EOF\" = the server closed the TCP connection without a close frame (none can pass a full socket), \"open\" = still connected when the slow client read after the stream (nothing more came for 2 s); the baseline has no slow-consumer protection: its per-connection queue holds the whole stream")
 	}
 	notes = append(notes, fmt.Sprintf("total time %.0f s", res.Seconds))
 	for _, n := range notes {
@@ -403,6 +496,7 @@ func benchChart(cfg *benchConfig, res *benchResults) string {
 		memCats = append(memCats, count(c)+" conns")
 	}
 	rrCats := rrLoads(res)
+	slowCats := slowLoads(res)
 	lastK := 1
 	if len(cfg.MemChannels) > 0 {
 		lastK = cfg.MemChannels[len(cfg.MemChannels)-1]
@@ -410,7 +504,9 @@ func benchChart(cfg *benchConfig, res *benchResults) string {
 	panels = append(panels,
 		chartPanel{title: "memory: server RSS per connection, 1 channel, KB", xlabel: "idle connections", cats: memCats, values: map[string][]float64{}},
 		chartPanel{title: fmt.Sprintf("memory: RSS per extra channel (%d ch/conn), KB", lastK), xlabel: "idle connections", cats: memCats, values: map[string][]float64{}},
-		chartPanel{title: "request/reply: push→reply p99, ms (log scale; lower is better)", xlabel: "connected clients, each on one channel; total push rate", cats: rrCats, values: map[string][]float64{}, log: true})
+		chartPanel{title: "request/reply: push→reply p99, ms (log scale; lower is better)", xlabel: "connected clients, each on one channel; total push rate", cats: rrCats, values: map[string][]float64{}, log: true},
+		chartPanel{title: "slow consumers: server RSS peak, MB (lower is better)", xlabel: "subscribers, slow ones, broadcasts streamed", cats: slowCats, values: map[string][]float64{}},
+		chartPanel{title: "slow consumers: healthy publish→delivery p99, ms", xlabel: "subscribers, slow ones, broadcasts streamed", cats: slowCats, values: map[string][]float64{}})
 	for _, k := range cfg.Kinds {
 		for _, name := range cases {
 			panels[0].values[k] = append(panels[0].values[k], med(fanValues(res, k, name, func(r *fanResult) (float64, bool) { return r.DeliveriesPerSec, r.BurstDelivered > 0 })))
@@ -422,6 +518,13 @@ func benchChart(cfg *benchConfig, res *benchResults) string {
 				last := m.ByChannels[len(m.ByChannels)-1]
 				return last.RSSPerChanKB, last.Channels > 1
 			})))
+		}
+		for _, name := range slowCats {
+			slowMed := func(f func(r *slowResult) (float64, bool)) float64 {
+				return med(pick(res.Slow, func(r *slowResult) bool { return r.Kind == k && r.Load == name }, f))
+			}
+			panels[5].values[k] = append(panels[5].values[k], slowMed(func(r *slowResult) (float64, bool) { return r.RSSPeakMB, r.RSSPeakMB > 0 }))
+			panels[6].values[k] = append(panels[6].values[k], slowMed(func(r *slowResult) (float64, bool) { return r.LatP99MS, r.Delivered > 0 }))
 		}
 		for _, name := range rrCats {
 			panels[4].values[k] = append(panels[4].values[k], med(rrValues(res, k, name, func(r *rrResult) (float64, bool) {

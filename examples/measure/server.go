@@ -251,7 +251,7 @@ func readMem() memStats {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return memStats{
-		RSSBytes:   vmRSS(),
+		RSSBytes:   procStatusBytes("/proc/self/status", "VmRSS"),
 		HeapInuse:  ms.HeapInuse,
 		StackInuse: ms.StackInuse,
 		Goroutines: runtime.NumGoroutine(),
@@ -259,9 +259,10 @@ func readMem() memStats {
 	}
 }
 
-// vmRSS reads VmRSS from /proc/self/status, in bytes (0 if unavailable).
-func vmRSS() uint64 {
-	f, err := os.Open("/proc/self/status")
+// procStatusBytes reads a field given in kB (VmRSS, VmHWM) from a /proc/…/status file, in bytes (0 if
+// unavailable).
+func procStatusBytes(path, field string) uint64 {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0
 	}
@@ -269,7 +270,7 @@ func vmRSS() uint64 {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			fields := strings.Fields(rest) // "123456 kB"
 			if len(fields) >= 1 {
 				kb, err := strconv.ParseUint(fields[0], 10, 64)
