@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -366,4 +367,34 @@ func TestWriteDelayDeliversInOrder(t *testing.T) {
 	}
 	c.send(`["1","2","room:wd","echo",{"after":true}]`)
 	c.expect(`["1","2","room:wd","phx_reply",{"response":{"after":true},"status":"ok"}]`)
+}
+
+// A rejoin sent right behind a leave, without waiting for the leave's reply, is not a duplicate join: the
+// old channel's phx_close is sent once, by the old channel (found by make bench's churn scenario).
+func TestLeaveThenImmediateRejoinClosesOnce(t *testing.T) {
+	f := newFixture(t, Config{})
+	c := dial(t, f.srv, v2, nil)
+	old := "1"
+	joinOK(c, old, "room:lr", `{}`)
+	for i := range 20 {
+		rejoin := fmt.Sprint(i + 2)
+		c.send(`["` + old + `","l` + old + `","room:lr","phx_leave",{}]`)
+		c.send(`["` + rejoin + `","` + rejoin + `","room:lr","phx_join",{}]`)
+		closes, replies := 0, 0
+		for replies < 2 || closes < 1 {
+			fr := string(c.next().data)
+			switch {
+			case strings.Contains(fr, `"phx_close"`):
+				closes++
+			case strings.Contains(fr, `"phx_reply"`):
+				replies++
+			}
+		}
+		c.sync("h" + old)
+		c.expectNone() // no second phx_close for the old join ref
+		if closes != 1 {
+			t.Fatalf("round %d: %d phx_close frames, want 1", i, closes)
+		}
+		old = rejoin
+	}
 }

@@ -21,8 +21,9 @@ type socketActor struct {
 }
 
 type chanEntry struct {
-	pid *actor.PID
-	st  *chanState
+	pid     *actor.PID
+	st      *chanState
+	leaving bool // a phx_leave was forwarded: the channel sends its own phx_close
 }
 
 // Messages a socket actor receives besides inbound *message.Message.
@@ -98,6 +99,9 @@ func (a *socketActor) route(ctx actor.Context, m *message.Message) {
 		cs.release() // stale join_ref: dropped silently, as Phoenix 1.8
 		return
 	}
+	if m.Event == message.EventLeave {
+		e.leaving = true
+	}
 	ctx.Send(e.pid, m) // the channel releases it
 }
 
@@ -105,11 +109,15 @@ func (a *socketActor) join(ctx actor.Context, m *message.Message) {
 	cs := a.cs
 	var oldClose *message.Message
 	if old := a.channels[m.Topic]; old != nil {
-		// Duplicate join: the old channel ends now; its phx_close goes out after the new join reply.
 		old.st.sub.close()
 		delete(a.channels, m.Topic)
-		ctx.Send(old.pid, duplicateJoin{})
-		oldClose = &message.Message{JoinRef: old.st.joinRef, Ref: old.st.joinRef, Topic: m.Topic, Event: message.EventClose, Payload: message.EmptyObject}
+		// A rejoin right after a leave: the old channel is already closing itself (its phx_close is on its
+		// way). Otherwise it is a duplicate join: the old channel ends now and its phx_close goes out
+		// after the new join reply.
+		if !old.leaving {
+			ctx.Send(old.pid, duplicateJoin{})
+			oldClose = &message.Message{JoinRef: old.st.joinRef, Ref: old.st.joinRef, Topic: m.Topic, Event: message.EventClose, Payload: message.EmptyObject}
+		}
 	}
 	rt := cs.router.match(m.Topic)
 	if rt == nil {
