@@ -15,7 +15,8 @@ import (
 //
 // A worker must never wait on one client: its writes have a short deadline, and a connection whose write
 // does not finish in time (a client not reading) is handed, with the unwritten rest, to a goroutine of its
-// own that writes with the full WriteTimeout and then returns it to the pool.
+// own that writes with the full WriteTimeout. That connection stays off the pool from then on, so a slow
+// client holds a worker once, for poolWriteTimeout at most.
 type flushPool struct {
 	ready chan *wsConn
 
@@ -112,6 +113,7 @@ func (c *wsConn) flushOnce() {
 	c.spare = batch[:0]
 	if err != nil {
 		if rest != nil {
+			c.ownWriter.Store(true)
 			go c.drainFrom(rest)
 			return
 		}
@@ -124,8 +126,8 @@ func (c *wsConn) flushOnce() {
 		c.writing = false
 	}
 	c.mu.Unlock()
-	if more && !c.ep.flush.submit(c) {
-		go c.drain()
+	if more {
+		c.startWriter()
 	}
 }
 

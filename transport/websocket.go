@@ -295,7 +295,8 @@ type wsConn struct {
 	closeCode   channel.CloseCode
 	dead        bool // the connection is gone
 
-	abort atomic.Bool // set on a slow consumer: every write from now on fails
+	abort     atomic.Bool // set on a slow consumer: every write from now on fails
+	ownWriter atomic.Bool // a pooled write to it timed out: it is written by goroutines of its own
 
 	// Owned by the connection's writer (a pool worker or its own goroutine), one at a time.
 	renewAt time.Time  // when the write deadline must be pushed back
@@ -348,8 +349,10 @@ func (c *wsConn) enqueue(f outFrame) error {
 // startWriter hands a connection that just got frames to the flush pool, or to a goroutine of its own
 // when the pool cannot take it.
 func (c *wsConn) startWriter() {
-	if c.ep.cfg.WriteDelay > 0 || !c.ep.flush.submit(c) {
-		go c.drain() // drain honours WriteDelay; a pool worker must not sleep
+	// drain honours WriteDelay (a pool worker must not sleep), and takes the connections that once kept
+	// a pool worker waiting, so they cannot do it again.
+	if c.ep.cfg.WriteDelay > 0 || c.ownWriter.Load() || !c.ep.flush.submit(c) {
+		go c.drain()
 	}
 }
 
