@@ -91,9 +91,7 @@ func (p *flushPool) work(stop chan struct{}) {
 // flushOnce writes what c has pending, then requeues c if more arrived, or marks it idle.
 func (c *wsConn) flushOnce() {
 	c.mu.Lock()
-	batch := c.queue
-	c.queue, c.spare = c.spare[:0], nil
-	c.queuedBytes = 0
+	batch := c.takeTurn()
 	if len(batch) == 0 {
 		closing, dead := c.closing, c.dead
 		c.spare = batch
@@ -129,6 +127,30 @@ func (c *wsConn) flushOnce() {
 	if more {
 		c.startWriter()
 	}
+}
+
+// takeTurn takes the frames of one turn from the queue: all of them when they fit in maxCoalesce bytes,
+// else as many as fit (at least one). A connection with a long backlog then goes to the back of the ready
+// queue instead of holding a worker while every other connection waits. Called with c.mu held.
+func (c *wsConn) takeTurn() []outFrame {
+	k, size := 0, 0
+	for k < len(c.queue) && (k == 0 || size+len(c.queue[k].data) <= maxCoalesce) {
+		size += len(c.queue[k].data)
+		k++
+	}
+	if k == len(c.queue) {
+		batch := c.queue
+		c.queue, c.spare = c.spare[:0], nil
+		c.queuedBytes = 0
+		return batch
+	}
+	batch := append(c.spare[:0], c.queue[:k]...)
+	c.spare = nil
+	n := copy(c.queue, c.queue[k:])
+	clear(c.queue[n:])
+	c.queue = c.queue[:n]
+	c.queuedBytes -= size
+	return batch
 }
 
 // writePooled writes batch with the pool's short deadline. On a timeout it returns the bytes not yet
