@@ -93,13 +93,12 @@ func (c *wsConn) flushOnce() {
 	c.mu.Lock()
 	batch := c.takeTurn()
 	if len(batch) == 0 {
-		closing, dead := c.closing, c.dead
-		c.spare = batch
-		if !closing || dead {
-			c.writing = false
+		if !c.closing || c.dead {
+			c.goIdle(batch)
 			c.mu.Unlock()
 			return
 		}
+		c.spare = batch
 		c.mu.Unlock()
 		go c.drain() // writes the close frame, which may wait on the client
 		return
@@ -107,8 +106,7 @@ func (c *wsConn) flushOnce() {
 	c.mu.Unlock()
 
 	rest, err := c.writePooled(batch)
-	clear(batch)
-	c.spare = batch[:0]
+	c.recycle(batch)
 	if err != nil {
 		if rest != nil {
 			c.ownWriter.Store(true)
@@ -121,7 +119,7 @@ func (c *wsConn) flushOnce() {
 	c.mu.Lock()
 	more := len(c.queue) > 0 || c.closing
 	if !more {
-		c.writing = false
+		c.goIdle(nil)
 	}
 	c.mu.Unlock()
 	if more {
@@ -153,25 +151,40 @@ func (c *wsConn) takeTurn() []outFrame {
 	return batch
 }
 
+// recycle keeps a written batch's array for the next turn. Writer only.
+func (c *wsConn) recycle(batch []outFrame) {
+	clear(batch)
+	c.spare = batch[:0]
+}
+
+// maxIdleFrames bounds the queue arrays an idle connection keeps: a burst must not leave every connection
+// holding a large one.
+const maxIdleFrames = 16
+
+// goIdle marks c as having no writer, keeping small arrays for the next frames. Called with c.mu held.
+func (c *wsConn) goIdle(spare []outFrame) {
+	c.writing = false
+	if spare != nil {
+		c.spare = spare
+	}
+	if cap(c.spare) > maxIdleFrames {
+		c.spare = nil
+	}
+	if len(c.queue) == 0 && cap(c.queue) > maxIdleFrames {
+		c.queue = nil
+	}
+}
+
 // writePooled writes batch with the pool's short deadline. On a timeout it returns the bytes not yet
-// written (copied), for a goroutine of the connection's own.
+// written, for a goroutine of the connection's own.
 func (c *wsConn) writePooled(batch []outFrame) (rest []byte, err error) {
 	c.renewAt = time.Time{} // the next own-goroutine write sets its full deadline
 	if err := c.setDeadline(time.Now().Add(poolWriteTimeout)); err != nil {
 		return nil, err
 	}
-	bp := writeBufs.Get().(*[]byte)
-	buf := (*bp)[:0]
-	for i := range batch {
-		buf = appendFrame(buf, frameOpcode(batch[i]), batch[i].data)
-	}
-	n, err := c.socket.NetConn().Write(buf)
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && !c.abort.Load() {
-		rest = append([]byte(nil), buf[n:]...)
-	}
-	if cap(buf) <= 4*maxCoalesce {
-		*bp = buf[:0]
-		writeBufs.Put(bp)
+	rest, err = c.writeFrames(batch)
+	if err != nil && (!errors.Is(err, os.ErrDeadlineExceeded) || c.abort.Load()) {
+		rest = nil // not a slow write to hand over: the connection is done
 	}
 	return rest, err
 }

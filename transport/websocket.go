@@ -405,18 +405,15 @@ func (c *wsConn) Close(code channel.CloseCode) {
 
 // drain writes queued frames until the queue is empty, then exits; on closing it sends the close frame.
 func (c *wsConn) drain() {
-	var batch []outFrame
 	if d := c.ep.cfg.WriteDelay; d > 0 {
 		time.Sleep(d) // let more frames gather for this write (Config.WriteDelay)
 	}
 	for {
 		c.mu.Lock()
-		batch, c.queue = c.queue, batch[:0]
-		c.queuedBytes = 0
+		batch := c.takeTurn()
 		if len(batch) == 0 {
 			closing, dead, code := c.closing, c.dead, c.closeCode
-			c.writing = false
-			c.queue = nil
+			c.goIdle(batch)
 			c.mu.Unlock()
 			if closing && !dead {
 				_ = c.socket.SetWriteDeadline(time.Now().Add(c.ep.cfg.WriteTimeout))
@@ -425,49 +422,53 @@ func (c *wsConn) drain() {
 			return
 		}
 		c.mu.Unlock()
-		if err := c.writeBatch(batch); err != nil {
+		if err := c.renewDeadline(); err != nil {
 			c.fail()
 			return
 		}
-		clear(batch)
+		_, err := c.writeFrames(batch)
+		c.recycle(batch)
+		if err != nil {
+			c.fail()
+			return
+		}
 	}
 }
 
-// writeBatch writes every pending frame in as few writes as possible: all of them in one when they fit in
-// maxCoalesce, which is what lets fan-out outrun one syscall per message. Writes go straight to the
-// connection: each Write of a net.TCPConn is atomic, so gws's own control frames (pongs, a close on a
-// protocol error) cannot land inside a batch.
-func (c *wsConn) writeBatch(batch []outFrame) error {
-	// Setting a deadline costs as much as a small write, so it is renewed only once half of it has passed:
-	// a stuck write still fails between WriteTimeout/2 and WriteTimeout after it started.
-	if now := time.Now(); now.After(c.renewAt) {
-		if err := c.setDeadline(now.Add(c.ep.cfg.WriteTimeout)); err != nil {
-			return err
-		}
-		c.renewAt = now.Add(c.ep.cfg.WriteTimeout / 2)
+// renewDeadline keeps the full WriteTimeout on an own-goroutine writer. Setting a deadline costs as much as
+// a small write, so it is renewed only once half of it has passed: a stuck write still fails between
+// WriteTimeout/2 and WriteTimeout after it started.
+func (c *wsConn) renewDeadline() error {
+	now := time.Now()
+	if !now.After(c.renewAt) {
+		return nil
 	}
-	conn := c.socket.NetConn()
+	if err := c.setDeadline(now.Add(c.ep.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	c.renewAt = now.Add(c.ep.cfg.WriteTimeout / 2)
+	return nil
+}
+
+// writeFrames writes batch (one turn, see takeTurn) in a single write. Writes go straight to the
+// connection: each Write of a net.TCPConn is atomic, so gws's own control frames (pongs, a close on a
+// protocol error) cannot land inside a batch. On a failed write it returns the bytes not written, copied,
+// for a writer that carries on.
+func (c *wsConn) writeFrames(batch []outFrame) (rest []byte, err error) {
 	bp := writeBufs.Get().(*[]byte)
 	buf := (*bp)[:0]
-	var err error
 	for i := range batch {
-		op := frameOpcode(batch[i])
-		if len(buf) > 0 && len(buf)+len(batch[i].data) > maxCoalesce {
-			if _, err = conn.Write(buf); err != nil {
-				break
-			}
-			buf = buf[:0]
-		}
-		buf = appendFrame(buf, op, batch[i].data)
+		buf = appendFrame(buf, frameOpcode(batch[i]), batch[i].data)
 	}
-	if err == nil && len(buf) > 0 {
-		_, err = conn.Write(buf)
+	n, err := c.socket.NetConn().Write(buf)
+	if err != nil {
+		rest = append([]byte(nil), buf[n:]...)
 	}
 	if cap(buf) <= 4*maxCoalesce { // one huge frame should not pin its buffer in the pool
 		*bp = buf[:0]
 		writeBufs.Put(bp)
 	}
-	return err
+	return rest, err
 }
 
 // errAborted fails the writes of a connection cut as a slow consumer.

@@ -56,10 +56,14 @@ func (st *chanState) reply(to *message.Message, status string, p message.Payload
 }
 
 func (st *chanState) unsubscribeAll() {
-	ps := st.conn.host.ps
-	ps.Unsubscribe(st.topic, st.sub)
+	st.conn.host.ps.Unsubscribe(st.topic, st.sub)
+	st.unsubscribeExtra()
+}
+
+// unsubscribeExtra ends the subscriptions the user's code made with Socket.Subscribe.
+func (st *chanState) unsubscribeExtra() {
 	for topic, sub := range st.extra {
-		ps.Unsubscribe(topic, sub)
+		st.conn.host.ps.Unsubscribe(topic, sub)
 		delete(st.extra, topic)
 	}
 }
@@ -165,10 +169,7 @@ func (a *channelActor) join() (reply any, err error, crashed *CrashError) {
 // fresh user value whose Join runs again. The client hears nothing unless that Join fails.
 func (a *channelActor) restart(ctx actor.Context) {
 	st := a.st
-	for topic, sub := range st.extra { // the old incarnation's own subscriptions go with it
-		st.conn.host.ps.Unsubscribe(topic, sub)
-		delete(st.extra, topic)
-	}
+	st.unsubscribeExtra()  // the old incarnation's own subscriptions go with it
 	st.joined.Store(false) // Push inside Join fails, as on the first join
 	_, err, crashed := a.join()
 	if crashed == nil && err == nil {
