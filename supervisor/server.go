@@ -106,6 +106,19 @@ type server struct {
 	reason   error // exit reason once exiting
 	initFail bool  // exiting because a static child failed to start
 	dying    bool  // Stopping received
+
+	// One Props for every child: spawning calls the producer synchronously, in this actor's turn, so it
+	// hands over the actor just built. A Props each would cost ~230 B per child, and a SimpleOneForOne
+	// may hold thousands. Children are never restarted in place (a restart spawns anew), so the producer
+	// runs only from startChild.
+	props *actor.Props
+	next  actor.Actor
+}
+
+func (s *server) produce(*actor.ActorSystem) actor.Actor {
+	a := s.next
+	s.next = nil
+	return a
 }
 
 var _ actor.SupervisorStrategy = (*server)(nil)
@@ -362,7 +375,12 @@ func (s *server) startChild(c *child, restart bool, then func(error)) (pending b
 		nested.h.system = s.system
 	}
 	w, inner := wrap(a)
-	c.pid = s.ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return w }))
+	if s.props == nil {
+		// The lock-free mailbox costs ~180 B less per actor than the default ring.
+		s.props = actor.PropsFromProducerWithActorSystem(s.produce, actor.WithMailbox(actor.UnboundedLockfree()))
+	}
+	s.next = w
+	c.pid = s.ctx.Spawn(s.props)
 	c.w = inner
 	s.byPID[c.pid.Id] = c
 	c.reason, c.killed = nil, false

@@ -161,7 +161,11 @@ func (testSocket) Connect(params url.Values, info channel.ConnectInfo) (channel.
 	if params.Get("limit") == "1" {
 		return nil, &channel.RefuseError{Status: http.StatusTooManyRequests}
 	}
-	return channel.Assigns{"user_id": params.Get("user_id"), "token": info.AuthToken}, nil
+	a := channel.Assigns{"user_id": params.Get("user_id"), "token": info.AuthToken}
+	if params.Get("info") == "1" { // as Phoenix, connect info reaches channels only through assigns
+		a["info"] = info
+	}
+	return a, nil
 }
 
 func (testSocket) ID(a channel.Assigns) string {
@@ -211,7 +215,7 @@ func (*tokenChannel) Join(s *channel.Socket, _ string, p channel.Payload) (any, 
 	}
 	_ = p.Decode(&q)
 	if q.Info {
-		ci := s.ConnectInfo()
+		ci, _ := channel.Get[channel.ConnectInfo](s.Assigns(), "info")
 		return map[string]any{"transport": ci.Transport, "x": ci.XHeaders, "trace": ci.TraceContext,
 			"ws": ci.WSHeaders, "ua": ci.UserAgent, "vsn": ci.URI.Query().Get("vsn"), "peer": ci.PeerAddr != ""}, nil
 	}
@@ -578,13 +582,13 @@ func TestConnectInfo(t *testing.T) {
 	h.Set("X-Request-Id", "r1")
 	h.Set("Traceparent", "00-abc-def-01")
 	h.Set("User-Agent", "pyre-test")
-	c := dial(t, f.srv, v2, h)
+	c := dial(t, f.srv, v2+"&info=1", h)
 	c.send(`["1","1","token","phx_join",{"info":true}]`)
 	// Only the header classes present get a map; the handshake key is not kept.
 	c.expect(`["1","1","token","phx_reply",{"response":{"transport":"websocket","x":{"X-Request-Id":["r1"]},` +
 		`"trace":{"Traceparent":["00-abc-def-01"]},"ws":{"Sec-Websocket-Version":["13"]},"ua":"pyre-test","vsn":"2.0.0","peer":true},"status":"ok"}]`)
 
-	plain := dial(t, f.srv, v2, nil)
+	plain := dial(t, f.srv, v2+"&info=1", nil)
 	plain.send(`["1","1","token","phx_join",{"info":true}]`)
 	f2 := plain.next()
 	if !strings.Contains(string(f2.data), `"x":null`) || !strings.Contains(string(f2.data), `"trace":null`) {

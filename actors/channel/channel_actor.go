@@ -93,13 +93,20 @@ type (
 
 // channelActor runs one user Channel value.
 type channelActor struct {
-	st   *chanState
+	host *Host
+	st   *chanState // set by Host.adoptChannel at spawn, found by orphan after a restart in place
 	user Channel
 	sock *Socket
 	done bool // ended: what is still in the mailbox is answered as not joined
 }
 
 func (a *channelActor) Receive(ctx actor.Context) {
+	if a.st == nil {
+		a.st = a.orphan(ctx)
+		if a.st == nil {
+			return
+		}
+	}
 	switch m := ctx.Message().(type) {
 	case *message.Message:
 		a.handleIn(ctx, m)
@@ -147,6 +154,18 @@ func (a *channelActor) Receive(ctx actor.Context) {
 	case *actor.Stopped:
 		a.st.conn.host.channels.Add(-1)
 	}
+}
+
+// orphan finds the state of an actor restarted in place (protoactor made it bare), on its first message,
+// Started. A restart whose socket is already gone stops at once.
+func (a *channelActor) orphan(ctx actor.Context) *chanState {
+	if _, ok := ctx.Message().(*actor.Started); ok {
+		if st := a.host.reincarnated(ctx); st != nil {
+			return st
+		}
+		ctx.Stop(ctx.Self())
+	}
+	return nil
 }
 
 // over reports whether this incarnation no longer serves the channel.

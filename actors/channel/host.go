@@ -44,6 +44,10 @@ type Host struct {
 	maxInflight   int32
 	maxPendingOut int32
 
+	// One Props for every channel actor (a Props each would cost ~230 B per channel). The producer makes a
+	// bare actor; it finds its chanState through its parent socket (adoptChannel, reincarnated).
+	chanProps *actor.Props
+
 	tree    *supervisor.Supervisor // the endpoint supervisor
 	sockSup *supervisor.Supervisor // its socket supervisor: one dynamic, temporary child per connection
 
@@ -95,6 +99,8 @@ func NewHost(cfg HostConfig) *Host {
 	h.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }),
 		actor.WithDeadLetterThrottleInterval(10*time.Millisecond))
 	h.root = h.system.Root
+	h.chanProps = actor.PropsFromProducer(func() actor.Actor { return &channelActor{host: h} },
+		actor.WithMailbox(actor.UnboundedLockfree()), actor.WithOnInit(h.adoptChannel))
 	children := append(cfg.Infrastructure[:len(cfg.Infrastructure):len(cfg.Infrastructure)],
 		supervisor.Spec("sockets", supervisor.Config{Name: "sockets", Strategy: supervisor.SimpleOneForOne, OnEvent: h.socketEvent}))
 	tree, err := supervisor.Start(h.root, supervisor.Config{Name: "endpoint", Strategy: supervisor.OneForOne,
@@ -184,14 +190,14 @@ var ErrHostClosed = errors.New("channel: host shutting down")
 // Session.Receive; when the connection ends the transport calls Session.Close.
 func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
 	cs := &connState{
-		host:    h,
-		router:  c.router,
-		out:     out,
-		assigns: c.assigns,
-		id:      c.id,
-		info:    c.info,
-		wake:    make(chan struct{}, 1),
-		stopped: make(chan struct{}),
+		host:      h,
+		router:    c.router,
+		out:       out,
+		assigns:   c.assigns,
+		id:        c.id,
+		transport: c.transport,
+		wake:      make(chan struct{}, 1),
+		stopped:   make(chan struct{}),
 	}
 	h.mu.Lock()
 	if h.closing {
@@ -285,6 +291,23 @@ func (h *Host) Shutdown(ctx context.Context, code CloseCode) error {
 	return nil
 }
 
+// adoptChannel gives a channel actor being spawned its state. protoactor runs it inside the parent socket
+// actor's Spawn call, which set cs.spawning just before.
+func (h *Host) adoptChannel(ctx actor.Context) {
+	if cs := h.lookup(ctx.Parent()); cs != nil {
+		ctx.Actor().(*channelActor).st = cs.spawning
+	}
+}
+
+// reincarnated finds the state of a channel actor restarted in place (protoactor made a new, bare actor
+// value); nil if its socket is gone.
+func (h *Host) reincarnated(ctx actor.Context) *chanState {
+	if cs := h.lookup(ctx.Parent()); cs != nil {
+		return cs.takeOver(ctx.Self())
+	}
+	return nil
+}
+
 func (h *Host) forget(cs *connState) {
 	h.mu.Lock()
 	delete(h.sessions, cs.pid.Id)
@@ -342,8 +365,10 @@ type connState struct {
 	out     Conn
 	assigns Assigns
 	id      string
-	info    ConnectInfo
-	pid     *actor.PID
+	// Connect info is not kept: as in Phoenix, only Connect sees it (copy what channels need into assigns),
+	// which saves ~0.8 KB per connection.
+	transport string
+	pid       *actor.PID
 
 	inflight int32
 	wake     chan struct{}
@@ -351,6 +376,29 @@ type connState struct {
 
 	exitOnce sync.Once
 	exit     error // why the connection's channels end; set once, before the socket actor stops
+
+	spawning *chanState // the channel being spawned; the socket actor's turn only
+
+	mu     sync.Mutex
+	reborn map[string]*chanState // channels being restarted in place, by actor id; nil until the first
+}
+
+// handOver keeps st for the restart of its actor pid, which runs on the channel's goroutine.
+func (cs *connState) handOver(pid *actor.PID, st *chanState) {
+	cs.mu.Lock()
+	if cs.reborn == nil {
+		cs.reborn = make(map[string]*chanState)
+	}
+	cs.reborn[pid.Id] = st
+	cs.mu.Unlock()
+}
+
+func (cs *connState) takeOver(pid *actor.PID) *chanState {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	st := cs.reborn[pid.Id]
+	delete(cs.reborn, pid.Id)
+	return st
 }
 
 // release marks one inbound message handled and wakes the reader if it was waiting.

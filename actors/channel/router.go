@@ -27,7 +27,8 @@ func (a Assigns) clone() Assigns {
 	return c
 }
 
-// ConnectInfo is what the transport knows about a connecting client (Phoenix's connect_info).
+// ConnectInfo is what the transport knows about a connecting client (Phoenix's connect_info). Only
+// SocketHandler.Connect sees it; copy into the assigns what channels need.
 type ConnectInfo struct {
 	Transport    string      // "websocket" or "longpoll"
 	PeerAddr     string      // remote "ip:port"
@@ -199,7 +200,7 @@ func (r *Router) Connect(params url.Values, info ConnectInfo) (c *Connected, err
 	if assigns == nil {
 		assigns = Assigns{}
 	}
-	c = &Connected{router: r, assigns: assigns, info: info}
+	c = &Connected{router: r, assigns: assigns, transport: info.Transport}
 	if idf, ok := r.handler.(Identifier); ok {
 		c.id = idf.ID(assigns)
 	}
@@ -208,10 +209,10 @@ func (r *Router) Connect(params url.Values, info ConnectInfo) (c *Connected, err
 
 // Connected is an accepted connection not yet running: the result of Router.Connect.
 type Connected struct {
-	router  *Router
-	assigns Assigns
-	id      string
-	info    ConnectInfo
+	router    *Router
+	assigns   Assigns
+	id        string
+	transport string
 }
 
 // ID is the connection's id topic ("" when anonymous).

@@ -33,10 +33,7 @@ func (s *Socket) JoinRef() string { return s.ch.pushRef.String() }
 func (s *Socket) ID() string { return s.ch.conn.id }
 
 // Transport is "websocket" or "longpoll".
-func (s *Socket) Transport() string { return s.ch.conn.info.Transport }
-
-// ConnectInfo is what the transport knew when the client connected.
-func (s *Socket) ConnectInfo() ConnectInfo { return s.ch.conn.info }
+func (s *Socket) Transport() string { return s.ch.conn.transport }
 
 // Assigns are the connection's assigns merged with the route's, plus what the channel assigned.
 func (s *Socket) Assigns() Assigns { return s.assigns }

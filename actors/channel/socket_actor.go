@@ -14,7 +14,7 @@ import (
 // when kicked.
 type socketActor struct {
 	cs       *connState
-	channels map[string]*chanEntry // by topic
+	channels channelTable
 	kick     *kickSub
 	restarts supervisor.Window // channel restarts of the whole connection
 	stopping bool
@@ -40,8 +40,8 @@ func (a *socketActor) Receive(ctx actor.Context) {
 	case *message.Message:
 		a.route(ctx, m)
 	case channelDone:
-		if e := a.channels[m.topic]; e != nil && e.pid.Equal(m.pid) {
-			delete(a.channels, m.topic)
+		if e := a.channels.get(m.topic); e != nil && e.pid.Equal(m.pid) {
+			a.channels.delete(m.topic)
 		}
 		// Poison, not Stop: messages already forwarded are still answered (as not joined).
 		ctx.Poison(m.pid)
@@ -50,7 +50,6 @@ func (a *socketActor) Receive(ctx actor.Context) {
 		a.cs.out.Close(CloseGoingAway)
 		supervisor.Exit(ctx, ErrClosed)
 	case *actor.Started:
-		a.channels = make(map[string]*chanEntry)
 		a.cs.host.sockets.Add(1)
 		if a.cs.id != "" {
 			a.kick = &kickSub{root: a.cs.host.root, pid: ctx.Self()}
@@ -66,7 +65,7 @@ func (a *socketActor) Receive(ctx actor.Context) {
 			a.cs.host.ps.Unsubscribe(a.cs.id, a.kick)
 		}
 		// Fastlane subscriptions go first, so no broadcast is written while channels terminate.
-		for _, e := range a.channels {
+		for _, e := range a.channels.list {
 			e.st.sub.close()
 		}
 	case *actor.Stopped:
@@ -89,7 +88,7 @@ func (a *socketActor) route(ctx actor.Context, m *message.Message) {
 		a.join(ctx, m)
 		return
 	}
-	e := a.channels[m.Topic]
+	e := a.channels.get(m.Topic)
 	if e == nil {
 		cs.replyNotJoined(m)
 		cs.release()
@@ -108,9 +107,9 @@ func (a *socketActor) route(ctx actor.Context, m *message.Message) {
 func (a *socketActor) join(ctx actor.Context, m *message.Message) {
 	cs := a.cs
 	var oldClose *message.Message
-	if old := a.channels[m.Topic]; old != nil {
+	if old := a.channels.get(m.Topic); old != nil {
 		old.st.sub.close()
-		delete(a.channels, m.Topic)
+		a.channels.delete(m.Topic)
 		// A rejoin right after a leave: the old channel is already closing itself (its phx_close is on its
 		// way). Otherwise it is a duplicate join: the old channel ends now and its phx_close goes out
 		// after the new join reply.
@@ -125,16 +124,17 @@ func (a *socketActor) join(ctx actor.Context, m *message.Message) {
 		cs.release()
 		return
 	}
-	if len(a.channels) >= cs.router.maxChannels {
+	if a.channels.len() >= cs.router.maxChannels {
 		_ = cs.out.Write(message.NewReply(m, message.StatusError, reasonPayload("too many channels joined")))
 		cs.release()
 		return
 	}
 	st := newChanState(cs, rt, m)
 	st.oldClose = oldClose
-	props := actor.PropsFromProducer(func() actor.Actor { return &channelActor{st: st} })
-	pid := ctx.Spawn(props)
-	a.channels[m.Topic] = &chanEntry{pid: pid, st: st}
+	cs.spawning = st // taken by Host.adoptChannel during Spawn, in this turn
+	pid := ctx.Spawn(cs.host.chanProps)
+	cs.spawning = nil
+	a.channels.put(&chanEntry{pid: pid, st: st})
 }
 
 // HandleFailure is the channel supervisor (PROTOCOL.md §6), run in the socket actor's turn while the failed
@@ -191,6 +191,7 @@ func (a *socketActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, 
 		return
 	}
 	cs.host.restarts.Add(1)
+	cs.handOver(child, st)
 	sup.RestartChildren(child)
 }
 
@@ -201,7 +202,7 @@ func (a *socketActor) giveUp(sup actor.Supervisor, e *chanEntry, normal bool) {
 	st.ended.Store(true)
 	st.joined.Store(false)
 	st.sub.close()
-	delete(a.channels, st.topic)
+	a.channels.delete(st.topic)
 	if normal {
 		_ = a.cs.out.Write(st.frame(message.EventClose, message.EmptyObject))
 	} else {
@@ -217,7 +218,7 @@ func (a *socketActor) retire(sup actor.Supervisor, pid *actor.PID) {
 }
 
 func (a *socketActor) entry(pid *actor.PID) *chanEntry {
-	for _, e := range a.channels {
+	for _, e := range a.channels.list {
 		if e.pid.Equal(pid) {
 			return e
 		}
