@@ -55,6 +55,8 @@ type benchConfig struct {
 	ChurnClients int `json:"churn_clients"`
 	ChurnCycles  int `json:"churn_cycles"`
 	ChurnDups    int `json:"churn_dups"`
+	// Micro scenario: go test -benchtime of each Go benchmark ("" when the scenario does not run).
+	MicroBenchtime string `json:"micro_benchtime,omitempty"`
 
 	Timeout     time.Duration `json:"timeout"`
 	DialRate    int           `json:"dial_rate"`
@@ -162,6 +164,7 @@ type benchResults struct {
 	ReqRep   []rrResult    `json:"reqrep"`
 	Churn    []churnResult `json:"churn"`
 	Slow     []slowResult  `json:"slow"`
+	Micro    []microResult `json:"micro"`
 }
 
 func benchMain(args []string, stdout, stderr io.Writer) int {
@@ -210,7 +213,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs.SetOutput(stderr)
 	cfg := &benchConfig{}
 	kinds := fs.String("kinds", "pyre,gws", "servers to measure (pyre, gws), each against the same clients and payloads")
-	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios to run (always in this order): mem (memory), fanout, reqrep (request/reply), churn, slow (slow consumers)")
+	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios to run (always in this order): mem (memory), fanout, reqrep (request/reply), churn, slow (slow consumers), micro (Go benchmarks, from the source tree)")
 	quick := fs.Bool("quick", false, "a quick look (~15–30 s): fewer connections and messages; explicit flags still win")
 	memConns := fs.String("mem-conns", "1k,5k,15k", "memory scenario: connection counts (each ≤ 15k: one process's fd limit)")
 	memChans := fs.String("mem-channels", "1,5,20", "memory scenario: channels joined per connection (first must be 1)")
@@ -234,6 +237,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs.IntVar(&cfg.SlowBurst, "slow-burst", 100, "slow-consumer scenario: broadcasts per publish request (two bursts at most in flight to the healthy clients)")
 	fs.IntVar(&cfg.SlowRcvBuf, "slow-rcvbuf", 4096, "slow-consumer scenario: SO_RCVBUF of the slow clients' sockets (0: the kernel's default)")
 	fs.DurationVar(&cfg.SlowDuration, "slow-duration", 2*time.Minute, "slow-consumer scenario: the stream stops after this long, sent or not")
+	fs.StringVar(&cfg.MicroBenchtime, "micro-benchtime", "1s", "micro scenario: go test -benchtime of each benchmark (a duration, or N\"x\" iterations)")
 	fs.IntVar(&cfg.Size, "size", 64, "bytes of the body field of each broadcast and each request/reply push")
 	fs.DurationVar(&cfg.Timeout, "timeout", 25*time.Minute, "overall limit; servers are killed when it expires")
 	fs.IntVar(&cfg.DialRate, "dial-rate", 4000, "connections started per second")
@@ -269,6 +273,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 		def("churn-conns", func() { cfg.ChurnConns = 1000 })
 		def("churn-clients", func() { cfg.ChurnClients = 200 })
 		def("slow-duration", func() { cfg.SlowDuration = 30 * time.Second })
+		def("micro-benchtime", func() { cfg.MicroBenchtime = "200ms" })
 	}
 	var err error
 	cfg.Kinds, cfg.Scenarios = parseNames(*kinds), parseNames(*scenarios)
@@ -297,6 +302,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	if !runs("slow") {
 		cfg.SlowSubs = 0
 	}
+	if !runs("micro") {
+		cfg.MicroBenchtime = ""
+	}
 	if err == nil {
 		err = cfg.validate()
 	}
@@ -307,7 +315,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	return cfg, nil
 }
 
-var allScenarios = []string{"mem", "fanout", "reqrep", "churn", "slow"}
+var allScenarios = []string{"mem", "fanout", "reqrep", "churn", "slow", "micro"}
 
 // parseNames splits a comma-separated list.
 func parseNames(s string) []string {
@@ -408,6 +416,11 @@ func (r *benchResults) failed() bool {
 			return true
 		}
 	}
+	for _, m := range r.Micro {
+		if m.Error != "" {
+			return true
+		}
+	}
 	return false
 }
 
@@ -491,6 +504,15 @@ func runBench(ctx context.Context, cfg *benchConfig, out io.Writer) (*benchResul
 			}
 			res.Slow = append(res.Slow, r)
 		})
+	}
+	if cfg.MicroBenchtime != "" && ctx.Err() == nil {
+		cfg.logf("[micro] Go benchmarks, -benchtime %s, %d round(s)", cfg.MicroBenchtime, cfg.Rounds)
+		res.Micro = benchMicro(ctx, cfg)
+		for _, m := range res.Micro {
+			if m.Error != "" {
+				cfg.logf("micro %s %s: %s", m.Kind, m.Case, m.Error)
+			}
+		}
 	}
 	res.Seconds = time.Since(res.Started).Seconds()
 	res.LoadAvg = load0 + " → " + loadAvg()

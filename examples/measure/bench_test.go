@@ -71,6 +71,7 @@ func TestBenchTiny(t *testing.T) {
 	_, res, table := tinyBench(t,
 		"-mem-conns", "10,30", "-mem-channels", "1,3", "-fan-subs", "1,5,20",
 		"-many-topics", "4", "-subs-per-topic", "3", "-latency-msgs", "5", "-burst-deliveries", "200",
+		"-scenarios", "mem,fanout,reqrep,churn,slow", // micro: TestBenchMicro
 		"-out", out)
 
 	if len(res.Memory) != 4 || len(res.Fanout) != 8 || len(res.FanSetup) != 2 || len(res.ReqRep) != 4 {
@@ -368,14 +369,14 @@ func TestBenchFlags(t *testing.T) {
 	if cfg.Rounds != 1 || cfg.ProfileDir != "" {
 		t.Errorf("defaults: rounds %d, profile dir %q", cfg.Rounds, cfg.ProfileDir)
 	}
-	if fmt.Sprint(cfg.Scenarios, cfg.RRConns, cfg.rrRate(0), cfg.rrRate(1), cfg.RRDuration) != "[mem fanout reqrep churn slow] [1000 10000] 2000 5000 10s" {
+	if fmt.Sprint(cfg.Scenarios, cfg.RRConns, cfg.rrRate(0), cfg.rrRate(1), cfg.RRDuration) != "[mem fanout reqrep churn slow micro] [1000 10000] 2000 5000 10s" {
 		t.Errorf("request/reply defaults: %v %v %v %v", cfg.Scenarios, cfg.RRConns, cfg.RRRates, cfg.RRDuration)
 	}
 	cfg, err = parseBenchFlags([]string{"-quick", "-scenarios", "reqrep", "-rr-rates", "300"}, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.MemConns) != 0 || cfg.fanConns() != 0 || fmt.Sprint(cfg.RRConns, cfg.rrRate(1), cfg.RRDuration) != "[200 1000] 300 3s" {
+	if len(cfg.MemConns) != 0 || cfg.fanConns() != 0 || cfg.MicroBenchtime != "" || fmt.Sprint(cfg.RRConns, cfg.rrRate(1), cfg.RRDuration) != "[200 1000] 300 3s" {
 		t.Errorf("-quick -scenarios reqrep: mem %v, fan-out %d conns, request/reply %v %v %v", cfg.MemConns, cfg.fanConns(), cfg.RRConns, cfg.RRRates, cfg.RRDuration)
 	}
 	for _, bad := range [][]string{{"-mem-channels", "5,20"}, {"-kinds", "nope"}, {"-fan-subs", "100,1"}, {"-mem-conns", "25k"}, {"-rounds", "0"},
@@ -524,5 +525,50 @@ func TestMedian(t *testing.T) {
 	v := []float64{3, 1, 2}
 	if median(v) != 2 || median([]float64{4, 1}) != 2.5 || median(nil) != 0 || v[0] != 3 {
 		t.Errorf("median wrong or sorted its input: %v", v)
+	}
+}
+
+// TestBenchMicro runs the micro scenario's Go benchmarks once each (go test compiles them: it needs the
+// source tree, as make bench does) and checks every case has its figures.
+func TestBenchMicro(t *testing.T) {
+	_, res, table := tinyBench(t, "-scenarios", "micro", "-micro-benchtime", "1x", "-timeout", "10m", "-out", "")
+	want := 0
+	for _, c := range microCases {
+		want++
+		if c.Gws != "" {
+			want++
+		}
+	}
+	if len(res.Micro) != want {
+		t.Errorf("%d micro results, want %d: %+v", len(res.Micro), want, res.Micro)
+	}
+	for _, m := range res.Micro {
+		if m.Error != "" || m.NsPerOp <= 0 || (m.Case == "fastlane dispatch, 10k subscribers" && m.Extra["ns/delivery"] <= 0) {
+			t.Errorf("micro %s %s: %+v", m.Kind, m.Case, m)
+		}
+	}
+	for _, row := range []string{"| micro | V2 frame decode (86 B push) | allocs/op |", "| micro | push → reply through the actors | ns/op |"} {
+		if !strings.Contains(table.String(), row) {
+			t.Errorf("the table has no row %q", row)
+		}
+	}
+	if res.failed() {
+		t.Error("a micro benchmark failed")
+	}
+}
+
+func TestParseGoBench(t *testing.T) {
+	out := []byte("goos: linux\nBenchmarkA-2   \t  100\t  12.5 ns/op\t 3.5 ns/delivery\t 64 B/op\t 2 allocs/op\n" +
+		"BenchmarkB/sub=1-16 10 7 ns/op 0 B/op 0 allocs/op\nBenchmarkC 5 1 ns/op\nPASS\nok x 0.1s\n")
+	got := parseGoBench(out)
+	a := got["BenchmarkA"]
+	if len(a) != 1 || a[0].NsPerOp != 12.5 || a[0].BytesPerOp != 64 || a[0].AllocsPerOp != 2 || a[0].Extra["ns/delivery"] != 3.5 {
+		t.Errorf("BenchmarkA: %+v", a)
+	}
+	if b := got["BenchmarkB/sub=1"]; len(b) != 1 || b[0].NsPerOp != 7 {
+		t.Errorf("BenchmarkB/sub=1: %+v", b)
+	}
+	if c := got["BenchmarkC"]; len(c) != 1 || c[0].NsPerOp != 1 {
+		t.Errorf("BenchmarkC: %+v", c)
 	}
 }

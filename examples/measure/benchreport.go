@@ -218,6 +218,22 @@ func benchRows(cfg *benchConfig, res *benchResults) []benchRow {
 			return float64(r.missing() + r.HealthyDisconnects), true
 		})
 	}
+	for _, c := range microCases {
+		mc := func(metric string, decimals int, f func(r *microResult) (float64, bool)) {
+			add("micro", c.Name, metric, decimals, median, func(k string) []float64 {
+				return pick(res.Micro, func(r *microResult) bool { return r.Kind == k && r.Case == c.Name && r.Error == "" }, f)
+			})
+		}
+		if !slices.ContainsFunc(res.Micro, func(r microResult) bool { return r.Case == c.Name }) {
+			continue
+		}
+		mc("ns/op", 1, func(r *microResult) (float64, bool) { return r.NsPerOp, true })
+		mc("B/op", 0, func(r *microResult) (float64, bool) { return r.BytesPerOp, true })
+		mc("allocs/op", 0, func(r *microResult) (float64, bool) { return r.AllocsPerOp, true })
+		if c.Metric != "" {
+			mc(c.Metric, 2, func(r *microResult) (float64, bool) { v, ok := r.Extra[c.Metric]; return v, ok })
+		}
+	}
 	return rows
 }
 

@@ -529,12 +529,7 @@ func (g *gwsBackend) publish(n, size int) error {
 }
 
 func (g *gwsBackend) broadcast(topic string, payload []byte) error {
-	frame := make([]byte, 0, len(topic)+len(payload)+32)
-	frame = append(frame, `[null,null,`...)
-	frame = strconv.AppendQuote(frame, topic)
-	frame = append(frame, `,"`+benchEvent+`",`...)
-	frame = append(append(frame, payload...), ']')
-	b := gws.NewBroadcaster(gws.OpcodeText, frame)
+	b := gws.NewBroadcaster(gws.OpcodeText, baselineBroadcast(topic, payload))
 	for _, c := range g.subscribers(topic) {
 		_ = b.Broadcast(c)
 	}
@@ -581,13 +576,35 @@ func (h gwsHandler) OnMessage(c *gws.Conn, msg *gws.Message) {
 	if msg.Opcode != gws.OpcodeText {
 		return
 	}
-	var f []json.RawMessage
-	var topic, event string
-	if json.Unmarshal(msg.Bytes(), &f) != nil || len(f) < 5 ||
-		json.Unmarshal(f[2], &topic) != nil || json.Unmarshal(f[3], &event) != nil {
+	f, topic, event, ok := baselineDecode(msg.Bytes())
+	if !ok {
 		_ = c.WriteClose(1011, nil)
 		return
 	}
+	reply := baselineReply(f, event, event == echoEvent && h.g.joined(c, topic))
+	if err := c.WriteMessage(gws.OpcodeText, reply); err != nil {
+		return
+	}
+	switch event {
+	case "phx_join":
+		h.g.join(c, topic)
+	case "phx_leave":
+		h.g.leave(c, topic)
+	}
+}
+
+// baselineDecode is the baseline's frame decoder: encoding/json into the five elements of [J,R,T,E,P].
+func baselineDecode(frame []byte) (f []json.RawMessage, topic, event string, ok bool) {
+	if json.Unmarshal(frame, &f) != nil || len(f) < 5 ||
+		json.Unmarshal(f[2], &topic) != nil || json.Unmarshal(f[3], &event) != nil {
+		return nil, "", "", false
+	}
+	return f, topic, event, true
+}
+
+// baselineReply is the baseline's reply to the decoded frame f: ok with an empty response, or for
+// echoEvent the pushed payload (joined) or Phoenix's "unmatched topic" error.
+func baselineReply(f []json.RawMessage, event string, joined bool) []byte {
 	reply := make([]byte, 0, 96+len(f[4]))
 	reply = append(reply, '[')
 	reply = append(reply, f[0]...)
@@ -598,19 +615,20 @@ func (h gwsHandler) OnMessage(c *gws.Conn, msg *gws.Message) {
 	switch {
 	case event != echoEvent:
 		reply = append(reply, `,"phx_reply",{"response":{},"status":"ok"}]`...)
-	case h.g.joined(c, topic):
+	case joined:
 		reply = append(reply, `,"phx_reply",{"response":`...)
 		reply = append(append(reply, f[4]...), `,"status":"ok"}]`...)
 	default:
 		reply = append(reply, `,"phx_reply",{"response":{"reason":"unmatched topic"},"status":"error"}]`...)
 	}
-	if err := c.WriteMessage(gws.OpcodeText, reply); err != nil {
-		return
-	}
-	switch event {
-	case "phx_join":
-		h.g.join(c, topic)
-	case "phx_leave":
-		h.g.leave(c, topic)
-	}
+	return reply
+}
+
+// baselineBroadcast is the baseline's broadcast frame, built once per broadcast.
+func baselineBroadcast(topic string, payload []byte) []byte {
+	frame := make([]byte, 0, len(topic)+len(payload)+32)
+	frame = append(frame, `[null,null,`...)
+	frame = strconv.AppendQuote(frame, topic)
+	frame = append(frame, `,"`+benchEvent+`",`...)
+	return append(append(frame, payload...), ']')
 }
