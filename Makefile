@@ -9,7 +9,7 @@ NPM       ?= npm
 # Iterations, not seconds: a time budget makes go test fail with "context deadline exceeded" when a
 # loaded machine is slow to stop its fuzz workers.
 FUZZTIME  ?= 100000x
-NPM_DIRS  := examples/conformance/js examples/tapracer/assets examples/tapracer/browser
+NPM_DIRS  := examples/conformance/js examples/conformance/browser examples/tapracer/assets examples/tapracer/browser
 BENCH_OUT   ?= bench-results
 BENCH_FLAGS ?=
 

@@ -54,6 +54,17 @@ type Config struct {
 	MaxInflight int
 	// Logger receives connection and crash reports. Zero value means slog.Default().
 	Logger *slog.Logger
+	// DisableLongPoll turns the long-poll transport off. Zero value means every socket also answers
+	// long-poll at path+"/longpoll" (PROTOCOL.md §7), with the same router, channels and serializers.
+	DisableLongPoll bool
+	// LongPollWindow is how long a long-poll GET waits for frames before answering 204 and how long a POST
+	// may wait for its frames to be accepted (else 408); a session that no GET polled for 1.5 windows ends.
+	// Zero value means 10 s, Phoenix's window_ms.
+	LongPollWindow time.Duration
+	// SecretKeyBase signs long-poll session tokens (package transport/token: at least token.MinSecretLen
+	// bytes, else NewEndpoint panics). Zero value means a random secret per Endpoint, which is enough: a
+	// session lives on the endpoint that issued its token (across nodes, route a client to the same node).
+	SecretKeyBase string
 }
 
 func (c *Config) setDefaults() {
@@ -84,6 +95,9 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.LongPollWindow <= 0 {
+		c.LongPollWindow = 10 * time.Second
+	}
 }
 
 // Endpoint serves Phoenix sockets over HTTP: it is an http.Handler to mount in a server, and owns every
@@ -95,9 +109,11 @@ type Endpoint struct {
 	mu      sync.Mutex
 	sockets map[string]*socketDef // by mount path, e.g. "/socket"
 	conns   map[*wsConn]struct{}
+	polls   map[string]*pollConn // long-poll sessions by id
 	closing bool
-	readers sync.WaitGroup // one per connection read loop
+	readers sync.WaitGroup // one per connection read loop, and one per long-poll session
 	flush   *flushPool     // writers shared by all connections
+	lp      *longPoll      // nil when long-poll is disabled
 }
 
 // NewEndpoint returns an Endpoint with no sockets mounted yet.
@@ -108,6 +124,10 @@ func NewEndpoint(cfg Config) *Endpoint {
 		flush:   newFlushPool(),
 		sockets: make(map[string]*socketDef),
 		conns:   make(map[*wsConn]struct{}),
+		polls:   make(map[string]*pollConn),
+	}
+	if !cfg.DisableLongPoll {
+		e.lp = newLongPoll(cfg.SecretKeyBase, cfg.LongPollWindow)
 	}
 	e.host = channel.NewHost(channel.HostConfig{
 		PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, Logger: cfg.Logger,
@@ -120,8 +140,9 @@ func NewEndpoint(cfg Config) *Endpoint {
 	return e
 }
 
-// Socket mounts router at path: the WebSocket transport answers at path+"/websocket". A bad path (not
-// starting with "/") or one mounted twice is a programmer error and panics.
+// Socket mounts router at path: the WebSocket transport answers at path+"/websocket", long-poll at
+// path+"/longpoll" (unless Config.DisableLongPoll). A bad path (not starting with "/") or one mounted twice
+// is a programmer error and panics.
 func (e *Endpoint) Socket(path string, router *channel.Router) {
 	path = strings.TrimSuffix(path, "/")
 	if !strings.HasPrefix(path, "/") {
@@ -144,6 +165,15 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.mu.Unlock()
 		if def != nil {
 			def.serveWebSocket(w, r)
+			return
+		}
+	}
+	if base, ok := strings.CutSuffix(p, "/longpoll"); ok && e.lp != nil {
+		e.mu.Lock()
+		def := e.sockets[base]
+		e.mu.Unlock()
+		if def != nil {
+			def.serveLongPoll(w, r)
 			return
 		}
 	}
@@ -186,9 +216,11 @@ func (e *Endpoint) Targets() []chaos.Target { return e.host.Targets() }
 var ErrShuttingDown = errors.New("transport: endpoint shutting down")
 
 // Shutdown refuses new connections, closes every open one with 1012 (Service Restart, so clients reconnect
-// elsewhere), terminates every channel with channel.ErrShutdown, and waits until every socket and channel
-// actor and every connection goroutine has ended, or ctx is done (then it returns ctx.Err()).
-// It does not stop an http.Server: call the server's Shutdown first so no new requests arrive.
+// elsewhere) and ends every long-poll session (a waiting GET answers with what is queued, or 410),
+// terminates every channel with channel.ErrShutdown, and waits until every socket and channel actor and
+// every connection goroutine has ended, or ctx is done (then it returns ctx.Err()).
+// It does not stop an http.Server: call the server's Shutdown first so no new requests arrive (long-poll
+// GETs waiting then answer at once, so that it need not wait a window for them).
 func (e *Endpoint) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	e.closing = true
@@ -236,13 +268,35 @@ func (e *Endpoint) untrack(c *wsConn) {
 	e.readers.Done()
 }
 
-// janitor closes connections silent for longer than IdleTimeout (1001). It is an infrastructure worker
-// under the endpoint supervisor: one timer for all connections costs far less than a deadline reset per
-// frame, and a janitor that crashes is restarted with nothing to recover.
+// trackPoll registers a new long-poll session; false when shutting down.
+func (e *Endpoint) trackPoll(c *pollConn) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closing {
+		return false
+	}
+	e.polls[c.id] = c
+	e.readers.Add(1)
+	return true
+}
+
+// untrackPoll forgets a session that ended (pollConn.end calls it once).
+func (e *Endpoint) untrackPoll(c *pollConn) {
+	e.mu.Lock()
+	delete(e.polls, c.id)
+	e.mu.Unlock()
+	e.readers.Done()
+}
+
+// janitor closes connections silent for longer than IdleTimeout (1001) and ends long-poll sessions nobody
+// polled (expirePolls). It is an infrastructure worker under the endpoint supervisor: one timer for all
+// connections costs far less than a deadline reset per frame, and a janitor that crashes is restarted with
+// nothing to recover.
 type janitor struct {
-	e    *Endpoint
-	stop func() bool
-	idle []*wsConn
+	e     *Endpoint
+	stop  func() bool
+	idle  []*wsConn
+	polls []*pollConn
 }
 
 type sweep struct{}
@@ -263,6 +317,9 @@ func (j *janitor) Receive(ctx actor.Context) {
 
 func (j *janitor) schedule(ctx actor.Context) {
 	every := j.e.cfg.IdleTimeout / 4
+	if j.e.lp != nil {
+		every = min(every, j.e.cfg.LongPollWindow/2)
+	}
 	if every < 10*time.Millisecond {
 		every = 10 * time.Millisecond
 	}
@@ -285,4 +342,7 @@ func (j *janitor) sweep(now time.Time) {
 		c.Close(channel.CloseGoingAway) // never blocks: the connection's writer sends the close frame
 	}
 	clear(j.idle)
+	if e.lp != nil {
+		j.polls = e.expirePolls(now, j.polls)
+	}
 }

@@ -55,39 +55,15 @@ func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "WebSocket upgrade requires GET", http.StatusBadRequest)
 		return
 	}
-	query := r.URL.Query()
-	vsn := query["vsn"]
-	if len(vsn) > 1 || (len(vsn) == 1 && vsn[0] == "") {
-		w.WriteHeader(http.StatusForbidden)
-		return
-	}
-	ser, err := serializer.ForVsn(query.Get("vsn"))
-	if err != nil {
-		w.WriteHeader(http.StatusForbidden)
-		return
-	}
-	if !checkOrigin(ep.cfg.CheckOrigin, r) {
-		w.WriteHeader(http.StatusForbidden)
-		return
-	}
 	offersPhoenix, token := parseSubprotocols(r.Header.Values("Sec-WebSocket-Protocol"))
-	info := connectInfo(r, "websocket", token)
-	connected, err := d.router.Connect(query, info)
-	if err != nil {
-		status := http.StatusForbidden
-		var refuse *channel.RefuseError
-		if errors.As(err, &refuse) && refuse.Status != 0 {
-			status = refuse.Status
-		}
-		var crash *channel.CrashError
-		if errors.As(err, &crash) {
-			ep.cfg.Logger.Error("pyre: connect crashed", "reason", crash.Value)
-		}
-		w.WriteHeader(status)
+	ser, connected, err := d.accept(r, "websocket", token)
+	var refused *refusal
+	switch {
+	case errors.As(err, &refused):
+		w.WriteHeader(refused.status)
 		return
-	}
-	if ep.isClosing() || ep.host.Err() != nil {
-		http.Error(w, ErrShuttingDown.Error(), http.StatusServiceUnavailable)
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}
 	up := d.plain

@@ -358,6 +358,43 @@ func (s *Session) Close() {
 // Done is closed when the socket actor and all its channels have stopped.
 func (s *Session) Done() <-chan struct{} { return s.cs.stopped }
 
+// ReceiveContext is Receive for a transport whose client waits for an acknowledgement (a long-poll POST):
+// it gives up when ctx ends while MaxInflight messages are unhandled. It returns nil once the message is
+// handed to the socket actor, ErrConnClosed when the socket actor has stopped, or ctx.Err(). Like Receive,
+// call it from one goroutine at a time.
+func (s *Session) ReceiveContext(ctx context.Context, m *message.Message) error {
+	cs := s.cs
+	for atomic.LoadInt32(&cs.inflight) >= cs.host.maxInflight {
+		select {
+		case <-cs.wake:
+		case <-cs.stopped:
+			return ErrConnClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	select {
+	case <-cs.stopped:
+		return ErrConnClosed
+	default:
+	}
+	atomic.AddInt32(&cs.inflight, 1)
+	cs.host.root.Send(cs.pid, m)
+	return nil
+}
+
+// CloseWith is Close with the reason the channels terminate with instead of ErrClosed (e.g. a long-poll
+// session that nobody polled). A reason that is not a normal exit (supervisor.IsNormal) reads as a crash.
+func (s *Session) CloseWith(reason error) {
+	select {
+	case <-s.cs.stopped:
+		return
+	default:
+	}
+	s.cs.setExit(reason)
+	s.cs.host.sockSup.Exit(s.cs.pid, reason)
+}
+
 // connState is shared by a socket actor and its channels.
 type connState struct {
 	host    *Host

@@ -19,12 +19,16 @@ type app struct {
 	mux      *http.ServeMux
 }
 
-// userSocket accepts everyone but reject=1 and names sockets by user_id.
+// userSocket accepts everyone but reject=1 (and refuse_websocket=1 over WebSocket, so that a client falls
+// back to long-poll) and names sockets by user_id.
 type userSocket struct{}
 
-func (userSocket) Connect(params url.Values, _ channel.ConnectInfo) (channel.Assigns, error) {
+func (userSocket) Connect(params url.Values, info channel.ConnectInfo) (channel.Assigns, error) {
 	if params.Get("reject") == "1" {
 		return nil, channel.Refuse("rejected by request")
+	}
+	if params.Get("refuse_websocket") == "1" && info.Transport == "websocket" {
+		return nil, channel.Refuse("WebSocket refused by request")
 	}
 	a := channel.Assigns{}
 	if id := params.Get("user_id"); id != "" {
@@ -48,7 +52,9 @@ func newApp() *app {
 	router.Channel("restart:*", func() channel.Channel { return &restartChannel{} }, channel.WithRestart(supervisor.Transient))
 	router.Channel("presence:*", func() channel.Channel { return &idleChannel{} })
 
-	ep := transport.NewEndpoint(transport.Config{CheckOrigin: transport.AllowAllOrigins()})
+	// Long-poll (/socket/longpoll) with a 2 s window instead of Phoenix's 10 s: an idle session expires
+	// after 3 s, which the phoenix.js suite waits for.
+	ep := transport.NewEndpoint(transport.Config{CheckOrigin: transport.AllowAllOrigins(), LongPollWindow: 2 * time.Second})
 	ep.Socket("/socket", router)
 
 	a := &app{endpoint: ep, mux: http.NewServeMux()}

@@ -1,0 +1,558 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/transport/serializer"
+	"github.com/pyrehq/pyre/transport/token"
+)
+
+// The long-poll transport (PROTOCOL.md §7), at path+"/longpoll" of every socket. A session is a socket
+// actor like a WebSocket connection's, with a pollConn as its channel.Conn: same router, channels, pubsub
+// and fastlane. Every answer is HTTP 200 with the logical status in a JSON body:
+//
+//	GET, no session (no, forged, expired token)  connect → {"messages":[],"status":410,"token":T}; refused → 403
+//	GET with a session                           {"messages":[..],"status":200,"token":T} once frames are queued,
+//	                                             204 after Config.LongPollWindow, 410 if the session ends
+//	POST with a session                          frames handed on → 200; not within the window → 408;
+//	                                             malformed → 400, too large → 413 (both end the session)
+//	POST, no session                             410
+//	OPTIONS                                      CORS preflight
+//
+// Mapping from Phoenix (Phoenix.Transports.LongPoll and LongPoll.Server): the signed token names the
+// session (a random id and this endpoint's random node id, package transport/token, two-week max age);
+// the newest GET is the one woken by frames; a session no GET polled for 1.5 windows ends; ndjson batches
+// are read up to 100 lines. Differences: no binary frames server → client (ErrLongPollBinary; Phoenix
+// sends what phoenix.js cannot decode); a malformed frame answers 400 at once (Phoenix's session crashes
+// and the POST times out with 408); empty ndjson lines are skipped; the outbound queue is bounded
+// (Config.MaxQueueMessages and MaxQueueBytes; past them the session ends as a slow consumer); sessions
+// live on one endpoint (across nodes, sticky sessions).
+
+// Long-poll errors.
+var (
+	// ErrLongPollInactive is why the channels of a long-poll session end when no GET polled it for 1.5 ×
+	// Config.LongPollWindow. It is a channel.ErrClosed (errors.Is holds for both), as Phoenix ends them
+	// with {:shutdown, :closed}.
+	ErrLongPollInactive = fmt.Errorf("%w: long-poll session inactive", channel.ErrClosed)
+	// ErrLongPollBinary is returned by a push or reply with a binary payload to a long-poll client, and the
+	// frame is dropped: long-poll carries server frames as JSON strings, and Phoenix, which tries anyway,
+	// sends a frame that phoenix.js cannot decode.
+	ErrLongPollBinary = errors.New("transport: binary frames cannot be sent over long-poll")
+)
+
+const (
+	// maxPollBatch is how many lines of one ndjson POST are read (Phoenix's @max_poll_batch_size, which
+	// phoenix.js never exceeds); later lines are ignored, as Phoenix does.
+	maxPollBatch = 100
+	// pollTokenMaxAge bounds a session token's life, as Phoenix's long-poll crypto max_age (two weeks).
+	pollTokenMaxAge = 14 * 24 * time.Hour
+	pollTokenSalt   = "pyre long-poll session"
+	tokenHeader     = "X-Phoenix-Longpoll-Token"
+)
+
+// longPoll is the endpoint's long-poll state shared by every socket; its sessions are in Endpoint.polls.
+type longPoll struct {
+	signer *token.Signer
+	node   string // random per Endpoint, in every token: a token from another endpoint finds no session
+	// expiry ends a session no GET polled for this long (nanoseconds): 1.5 × LongPollWindow, as Phoenix.
+	// Atomic so that tests can set it apart from the window.
+	expiry atomic.Int64
+
+	servers sync.Map // *http.Server → struct{}: servers whose Shutdown releases waiting GETs
+
+	mu      sync.Mutex
+	release chan struct{} // closed (and replaced) when a server serving polls shuts down
+}
+
+// pollClaims is what a session token carries, signed.
+type pollClaims struct {
+	Node    string `json:"n"`
+	Session string `json:"s"`
+}
+
+func newLongPoll(secretKeyBase string, window time.Duration) *longPoll {
+	if secretKeyBase == "" {
+		secretKeyBase = randomID(48)
+	}
+	signer, err := token.NewSigner(secretKeyBase, pollTokenSalt, token.WithMaxAge(pollTokenMaxAge))
+	if err != nil {
+		panic("transport: Config.SecretKeyBase: " + err.Error())
+	}
+	lp := &longPoll{signer: signer, node: randomID(12), release: make(chan struct{})}
+	lp.expiry.Store(int64(window * 3 / 2))
+	return lp
+}
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// released returns the channel closed when a server serving polls starts shutting down.
+func (lp *longPoll) released() <-chan struct{} {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	return lp.release
+}
+
+// watchServer makes the Shutdown of the http.Server serving r answer every waiting GET at once, so that
+// the server does not wait a whole window for them (http.Server.Shutdown waits for active requests).
+func (lp *longPoll) watchServer(r *http.Request) {
+	srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if !ok {
+		return
+	}
+	if _, seen := lp.servers.LoadOrStore(srv, struct{}{}); seen {
+		return
+	}
+	srv.RegisterOnShutdown(func() {
+		lp.mu.Lock()
+		close(lp.release)
+		lp.release = make(chan struct{})
+		lp.mu.Unlock()
+	})
+}
+
+// serveLongPoll answers the long-poll transport (PROTOCOL.md §7). Every answer but a non-GET/POST/OPTIONS
+// method (400) is HTTP 200 with the logical status in the JSON body.
+func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request) {
+	ep := d.ep
+	h := w.Header()
+	// As Phoenix: any origin may call, the Origin header is checked below instead, and the session token,
+	// not a cookie, carries the session (so no allow-credentials).
+	h.Set("Access-Control-Allow-Origin", "*")
+	if !checkOrigin(ep.cfg.CheckOrigin, r) {
+		writePollStatus(w, http.StatusForbidden)
+		return
+	}
+	switch r.Method {
+	case http.MethodOptions:
+		h.Set("Access-Control-Allow-Headers", strings.Join(r.Header.Values("Access-Control-Request-Headers"), ", "))
+		h.Set("Access-Control-Allow-Methods", "get, post, options")
+		h.Set("Access-Control-Max-Age", "3600")
+		w.WriteHeader(http.StatusOK)
+	case http.MethodGet:
+		ep.lp.watchServer(r)
+		c, tok := d.pollSession(r)
+		if c == nil {
+			d.openPoll(w, r)
+			return
+		}
+		msgs, status := c.poll(r.Context(), ep.cfg.LongPollWindow, ep.lp.released())
+		switch status {
+		case 0: // the client is gone
+		case http.StatusGone:
+			writePollStatus(w, status)
+		default:
+			writePoll(w, status, tok, msgs)
+		}
+	case http.MethodPost:
+		c, _ := d.pollSession(r)
+		if c == nil {
+			writePollStatus(w, http.StatusGone)
+			return
+		}
+		writePollStatus(w, c.publish(r))
+	default:
+		w.WriteHeader(http.StatusBadRequest)
+	}
+}
+
+// openPoll starts a session: {"messages":[],"status":410,"token":T}, or {"status":403} when refused.
+// While shutting down it answers {"status":500}, which phoenix.js retries later, as a network error (it
+// throws on statuses it does not know, such as 503).
+func (d *socketDef) openPoll(w http.ResponseWriter, r *http.Request) {
+	ep := d.ep
+	authToken := ""
+	if v := r.Header.Values("X-Phoenix-AuthToken"); len(v) > 0 {
+		authToken = v[0]
+	}
+	ser, connected, err := d.accept(r, "longpoll", authToken)
+	var refused *refusal
+	switch {
+	case errors.As(err, &refused):
+		writePollStatus(w, http.StatusForbidden) // phoenix.js knows no other refusal (Phoenix sends 403 only)
+		return
+	case err != nil:
+		writePollStatus(w, http.StatusInternalServerError)
+		return
+	}
+	c := newPollConn(d, ser)
+	tok, err := ep.lp.signer.Sign(pollClaims{Node: ep.lp.node, Session: c.id})
+	if err != nil || !ep.trackPoll(c) {
+		writePollStatus(w, http.StatusInternalServerError)
+		return
+	}
+	session, err := ep.host.Open(connected, c)
+	if err != nil {
+		c.end(channel.ErrClosed)
+		writePollStatus(w, http.StatusInternalServerError)
+		return
+	}
+	c.mu.Lock()
+	c.session = session
+	ended := c.ended
+	c.mu.Unlock()
+	if ended { // closed while Open ran (Shutdown): the socket actor must hear it
+		session.Close()
+		writePollStatus(w, http.StatusInternalServerError)
+		return
+	}
+	writePoll(w, http.StatusGone, tok, nil)
+}
+
+// pollSession finds the session of r's token: the X-Phoenix-Longpoll-Token header, else the last token
+// query parameter (phoenix.js 1.8 appends its own after the connect params, which may hold a token too).
+// A missing, forged or expired token, or one whose session ended or belongs to another socket, finds none.
+func (d *socketDef) pollSession(r *http.Request) (*pollConn, string) {
+	e := d.ep
+	var tok string
+	if v := r.Header.Values(tokenHeader); len(v) > 0 {
+		tok = v[0]
+	} else if v := r.URL.Query()["token"]; len(v) > 0 {
+		tok = v[len(v)-1]
+	}
+	var claims pollClaims
+	if tok == "" || e.lp.signer.Verify(tok, &claims) != nil || claims.Node != e.lp.node {
+		return nil, ""
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.polls[claims.Session]
+	if c == nil || c.def != d {
+		return nil, ""
+	}
+	return c, tok
+}
+
+func writePollStatus(w http.ResponseWriter, status int) {
+	writePollJSON(w, struct {
+		Status int `json:"status"`
+	}{status})
+}
+
+func writePoll(w http.ResponseWriter, status int, tok string, frames [][]byte) {
+	msgs := make([]string, len(frames))
+	for i, f := range frames {
+		msgs[i] = string(f)
+	}
+	writePollJSON(w, struct {
+		Messages []string `json:"messages"`
+		Status   int      `json:"status"`
+		Token    string   `json:"token"`
+	}{msgs, status, tok})
+}
+
+func writePollJSON(w http.ResponseWriter, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // strings and ints only
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	// The poll URL is the same for every session when the token travels in a header: never cache.
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// pollConn is one long-poll session: the channel.Conn of its socket actor. Frames wait in a bounded queue
+// until a GET takes them all.
+type pollConn struct {
+	ep   *Endpoint
+	def  *socketDef // the socket it was opened on
+	id   string     // the session id, in the token
+	ser  serializer.Serializer
+	post chan struct{} // one POST at a time: frames keep their order, ReceiveContext has a single caller
+	done chan struct{} // closed when the session ends
+
+	mu       sync.Mutex
+	session  *channel.Session
+	queue    [][]byte
+	queued   int           // bytes in queue
+	waiter   chan struct{} // the newest waiting GET's wake-up; nil when none waits
+	polling  int           // GETs in progress: a session being polled does not expire
+	lastPoll time.Time     // when a GET last started or ended
+	ended    bool
+}
+
+func newPollConn(d *socketDef, ser serializer.Serializer) *pollConn {
+	return &pollConn{
+		ep: d.ep, def: d, id: randomID(16), ser: ser,
+		post: make(chan struct{}, 1), done: make(chan struct{}),
+		lastPoll: time.Now(),
+	}
+}
+
+func (c *pollConn) Write(m *message.Message) error {
+	data, binary, err := c.ser.Encode(m)
+	if err != nil {
+		return err
+	}
+	if binary {
+		c.ep.cfg.Logger.Warn("pyre: binary frame dropped: long-poll cannot carry it", "topic", m.Topic, "event", m.Event)
+		return ErrLongPollBinary
+	}
+	return c.enqueue(data)
+}
+
+func (c *pollConn) WriteBroadcast(b *message.Broadcast) error {
+	if b.Payload.IsBinary() {
+		c.ep.cfg.Logger.Debug("pyre: binary broadcast dropped: long-poll cannot carry it", "topic", b.Topic, "event", b.Event)
+		return ErrLongPollBinary
+	}
+	data, err := b.Encoded(c.ser.Slot(), broadcastEncoder(c.ser))
+	if err != nil {
+		return err
+	}
+	return c.enqueue(data)
+}
+
+func (c *pollConn) enqueue(data []byte) error {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return channel.ErrConnClosed
+	}
+	if len(c.queue) >= c.ep.cfg.MaxQueueMessages || c.queued+len(data) > c.ep.cfg.MaxQueueBytes {
+		// A slow consumer: a client that stopped polling cannot grow memory. The session ends; its next
+		// request finds none (410).
+		c.queue, c.queued = nil, 0
+		c.mu.Unlock()
+		c.end(channel.ErrClosed)
+		return channel.ErrSlowConsumer
+	}
+	c.queue = append(c.queue, data)
+	c.queued += len(data)
+	if c.waiter != nil {
+		select {
+		case c.waiter <- struct{}{}:
+		default:
+		}
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// Close ends the session whatever the code: long-poll has no close frame. A waiting GET answers with what
+// is queued, or 410.
+func (c *pollConn) Close(channel.CloseCode) { c.end(channel.ErrClosed) }
+
+// end ends the session once: waiting GETs wake up, the session leaves the endpoint, and the socket actor
+// stops with reason (a no-op when it is the one closing).
+func (c *pollConn) end(reason error) {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ended = true
+	s := c.session
+	c.mu.Unlock()
+	close(c.done)
+	c.ep.untrackPoll(c)
+	if s != nil {
+		s.CloseWith(reason)
+	}
+}
+
+// poll answers a GET: the queued frames (200) as soon as there are some, 204 when the window passes
+// first, 410 when the session ended with nothing queued, 0 when the client went away. The newest GET of a
+// session is the one woken by new frames, as in Phoenix; an older one still waiting answers at its window
+// (or when released).
+func (c *pollConn) poll(ctx context.Context, window time.Duration, release <-chan struct{}) ([][]byte, int) {
+	c.mu.Lock()
+	c.lastPoll = time.Now()
+	if len(c.queue) > 0 {
+		msgs := c.take()
+		c.mu.Unlock()
+		return msgs, http.StatusOK
+	}
+	if c.ended {
+		c.mu.Unlock()
+		return nil, http.StatusGone
+	}
+	wake := make(chan struct{}, 1)
+	c.waiter = wake
+	c.polling++
+	c.mu.Unlock()
+
+	timer := time.NewTimer(window)
+	select {
+	case <-wake:
+	case <-c.done:
+	case <-timer.C:
+	case <-ctx.Done():
+	case <-release:
+	}
+	timer.Stop()
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.waiter == wake {
+		c.waiter = nil
+	}
+	c.polling--
+	c.lastPoll = time.Now()
+	switch {
+	case ctx.Err() != nil:
+		return nil, 0 // the frames wait for the next GET
+	case len(c.queue) > 0:
+		return c.take(), http.StatusOK
+	case c.ended:
+		return nil, http.StatusGone
+	}
+	return nil, http.StatusNoContent
+}
+
+// take empties the queue; c.mu is held.
+func (c *pollConn) take() [][]byte {
+	q := c.queue
+	c.queue, c.queued = nil, 0
+	return q
+}
+
+func (c *pollConn) getSession() *channel.Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.session
+}
+
+// publish hands the frames of a POST to the socket actor and returns the status to answer: 200 when all
+// were accepted, 408 when they were not within the window, 410 when the session ended. A malformed frame
+// (or a line that is not base64) ends the session, as it closes a WebSocket with 1011: 400; so does a
+// body or frame past the size limits, as 1009: 413. Frames before the bad one were already handed on.
+func (c *pollConn) publish(r *http.Request) int {
+	ep := c.ep
+	ctx, cancel := context.WithTimeout(r.Context(), ep.cfg.LongPollWindow)
+	defer cancel()
+	maxFrame := ep.cfg.MaxFrameSize
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(maxFrame/3*4+4)+1))
+	switch {
+	case err != nil:
+		return http.StatusBadRequest
+	case len(body) > maxFrame/3*4+4: // room for one frame of MaxFrameSize, base64-encoded
+		c.end(channel.ErrClosed)
+		return http.StatusRequestEntityTooLarge
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	select {
+	case c.post <- struct{}{}:
+		defer func() { <-c.post }()
+	case <-c.done:
+		return http.StatusGone
+	case <-ctx.Done():
+		return http.StatusRequestTimeout
+	}
+	session := c.getSession()
+	for f, err := range pollFrames(body, ct == "application/x-ndjson") {
+		var m *message.Message
+		if err == nil {
+			if len(f.data) > maxFrame {
+				c.end(channel.ErrClosed)
+				return http.StatusRequestEntityTooLarge
+			}
+			m, err = c.ser.Decode(f.data, f.binary)
+		}
+		if err != nil {
+			ep.cfg.Logger.Debug("pyre: malformed frame", "err", err)
+			c.end(channel.ErrClosed)
+			return http.StatusBadRequest
+		}
+		switch err := session.ReceiveContext(ctx, m); {
+		case errors.Is(err, channel.ErrConnClosed):
+			return http.StatusGone
+		case err != nil:
+			return http.StatusRequestTimeout
+		}
+	}
+	return http.StatusOK
+}
+
+// pollFrame is one inbound frame of a POST body.
+type pollFrame struct {
+	data   []byte
+	binary bool
+}
+
+// errBase64Line is a line of an ndjson POST that is neither a JSON array nor base64.
+var errBase64Line = fmt.Errorf("%w: long-poll line is not base64", serializer.ErrMalformed)
+
+// pollFrames yields the frames of a POST body. An application/x-ndjson body holds one frame per line
+// (split at "\n" or "\r\n"; only the first maxPollBatch lines are read; empty lines are skipped): a line
+// starting with "[" is a text frame, any other is the standard base64 of a binary frame (phoenix.js
+// encodes binary pushes so). Any other body is one text frame. It stops after yielding an error for a
+// line that is not base64.
+//
+// Phoenix reads an empty line as an empty binary frame, which crashes the session: skipping it lets a
+// client end every line with "\n", as the ndjson format has it.
+func pollFrames(body []byte, ndjson bool) iter.Seq2[pollFrame, error] {
+	return func(yield func(pollFrame, error) bool) {
+		if !ndjson {
+			yield(pollFrame{data: body}, nil)
+			return
+		}
+		rest := body
+		for n := 0; n < maxPollBatch && len(rest) > 0; n++ {
+			var line []byte
+			line, rest, _ = bytes.Cut(rest, []byte{'\n'})
+			line = bytes.TrimSuffix(line, []byte{'\r'})
+			switch {
+			case len(line) == 0:
+				continue
+			case line[0] == '[':
+				if !yield(pollFrame{data: line}, nil) {
+					return
+				}
+				continue
+			}
+			data := make([]byte, base64.StdEncoding.DecodedLen(len(line)))
+			k, err := base64.StdEncoding.Decode(data, line)
+			if err != nil {
+				yield(pollFrame{}, errBase64Line)
+				return
+			}
+			if !yield(pollFrame{data: data[:k], binary: true}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// expirePolls ends the long-poll sessions that no GET polled for 1.5 windows (ErrLongPollInactive). The
+// janitor calls it on its timer: one timer for all sessions. scratch is returned for reuse.
+func (e *Endpoint) expirePolls(now time.Time, scratch []*pollConn) []*pollConn {
+	limit := now.Add(-time.Duration(e.lp.expiry.Load()))
+	expired := scratch[:0]
+	e.mu.Lock()
+	for _, c := range e.polls {
+		c.mu.Lock()
+		if c.polling == 0 && c.lastPoll.Before(limit) {
+			expired = append(expired, c)
+		}
+		c.mu.Unlock()
+	}
+	e.mu.Unlock()
+	for _, c := range expired {
+		c.end(ErrLongPollInactive)
+	}
+	clear(expired)
+	return expired
+}
