@@ -1,6 +1,7 @@
 // Package transport serves Phoenix sockets over HTTP: an Endpoint is an http.Handler that answers the
-// WebSocket transport (gws) of every socket mounted on it, with the serializers of package
-// transport/serializer, and hands each connection to the channel runtime (package actors/channel).
+// WebSocket transport (gws, at path+"/websocket") and the long-poll transport (path+"/longpoll", see
+// longpoll.go) of every socket mounted on it, with the serializers of package transport/serializer, and
+// hands each connection or long-poll session to the channel runtime (package actors/channel).
 //
 // # Connection lifecycle
 //
@@ -11,7 +12,7 @@
 //	1001  kicked (a "disconnect" broadcast to the socket id) or idle for Config.IdleTimeout
 //	1009  an inbound frame larger than Config.MaxFrameSize
 //	1011  a malformed frame, or the socket actor crashed
-//	1012  Endpoint.Shutdown
+//	1012  Endpoint.Shutdown (the drain: after the connection's in-flight replies, in batches)
 //	1013  slow consumer: the outbound queue overflowed (when a write is stuck, the TCP connection is
 //	      dropped instead, since no close frame can get through)
 //
@@ -19,10 +20,12 @@
 //
 // # Writes
 //
-// Each connection has a bounded outbound queue (Config.MaxQueueMessages, Config.MaxQueueBytes) drained by a
-// writer goroutine that exists only while frames are pending, so an idle connection costs no writer
-// goroutine. Every write has a deadline (Config.WriteTimeout). Broadcast frames are encoded once per
-// serializer and shared by every connection.
+// Each connection has a bounded outbound queue (Config.MaxQueueMessages, Config.MaxQueueBytes). A
+// connection with frames pending is queued for the endpoint's shared writers (one per CPU), which write
+// everything pending for it in one write (up to 64 KB per turn); a connection whose write does not finish
+// within 50 ms gets writer goroutines of its own, so an idle connection costs no writer goroutine and a
+// stuck client holds a shared writer once at most. Every write has a deadline (Config.WriteTimeout).
+// Broadcast frames are encoded once per serializer and shared by every connection.
 //
 // # Concurrency
 //

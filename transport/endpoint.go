@@ -46,14 +46,20 @@ type Config struct {
 	// Zero value means no delay.
 	WriteDelay time.Duration
 	// ReadBufferSize is the per-connection read buffer, held for the connection's life. Phoenix frames are
-	// mostly small; a frame larger than the buffer is read straight into its message. Zero value means
-	// 1 KiB (gws's 4 KiB default costs 3 KB more per connection).
+	// mostly small (a heartbeat is 40 bytes, a typical push a few hundred): several fit in one read. A
+	// frame larger than the buffer is read straight into its message, at the cost of one more read call.
+	// Raise it for clients that push large frames in quick succession. Zero value means 512 bytes (gws's
+	// 4 KiB default costs 3.5 KB more per connection).
 	ReadBufferSize int
 	// MaxInflight bounds inbound messages of one connection not yet handled; past it, reading from that
 	// client pauses. Zero value means 256.
 	MaxInflight int
 	// Logger receives connection and crash reports. Zero value means slog.Default().
 	Logger *slog.Logger
+	// DrainBatchSize and DrainInterval pace Shutdown: connections end this many at a time, this far apart,
+	// so that clients do not all reconnect at once. Zero values mean 10,000 and 2 s (Phoenix's drainer).
+	DrainBatchSize int
+	DrainInterval  time.Duration
 	// DisableLongPoll turns the long-poll transport off. Zero value means every socket also answers
 	// long-poll at path+"/longpoll" (PROTOCOL.md §7), with the same router, channels and serializers.
 	DisableLongPoll bool
@@ -90,10 +96,16 @@ func (c *Config) setDefaults() {
 		c.MaxQueueBytes = 4 << 20
 	}
 	if c.ReadBufferSize <= 0 {
-		c.ReadBufferSize = 1 << 10
+		c.ReadBufferSize = 512
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.DrainBatchSize <= 0 {
+		c.DrainBatchSize = 10_000
+	}
+	if c.DrainInterval <= 0 {
+		c.DrainInterval = 2 * time.Second
 	}
 	if c.LongPollWindow <= 0 {
 		c.LongPollWindow = 10 * time.Second
@@ -215,16 +227,22 @@ func (e *Endpoint) Targets() []chaos.Target { return e.host.Targets() }
 // ErrShuttingDown answers connections attempted during Shutdown.
 var ErrShuttingDown = errors.New("transport: endpoint shutting down")
 
-// Shutdown refuses new connections, closes every open one with 1012 (Service Restart, so clients reconnect
-// elsewhere) and ends every long-poll session (a waiting GET answers with what is queued, or 410),
-// terminates every channel with channel.ErrShutdown, and waits until every socket and channel actor and
-// every connection goroutine has ended, or ctx is done (then it returns ctx.Err()).
+// Shutdown drains the endpoint, as Phoenix's socket drainer does on a deploy. It refuses new connections
+// (503), then ends the open ones Config.DrainBatchSize at a time, Config.DrainInterval apart: each one's
+// channels answer the messages they already received, terminate with channel.ErrShutdown, and the
+// WebSocket closes with 1012 (Service Restart) after its queued frames, so clients reconnect, elsewhere if
+// they can; a long-poll session ends (a waiting GET answers with what is queued, or 410). The batches are
+// spread over at most 80 % of ctx's deadline when they would not fit. Whatever is still open when the
+// batches are done and ctx ends is closed at once with 1012. Shutdown returns when every socket and
+// channel actor and every connection goroutine has ended, or ctx.Err() if ctx ends first.
 // It does not stop an http.Server: call the server's Shutdown first so no new requests arrive (long-poll
 // GETs waiting then answer at once, so that it need not wait a window for them).
 func (e *Endpoint) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	e.closing = true
 	e.mu.Unlock()
+	// Drain fails only when ctx ends first: then the host closes what is left at once.
+	_ = e.host.Drain(ctx, e.cfg.DrainBatchSize, e.cfg.DrainInterval)
 	if err := e.host.Shutdown(ctx, channel.CloseServiceRestart); err != nil {
 		return err
 	}
@@ -280,12 +298,21 @@ func (e *Endpoint) trackPoll(c *pollConn) bool {
 	return true
 }
 
-// untrackPoll forgets a session that ended (pollConn.end calls it once).
-func (e *Endpoint) untrackPoll(c *pollConn) {
-	e.mu.Lock()
-	delete(e.polls, c.id)
-	e.mu.Unlock()
+// untrackPoll counts a session that ended (pollConn.end calls it once) and forgets it, unless keep: its
+// last frames wait for one more GET.
+func (e *Endpoint) untrackPoll(c *pollConn, keep bool) {
+	if !keep {
+		e.forgetPoll(c)
+	}
 	e.readers.Done()
+}
+
+func (e *Endpoint) forgetPoll(c *pollConn) {
+	e.mu.Lock()
+	if e.polls[c.id] == c {
+		delete(e.polls, c.id)
+	}
+	e.mu.Unlock()
 }
 
 // janitor closes connections silent for longer than IdleTimeout (1001) and ends long-poll sessions nobody

@@ -365,9 +365,15 @@ func (c *pollConn) end(reason error) {
 	}
 	c.ended = true
 	s := c.session
+	// Frames nobody is waiting for (the last replies of a drained session) stay for the session's next
+	// GET, then it is forgotten; or the janitor forgets it after 1.5 windows.
+	keep := len(c.queue) > 0 && c.waiter == nil
+	if keep {
+		c.lastPoll = time.Now()
+	}
 	c.mu.Unlock()
 	close(c.done)
-	c.ep.untrackPoll(c)
+	c.ep.untrackPoll(c, keep)
 	if s != nil {
 		s.CloseWith(reason)
 	}
@@ -381,8 +387,11 @@ func (c *pollConn) poll(ctx context.Context, window time.Duration, release <-cha
 	c.mu.Lock()
 	c.lastPoll = time.Now()
 	if len(c.queue) > 0 {
-		msgs := c.take()
+		msgs, ended := c.take(), c.ended
 		c.mu.Unlock()
+		if ended {
+			c.ep.forgetPoll(c)
+		}
 		return msgs, http.StatusOK
 	}
 	if c.ended {
@@ -552,6 +561,7 @@ func (e *Endpoint) expirePolls(now time.Time, scratch []*pollConn) []*pollConn {
 	e.mu.Unlock()
 	for _, c := range expired {
 		c.end(ErrLongPollInactive)
+		e.forgetPoll(c) // an ended session kept for its last frames
 	}
 	clear(expired)
 	return expired

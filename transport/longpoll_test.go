@@ -940,3 +940,33 @@ func FuzzLongPollBody(f *testing.F) {
 		}
 	})
 }
+
+// A drained session's last replies wait for its next GET when none was waiting: the in-flight reply is
+// delivered, then the session is gone.
+func TestLongPollDrainKeepsLastReplies(t *testing.T) {
+	f := lpFixture(t, Config{LongPollWindow: time.Minute})
+	c := lpOpen(t, f.srv, lpParams)
+	c.join("1", "room:dr")
+	c.mustPost(`["1","2","room:dr","echo",{"n":1}]`)
+	eventually(t, "reply queued", func() bool {
+		s := c.session(f.ep)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.queue) == 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := f.ep.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.terminated.get("room:dr"); len(r) != 1 || !errors.Is(r[0], channel.ErrShutdown) {
+		t.Fatalf("terminate reasons %v, want ErrShutdown", r)
+	}
+	c.expect(`["1","2","room:dr","phx_reply",{"response":{"n":1},"status":"ok"}]`)
+	if c.session(f.ep) != nil {
+		t.Fatal("the session is still known after its last frames were taken")
+	}
+	if s := c.post(`[null,"3","phoenix","heartbeat",{}]`); s != http.StatusGone {
+		t.Fatalf("POST after the session ended: %d, want 410", s)
+	}
+}

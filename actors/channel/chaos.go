@@ -110,10 +110,8 @@ func (h *Host) killSocket(cs *connState, reason error) bool {
 	if reason == nil {
 		reason = supervisor.ErrKilled
 	}
-	select {
-	case <-cs.stopped:
+	if cs.stopped.Load() {
 		return false
-	default:
 	}
 	h.sockSup.Exit(cs.pid, reason)
 	return true

@@ -196,8 +196,6 @@ func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
 		assigns:   c.assigns,
 		id:        c.id,
 		transport: c.transport,
-		wake:      make(chan struct{}, 1),
-		stopped:   make(chan struct{}),
 	}
 	h.mu.Lock()
 	if h.closing {
@@ -220,7 +218,14 @@ func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
 	h.mu.Lock()
 	cs.pid = pid
 	h.sessions[pid.Id] = cs
+	late := h.closing // Drain or Shutdown began while it started, and did not see it
 	h.mu.Unlock()
+	if late {
+		cs.setExit(ErrShutdown)
+		out.Close(CloseServiceRestart)
+		h.sockSup.Exit(pid, ErrShutdown)
+		return nil, ErrHostClosed
+	}
 	return &Session{cs: cs}, nil
 }
 
@@ -259,6 +264,54 @@ func (h *Host) LocalBroadcast(topic, event string, payload any) error {
 // Disconnect closes every connection whose id is id (code 1001), on every node.
 func (h *Host) Disconnect(id string) error {
 	return h.Broadcast(id, "disconnect", nil)
+}
+
+// Drain ends every connection gracefully, batch connections at a time with interval between batches
+// (Phoenix's drainer: 10,000 every 2 s): each connection's channels answer the messages they already
+// received and terminate with ErrShutdown, then the connection closes with 1012 (Service Restart) once its
+// queued frames are written, so clients reconnect, elsewhere if they can. New sessions are refused from
+// the start. If ctx has a deadline and the batches would not fit in 80 % of the time left, the interval
+// shrinks so they do. Drain returns when every connection has ended, or ctx.Err() when ctx ends first
+// (call Shutdown then: it closes what is left).
+func (h *Host) Drain(ctx context.Context, batch int, interval time.Duration) error {
+	h.mu.Lock()
+	h.closing = true
+	all := make([]*connState, 0, len(h.sessions))
+	for _, cs := range h.sessions {
+		all = append(all, cs)
+	}
+	h.mu.Unlock()
+	if batch <= 0 {
+		batch = len(all)
+	}
+	batches := (len(all) + batch - 1) / batch
+	if dl, ok := ctx.Deadline(); ok && batches > 1 {
+		if fit := time.Until(dl) * 8 / 10 / time.Duration(batches-1); fit < interval {
+			interval = max(fit, 0)
+		}
+	}
+	for i := 0; i < len(all); i += batch {
+		if i > 0 {
+			t := time.NewTimer(interval)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			}
+		}
+		for _, cs := range all[i:min(i+batch, len(all))] {
+			h.root.Send(cs.pid, drain{})
+		}
+	}
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Shutdown closes every connection with code (1012 for a restart), ends every channel with ErrShutdown and
@@ -326,37 +379,13 @@ type Session struct{ cs *connState }
 // Receive hands an inbound frame to the socket actor. Call it from the connection's read goroutine only: it
 // waits while MaxInflight messages are unhandled (backpressure on this client alone), and drops the
 // message once the socket actor has stopped.
-func (s *Session) Receive(m *message.Message) {
-	cs := s.cs
-	for atomic.LoadInt32(&cs.inflight) >= cs.host.maxInflight {
-		select {
-		case <-cs.wake:
-		case <-cs.stopped:
-			return
-		}
-	}
-	select {
-	case <-cs.stopped:
-		return
-	default:
-	}
-	atomic.AddInt32(&cs.inflight, 1)
-	cs.host.root.Send(cs.pid, m)
-}
+func (s *Session) Receive(m *message.Message) { _ = s.ReceiveContext(context.Background(), m) }
 
 // Close tells the socket actor that the connection is gone; its channels terminate with ErrClosed.
-func (s *Session) Close() {
-	select {
-	case <-s.cs.stopped:
-		return
-	default:
-	}
-	s.cs.setExit(ErrClosed)
-	s.cs.host.sockSup.Exit(s.cs.pid, ErrClosed)
-}
+func (s *Session) Close() { s.CloseWith(ErrClosed) }
 
 // Done is closed when the socket actor and all its channels have stopped.
-func (s *Session) Done() <-chan struct{} { return s.cs.stopped }
+func (s *Session) Done() <-chan struct{} { return s.cs.stoppedChan() }
 
 // ReceiveContext is Receive for a transport whose client waits for an acknowledgement (a long-poll POST):
 // it gives up when ctx ends while MaxInflight messages are unhandled. It returns nil once the message is
@@ -365,18 +394,20 @@ func (s *Session) Done() <-chan struct{} { return s.cs.stopped }
 func (s *Session) ReceiveContext(ctx context.Context, m *message.Message) error {
 	cs := s.cs
 	for atomic.LoadInt32(&cs.inflight) >= cs.host.maxInflight {
+		wake := cs.wakeChan()
+		if atomic.LoadInt32(&cs.inflight) < cs.host.maxInflight {
+			break // released before the channel existed: release saw none to signal
+		}
 		select {
-		case <-cs.wake:
-		case <-cs.stopped:
+		case <-wake:
+		case <-cs.stoppedChan():
 			return ErrConnClosed
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	select {
-	case <-cs.stopped:
+	if cs.stopped.Load() {
 		return ErrConnClosed
-	default:
 	}
 	atomic.AddInt32(&cs.inflight, 1)
 	cs.host.root.Send(cs.pid, m)
@@ -386,10 +417,8 @@ func (s *Session) ReceiveContext(ctx context.Context, m *message.Message) error 
 // CloseWith is Close with the reason the channels terminate with instead of ErrClosed (e.g. a long-poll
 // session that nobody polled). A reason that is not a normal exit (supervisor.IsNormal) reads as a crash.
 func (s *Session) CloseWith(reason error) {
-	select {
-	case <-s.cs.stopped:
+	if s.cs.stopped.Load() {
 		return
-	default:
 	}
 	s.cs.setExit(reason)
 	s.cs.host.sockSup.Exit(s.cs.pid, reason)
@@ -408,8 +437,12 @@ type connState struct {
 	pid       *actor.PID
 
 	inflight int32
-	wake     chan struct{}
-	stopped  chan struct{}
+	stopped  atomic.Bool // the socket actor and its channels have stopped
+	// Made on first need (~100 B each): most connections never wait for the socket actor, and nothing
+	// asks for Done.
+	sigMu    sync.Mutex
+	wake     chan struct{} // capacity 1: release signals a reader waiting below MaxInflight
+	stoppedC chan struct{} // closed once stopped
 
 	exitOnce sync.Once
 	exit     error // why the connection's channels end; set once, before the socket actor stops
@@ -441,10 +474,46 @@ func (cs *connState) takeOver(pid *actor.PID) *chanState {
 // release marks one inbound message handled and wakes the reader if it was waiting.
 func (cs *connState) release() {
 	if atomic.AddInt32(&cs.inflight, -1) == cs.host.maxInflight-1 {
-		select {
-		case cs.wake <- struct{}{}:
-		default:
+		cs.sigMu.Lock()
+		wake := cs.wake
+		cs.sigMu.Unlock()
+		if wake != nil {
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
 		}
+	}
+}
+
+func (cs *connState) wakeChan() chan struct{} {
+	cs.sigMu.Lock()
+	defer cs.sigMu.Unlock()
+	if cs.wake == nil {
+		cs.wake = make(chan struct{}, 1)
+	}
+	return cs.wake
+}
+
+func (cs *connState) stoppedChan() <-chan struct{} {
+	cs.sigMu.Lock()
+	defer cs.sigMu.Unlock()
+	if cs.stoppedC == nil {
+		cs.stoppedC = make(chan struct{})
+		if cs.stopped.Load() {
+			close(cs.stoppedC)
+		}
+	}
+	return cs.stoppedC
+}
+
+// markStopped runs once, when the socket actor has stopped.
+func (cs *connState) markStopped() {
+	cs.sigMu.Lock()
+	defer cs.sigMu.Unlock()
+	cs.stopped.Store(true)
+	if cs.stoppedC != nil {
+		close(cs.stoppedC)
 	}
 }
 

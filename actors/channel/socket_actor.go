@@ -18,6 +18,7 @@ type socketActor struct {
 	kick     *kickSub
 	restarts supervisor.Window // channel restarts of the whole connection
 	stopping bool
+	draining bool // Host.Drain: in-flight messages are answered, new ones dropped, then 1012
 }
 
 type chanEntry struct {
@@ -33,6 +34,7 @@ type (
 		pid   *actor.PID
 	}
 	kicked struct{} // "disconnect" broadcast to the socket id
+	drain  struct{} // Host.Drain: finish what is in flight, then close with 1012
 )
 
 func (a *socketActor) Receive(ctx actor.Context) {
@@ -49,6 +51,12 @@ func (a *socketActor) Receive(ctx actor.Context) {
 		a.cs.setExit(ErrClosed)
 		a.cs.out.Close(CloseGoingAway)
 		supervisor.Exit(ctx, ErrClosed)
+	case drain:
+		a.drain(ctx)
+	case *actor.Terminated:
+		if a.draining && len(ctx.Children()) == 0 {
+			a.drained(ctx)
+		}
 	case *actor.Started:
 		a.cs.host.sockets.Add(1)
 		if a.cs.id != "" {
@@ -71,14 +79,42 @@ func (a *socketActor) Receive(ctx actor.Context) {
 	case *actor.Stopped:
 		a.cs.host.sockets.Add(-1)
 		a.cs.host.forget(a.cs)
-		close(a.cs.stopped)
+		a.cs.markStopped()
 		a.cs.host.wg.Done()
 	}
+}
+
+// drain ends the connection gracefully: every channel answers what it already received (its mailbox),
+// terminates with ErrShutdown, and once all have stopped the connection closes with 1012 after its
+// queued frames, so the client reconnects, elsewhere if it can.
+func (a *socketActor) drain(ctx actor.Context) {
+	if a.draining || a.stopping {
+		return
+	}
+	a.draining = true
+	a.cs.setExit(ErrShutdown)
+	for _, e := range a.channels.list {
+		e.st.sub.close() // no broadcast after the replies
+		ctx.Poison(e.pid)
+	}
+	a.channels = channelTable{}
+	if len(ctx.Children()) == 0 {
+		a.drained(ctx)
+	}
+}
+
+func (a *socketActor) drained(ctx actor.Context) {
+	a.cs.out.Close(CloseServiceRestart)
+	supervisor.Exit(ctx, ErrShutdown)
 }
 
 // route dispatches one inbound message (PROTOCOL.md §3).
 func (a *socketActor) route(ctx actor.Context, m *message.Message) {
 	cs := a.cs
+	if a.draining {
+		cs.release() // closing: the client resends it after reconnecting
+		return
+	}
 	if m.Topic == message.TopicPhoenix && m.Event == message.EventHeartbeat {
 		_ = cs.out.Write(message.NewReply(m, message.StatusOK, message.EmptyObject))
 		cs.release()

@@ -1,0 +1,106 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+
+	"github.com/pyrehq/pyre/actors/channel"
+)
+
+// workChannel answers "slow" once its gate opens; it signals when a slow push starts.
+type workChannel struct {
+	gate       <-chan struct{}
+	started    chan<- string
+	terminated *reasons
+}
+
+func (w *workChannel) Join(*channel.Socket, string, channel.Payload) (any, error) { return nil, nil }
+func (w *workChannel) HandleIn(s *channel.Socket, event string, p channel.Payload) (channel.Reply, error) {
+	if event == "slow" {
+		w.started <- s.Topic()
+		<-w.gate
+	}
+	return channel.ReplyOK(p), nil
+}
+func (w *workChannel) Terminate(s *channel.Socket, reason error) { w.terminated.add(s.Topic(), reason) }
+
+func drainServer(t *testing.T, cfg Config, gate <-chan struct{}, started chan<- string, terminated *reasons) (*Endpoint, *httptest.Server) {
+	t.Helper()
+	r := channel.NewRouter(channel.ConnectFunc(func(url.Values, channel.ConnectInfo) (channel.Assigns, error) { return nil, nil }))
+	r.Channel("work:*", func() channel.Channel { return &workChannel{gate: gate, started: started, terminated: terminated} })
+	ep := NewEndpoint(cfg)
+	ep.Socket("/socket", r)
+	srv := httptest.NewServer(ep)
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		if err := ep.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return ep, srv
+}
+
+// Shutdown drains: new connections get 503, every push already received is answered, every channel
+// terminates with ErrShutdown, every client sees a 1012 close (not 1000, not a reset) after its reply, and
+// each reconnects to a second server and rejoins there.
+func TestShutdownDrainsClientsToAnotherServer(t *testing.T) {
+	const clients = 12
+	gate := make(chan struct{})
+	started := make(chan string, clients)
+	termA := &reasons{}
+	epA, srvA := drainServer(t, Config{DrainBatchSize: 5, DrainInterval: 1}, gate, started, termA)
+	_, srvB := drainServer(t, Config{}, nil, nil, &reasons{})
+
+	conns := make([]*rawClient, clients)
+	for i := range conns {
+		c := dial(t, srvA, v2, nil)
+		conns[i] = c
+		topic := fmt.Sprintf("work:%d", i)
+		c.send(`["1","1","` + topic + `","phx_join",{}]`)
+		c.expect(`["1","1","` + topic + `","phx_reply",{"response":{},"status":"ok"}]`)
+		c.send(`["1","2","` + topic + `","slow",{"i":` + fmt.Sprint(i) + `}]`)
+	}
+	for range clients {
+		<-started // every push is being handled: in flight when the drain starts
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- epA.Shutdown(ctx) }()
+	eventually(t, "new connections refused", func() bool {
+		_, resp, err := tryDial(t, srvA, v2, nil)
+		return err != nil && resp != nil && resp.StatusCode == http.StatusServiceUnavailable
+	})
+	close(gate)
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+
+	for i, c := range conns {
+		topic := fmt.Sprintf("work:%d", i)
+		c.expect(`["1","2","` + topic + `","phx_reply",{"response":{"i":` + fmt.Sprint(i) + `},"status":"ok"}]`)
+		if code := c.waitClosed(); code != uint16(channel.CloseServiceRestart) {
+			t.Fatalf("client %d: close code %d, want 1012", i, code)
+		}
+		if r := termA.get(topic); len(r) != 1 || !errors.Is(r[0], channel.ErrShutdown) {
+			t.Fatalf("%s terminated with %v, want ErrShutdown once", topic, r)
+		}
+		// The client reconnects elsewhere and rejoins.
+		b := dial(t, srvB, v2, nil)
+		b.send(`["1","1","` + topic + `","phx_join",{}]`)
+		b.expect(`["1","1","` + topic + `","phx_reply",{"response":{},"status":"ok"}]`)
+		b.send(`["1","2","` + topic + `","echo",{"again":true}]`)
+		b.expect(`["1","2","` + topic + `","phx_reply",{"response":{"again":true},"status":"ok"}]`)
+	}
+	if s := epA.Stats(); s.Actors != 0 || s.Sockets != 0 || s.Channels != 0 {
+		t.Fatalf("left on the drained server: %+v", s)
+	}
+}
