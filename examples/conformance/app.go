@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -12,11 +14,13 @@ import (
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
 	"github.com/pyrehq/pyre/transport"
+	"github.com/pyrehq/pyre/transport/token"
 )
 
 type app struct {
 	endpoint *transport.Endpoint
 	mux      *http.ServeMux
+	signer   *token.Signer // the user tokens of /auth
 }
 
 // userSocket accepts everyone but reject=1 (and refuse_websocket=1 over WebSocket, so that a client falls
@@ -44,6 +48,40 @@ func (userSocket) ID(a channel.Assigns) string {
 	return ""
 }
 
+// authSocket is socket authentication with signed tokens (Phoenix.Token's idiom): the token comes as the
+// `token` connect param, else as phoenix.js's authToken (the Sec-WebSocket-Protocol bearer, or the
+// X-Phoenix-AuthToken header over long-poll). No token, a bad or an expired one: refused (HTTP 403).
+type authSocket struct{ signer *token.Signer }
+
+func (s authSocket) Connect(params url.Values, info channel.ConnectInfo) (channel.Assigns, error) {
+	tok := params.Get("token")
+	if tok == "" {
+		tok = info.AuthToken
+	}
+	var user string
+	switch err := s.signer.Verify(tok, &user); {
+	case errors.Is(err, token.ErrMissing):
+		return nil, channel.Refuse("missing token")
+	case errors.Is(err, token.ErrExpired):
+		return nil, channel.Refuse("expired token")
+	case err != nil:
+		return nil, channel.Refuse("invalid token")
+	}
+	return channel.Assigns{"user_id": user}, nil
+}
+
+func (authSocket) ID(a channel.Assigns) string { return "users_socket:" + a["user_id"].(string) }
+
+// whoamiChannel answers its join with the authenticated user.
+type whoamiChannel struct{}
+
+func (whoamiChannel) Join(s *channel.Socket, _ string, _ channel.Payload) (any, error) {
+	return map[string]any{"user_id": s.Assigns()["user_id"], "transport": s.Transport()}, nil
+}
+func (whoamiChannel) HandleIn(*channel.Socket, string, channel.Payload) (channel.Reply, error) {
+	return channel.NoReply, nil
+}
+
 func newApp() *app {
 	router := channel.NewRouter(userSocket{})
 	router.Channel("chat:*", chat.New)
@@ -57,13 +95,50 @@ func newApp() *app {
 	ep := transport.NewEndpoint(transport.Config{CheckOrigin: transport.AllowAllOrigins(), LongPollWindow: 2 * time.Second})
 	ep.Socket("/socket", router)
 
-	a := &app{endpoint: ep, mux: http.NewServeMux()}
+	// /auth: the same server with token authentication; GET /token?user=U[&max_age=D] signs one.
+	signer, err := token.NewSigner(rand.Text()+rand.Text(), "user socket")
+	if err != nil {
+		panic(err)
+	}
+	auth := channel.NewRouter(authSocket{signer: signer})
+	auth.Channel("whoami", func() channel.Channel { return whoamiChannel{} })
+	ep.Socket("/auth", auth)
+
+	a := &app{endpoint: ep, mux: http.NewServeMux(), signer: signer}
+	a.mux.Handle("/auth/", ep)
+	a.mux.HandleFunc("GET /token", a.token)
 	a.mux.Handle("/socket/", ep)
 	a.mux.HandleFunc("GET /broadcast", a.broadcast)
 	a.mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	a.mux.HandleFunc("GET /stats", a.stats)
 	a.mux.HandleFunc("GET /chaos/kill", a.kill)
 	return a
+}
+
+// token: GET /token?user=U[&max_age=D] answers a token for /auth signed for user U, valid for D (a Go
+// duration; default one day), as a login page would hand one to its client.
+func (a *app) token(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	user := q.Get("user")
+	if user == "" {
+		http.Error(w, "user is required", http.StatusBadRequest)
+		return
+	}
+	var opts []token.SignOption
+	if v := q.Get("max_age"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			http.Error(w, "max_age must be a positive duration", http.StatusBadRequest)
+			return
+		}
+		opts = append(opts, token.MaxAge(d))
+	}
+	tok, err := a.signer.Sign(user, opts...)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	_, _ = w.Write([]byte(tok))
 }
 
 // broadcast: GET /broadcast?topic=T&event=E&msg=M (or payload=<json object>).

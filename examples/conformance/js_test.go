@@ -28,27 +28,7 @@ import (
 // It needs node and js/node_modules (`make test` runs `npm ci` in js/). Without them the
 // test is skipped, or fails when CI=true.
 func TestPhoenixJS(t *testing.T) {
-	jsDir, err := filepath.Abs("js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var missing []string
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		missing = append(missing, "node ("+err.Error()+")")
-	}
-	if _, err := os.Stat(filepath.Join(jsDir, "node_modules")); err != nil {
-		missing = append(missing, filepath.Join(jsDir, "node_modules"))
-	}
-	if len(missing) > 0 {
-		msg := "phoenix.js conformance suite: missing " + strings.Join(missing, " and ") +
-			"; run `make test` (it runs `npm ci` in examples/conformance/js)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-
+	nodeBin, jsDir := jsRequire(t)
 	jsReadInputs(t, jsDir)
 	httpBase := jsStartServer(t)
 	wsURL := "ws" + strings.TrimPrefix(httpBase, "http") + "/socket"
@@ -66,7 +46,7 @@ func TestPhoenixJS(t *testing.T) {
 	cmd.Stdout = out
 	cmd.Stderr = out
 	t.Logf("running node --test against %s", wsURL)
-	err = cmd.Run()
+	err := cmd.Run()
 	out.Flush()
 	if ctx.Err() != nil {
 		t.Fatalf("phoenix.js suite did not finish within 3 minutes: %v", err)
@@ -76,9 +56,42 @@ func TestPhoenixJS(t *testing.T) {
 	}
 }
 
+// jsRequire finds node and the suite's node_modules: without them the test is skipped, or fails when
+// CI=true. It returns node's path and the js directory.
+func jsRequire(t *testing.T) (nodeBin, jsDir string) {
+	t.Helper()
+	jsDir, err := filepath.Abs("js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	nodeBin, err = exec.LookPath("node")
+	if err != nil {
+		missing = append(missing, "node ("+err.Error()+")")
+	}
+	if _, err := os.Stat(filepath.Join(jsDir, "node_modules")); err != nil {
+		missing = append(missing, filepath.Join(jsDir, "node_modules"))
+	}
+	if len(missing) > 0 {
+		msg := "phoenix.js conformance suite: missing " + strings.Join(missing, " and ") +
+			"; run `make test` (it runs `npm ci` in examples/conformance/js)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return nodeBin, jsDir
+}
+
 // jsStartServer builds and starts the conformance server on a free loopback port, waits
 // until GET /health answers, and stops it in t.Cleanup. It returns the HTTP base URL.
 func jsStartServer(t *testing.T) string {
+	t.Helper()
+	return jsRunServer(t, jsBuildServer(t)).base
+}
+
+// jsBuildServer builds the conformance server (with -race when the test has it) and returns its path.
+func jsBuildServer(t *testing.T) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -88,41 +101,66 @@ func jsStartServer(t *testing.T) string {
 	buildCtx, cancelBuild := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancelBuild()
 	args := []string{"build", "-o", bin}
-	race := jsRaceEnabled()
-	if race {
+	if jsRaceEnabled() {
 		args = append(args, "-race") // the server gets the race detector too when the test has it
 	}
 	build := exec.CommandContext(buildCtx, goBin, append(args, ".")...)
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build of the conformance server failed: %v\n%s", err, b)
 	}
+	return bin
+}
 
+// jsServer is a running conformance server process.
+type jsServer struct {
+	base   string // HTTP base URL
+	proc   *exec.Cmd
+	exited chan error // receives the process's exit once
+	logs   *jsSyncBuffer
+}
+
+// stop sends SIGTERM (the server drains) and waits for the process to exit, at most limit.
+func (s *jsServer) stop(t *testing.T, limit time.Duration) error {
+	t.Helper()
+	_ = s.proc.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.exited:
+		s.exited <- err // for the cleanup
+		return err
+	case <-time.After(limit):
+		return fmt.Errorf("still running %v after SIGTERM", limit)
+	}
+}
+
+// jsRunServer starts bin on a free loopback port, waits until GET /health answers, and stops it in
+// t.Cleanup (SIGTERM, then a kill after 15 s).
+func jsRunServer(t *testing.T, bin string) *jsServer {
+	t.Helper()
 	port := jsFreePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	srv := exec.Command(bin)
-	srv.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port))
-	var logs jsSyncBuffer
-	srv.Stdout = &logs
-	srv.Stderr = &logs
-	if err := srv.Start(); err != nil {
+	s := &jsServer{base: fmt.Sprintf("http://127.0.0.1:%d", port), exited: make(chan error, 1), logs: &jsSyncBuffer{}}
+	s.proc = exec.Command(bin)
+	s.proc.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port))
+	s.proc.Stdout = s.logs
+	s.proc.Stderr = s.logs
+	if err := s.proc.Start(); err != nil {
 		t.Fatalf("starting the conformance server: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
+	go func() { s.exited <- s.proc.Wait() }()
+	race := jsRaceEnabled()
 
 	t.Cleanup(func() {
-		_ = srv.Process.Signal(syscall.SIGTERM)
+		_ = s.proc.Process.Signal(syscall.SIGTERM)
 		select {
-		case err := <-exited:
+		case err := <-s.exited:
 			if err != nil {
 				t.Logf("conformance server exited after SIGTERM: %v", err)
 			}
 		case <-time.After(15 * time.Second):
 			t.Errorf("conformance server still running 15s after SIGTERM; killing it")
-			_ = srv.Process.Kill()
-			<-exited
+			_ = s.proc.Process.Kill()
+			<-s.exited
 		}
-		out := logs.String()
+		out := s.logs.String()
 		if strings.Contains(out, "WARNING: DATA RACE") {
 			t.Errorf("the race detector fired in the conformance server")
 		}
@@ -135,22 +173,22 @@ func jsStartServer(t *testing.T) string {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
-		case err := <-exited:
-			exited <- err // let the cleanup see it too
-			t.Fatalf("conformance server exited before answering /health: %v\n%s", err, logs.String())
+		case err := <-s.exited:
+			s.exited <- err // let the cleanup see it too
+			t.Fatalf("conformance server exited before answering /health: %v\n%s", err, s.logs.String())
 		default:
 		}
-		resp, err := client.Get(base + "/health")
+		resp, err := client.Get(s.base + "/health")
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				t.Logf("conformance server up at %s (/health: %q)", base, strings.TrimSpace(string(body)))
-				return base
+				t.Logf("conformance server up at %s (/health: %q)", s.base, strings.TrimSpace(string(body)))
+				return s
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("conformance server did not answer /health within 30s (last error: %v)\n%s", err, logs.String())
+			t.Fatalf("conformance server did not answer /health within 30s (last error: %v)\n%s", err, s.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -87,8 +87,8 @@ export class Client {
         return super.terminate();
       }
     }
-    const { label, ...socketOpts } = opts;
-    this.socket = new client.phx.Socket(PYRE_URL, { transport: LoggingWebSocket, ...socketOpts });
+    const { label, url, ...socketOpts } = opts;
+    this.socket = new client.phx.Socket(url || PYRE_URL, { transport: LoggingWebSocket, ...socketOpts });
     this.socket.onOpen(() => this.events.push({ type: "open" }));
     this.socket.onClose((e) => this.events.push({ type: "close", code: e && e.code, reason: e && e.reason }));
     this.socket.onError((e) => this.events.push({ type: "error", message: e && e.message }));
