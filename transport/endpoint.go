@@ -221,6 +221,15 @@ func (e *Endpoint) Stats() channel.Stats { return e.host.Stats() }
 // 1011; new ones get 503). Use it in health checks.
 func (e *Endpoint) Err() error { return e.host.Err() }
 
+// Supervise starts spec as an infrastructure child of the endpoint supervisor (see channel.Host.Supervise):
+// package actors/presence starts its tracker this way.
+func (e *Endpoint) Supervise(ctx context.Context, spec supervisor.ChildSpec) (*actor.PID, error) {
+	return e.host.Supervise(ctx, spec)
+}
+
+// Root is the root context of the endpoint's actor system.
+func (e *Endpoint) Root() *actor.RootContext { return e.host.Root() }
+
 // Targets lists the endpoint's live actors for chaos testing: an Endpoint is a chaos.Population.
 func (e *Endpoint) Targets() []chaos.Target { return e.host.Targets() }
 

@@ -25,6 +25,8 @@ type chanState struct {
 	sub     *fastlane
 	extra   map[string]*infoSub // nil until Socket.Subscribe: most channels have none
 
+	monitors []monitorEntry // Socket.Monitor; the channel actor's turn only
+
 	oldClose *message.Message // phx_close of the channel this one replaced (duplicate join)
 
 	incarnation int // how many times the actor has started; written by the actor itself only
@@ -44,6 +46,20 @@ func newChanState(cs *connState, rt *route, join *message.Message) *chanState {
 	}
 	st.sub = &fastlane{ch: st}
 	return st
+}
+
+type monitorEntry struct {
+	key any
+	m   Monitor
+}
+
+// monitorsDown tells every monitor the channel ended, once.
+func (st *chanState) monitorsDown() {
+	ms := st.monitors
+	st.monitors = nil
+	for _, e := range ms {
+		e.m.ChannelDown()
+	}
 }
 
 // frame builds a phx_close / phx_error frame: the ref slot carries the join_ref, as Phoenix.
@@ -145,6 +161,7 @@ func (a *channelActor) Receive(ctx actor.Context) {
 		// the subscriptions go with the actor.
 		a.st.sub.close()
 		a.st.unsubscribeAll()
+		defer a.st.monitorsDown() // after Terminate, which may still use them
 		if !a.done && !a.st.ended.Load() {
 			// The connection closed or the server is shutting down. (A given-up channel has run Terminate
 			// already or, after a kill, must not.)
@@ -190,9 +207,15 @@ func (a *channelActor) restart(ctx actor.Context) {
 	st := a.st
 	st.unsubscribeExtra()  // the old incarnation's own subscriptions go with it
 	st.joined.Store(false) // Push inside Join fails, as on the first join
+	for _, e := range st.monitors {
+		e.m.ChannelRestarting()
+	}
 	_, err, crashed := a.join()
 	if crashed == nil && err == nil {
 		st.joined.Store(true)
+		for _, e := range st.monitors {
+			e.m.ChannelRestarted()
+		}
 		st.conn.host.log.Info("pyre: channel restarted", "topic", st.topic, "incarnation", st.incarnation)
 		return
 	}

@@ -150,6 +150,15 @@ func (h *Host) socketEvent(ev supervisor.Event) {
 	cs.out.Close(CloseInternalError)
 }
 
+// Supervise starts spec as one more infrastructure child of the endpoint supervisor (a presence tracker,
+// ...), next to the socket supervisor: its restarts count toward EndpointIntensity, and chaos sees it.
+func (h *Host) Supervise(ctx context.Context, spec supervisor.ChildSpec) (*actor.PID, error) {
+	return h.tree.StartChild(ctx, spec)
+}
+
+// Root is the actor system's root context, to send to actors from outside them.
+func (h *Host) Root() *actor.RootContext { return h.root }
+
 // Err is nil while the host serves, and the endpoint supervisor's exit reason once it has stopped, e.g.
 // Shutdown(ErrMaxIntensity) after its infrastructure crashed past EndpointIntensity. A host that stopped
 // opens no sessions.

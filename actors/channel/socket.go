@@ -38,6 +38,38 @@ func (s *Socket) Transport() string { return s.ch.conn.transport }
 // Assigns are the connection's assigns merged with the route's, plus what the channel assigned.
 func (s *Socket) Assigns() Assigns { return s.assigns }
 
+// ChannelID names this channel among the node's running channels; it stays the same across in-place
+// restarts.
+func (s *Socket) ChannelID() string { return s.ch.pid.Id }
+
+// Monitor is told how a channel's life goes, as an Erlang process that monitors the channel's pid
+// (Phoenix.Tracker does, to untrack a channel's presences when it ends). Its methods run in the channel
+// actor's turn and must not block. Over a channel's life: for each in-place restart ChannelRestarting,
+// then ChannelRestarted if its Join succeeds again; last, ChannelDown.
+type Monitor interface {
+	// ChannelRestarting: the channel crashed or was killed and restarts in place; its Join runs again
+	// right after.
+	ChannelRestarting()
+	// ChannelRestarted: the re-run Join succeeded; the channel serves again.
+	ChannelRestarted()
+	// ChannelDown: the channel ended, whatever the way (left, closed, crashed for good, rejoin refused,
+	// shut down). The last call.
+	ChannelDown()
+}
+
+// Monitor returns the monitor of this channel registered under key, registering newMonitor() first if
+// there is none. A monitor outlives in-place restarts. Call it from the channel's callbacks.
+func (s *Socket) Monitor(key any, newMonitor func() Monitor) Monitor {
+	for _, m := range s.ch.monitors {
+		if m.key == key {
+			return m.m
+		}
+	}
+	m := newMonitor()
+	s.ch.monitors = append(s.ch.monitors, monitorEntry{key: key, m: m})
+	return m
+}
+
 // Assign sets an assign for this channel.
 func (s *Socket) Assign(key string, value any) { s.assigns[key] = value }
 

@@ -1,0 +1,277 @@
+package presence
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/presence/crdt"
+	"github.com/pyrehq/pyre/actors/pubsub"
+	"github.com/pyrehq/pyre/supervisor"
+)
+
+// Errors of Track, Update and Untrack.
+var (
+	ErrAlreadyTracked = errors.New("presence: key already tracked by this channel")
+	ErrNotTracked     = errors.New("presence: key not tracked by this channel")
+	ErrBadMeta        = errors.New("presence: meta must be a JSON object")
+)
+
+// Config configures a Tracker. The zero value works.
+type Config struct {
+	// Name is the tracker's child id under the endpoint supervisor. Zero value means "presence".
+	Name string
+	// Window is how long changes are batched per topic before one presence_diff goes out. Zero value
+	// means 50 ms.
+	Window time.Duration
+	// Fetch enriches presences before they are listed or sent (Phoenix's fetch/2), e.g. to add each
+	// key's user record next to its "metas". It gets the topic and the presences by key, and returns
+	// them (it may change them in place). It runs in List's caller and in the tracker actor: it must not
+	// block for long. Zero value means none.
+	Fetch func(topic string, presences map[string]Presence) map[string]Presence
+	// Logger receives the tracker's reports. Zero value means slog.Default().
+	Logger *slog.Logger
+}
+
+// Host is what a Tracker needs of an endpoint; *transport.Endpoint has it.
+type Host interface {
+	PubSub() *pubsub.PubSub
+	Root() *actor.RootContext
+	Supervise(ctx context.Context, spec supervisor.ChildSpec) (*actor.PID, error)
+}
+
+// Tracker tracks presences for one endpoint. Its methods are safe for concurrent use; Track, Update and
+// Untrack belong in a channel's callbacks (they use its Socket).
+type Tracker struct {
+	cfg  Config
+	ps   *pubsub.PubSub
+	root *actor.RootContext
+	pid  atomic.Pointer[actor.PID] // the tracker actor now running; a dead one until its restart
+
+	mu    sync.RWMutex // the actor writes state, List reads it
+	state *crdt.State
+
+	ownersMu sync.Mutex
+	owners   map[string]*owned // channels with presences, by channel id: what a restart rebuilds from
+
+	node        string // random, in replica names and phx_refs
+	refs        atomic.Uint64
+	incarnation atomic.Uint64
+}
+
+// Start starts a Tracker for h under its endpoint supervisor.
+func Start(ctx context.Context, h Host, cfg Config) (*Tracker, error) {
+	if cfg.Name == "" {
+		cfg.Name = "presence"
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 50 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	t := &Tracker{cfg: cfg, ps: h.PubSub(), root: h.Root(), owners: map[string]*owned{}, node: rand.Text()[:8]}
+	t.state = crdt.New(t.replica())
+	pid, err := h.Supervise(ctx, supervisor.ChildSpec{
+		ID:      cfg.Name,
+		Restart: supervisor.Permanent,
+		Start:   func() (actor.Actor, error) { return &server{t: t}, nil },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("presence: %w", err)
+	}
+	t.pid.Store(pid) // before any Track can run; a restart stores its own
+	return t, nil
+}
+
+// Presence is one key's presences in a topic: on the wire {"metas":[..]} plus the fields Fetch set in
+// Extra. Each meta is a JSON object with its "phx_ref" (and "phx_ref_prev" after an update).
+type Presence struct {
+	Metas []json.RawMessage
+	Extra map[string]any
+}
+
+// MarshalJSON writes {"metas":[..],<Extra..>}.
+func (p Presence) MarshalJSON() ([]byte, error) {
+	metas := p.Metas
+	if metas == nil {
+		metas = []json.RawMessage{}
+	}
+	if len(p.Extra) == 0 {
+		return json.Marshal(struct {
+			Metas []json.RawMessage `json:"metas"`
+		}{metas})
+	}
+	m := make(map[string]any, len(p.Extra)+1)
+	for k, v := range p.Extra {
+		m[k] = v
+	}
+	m["metas"] = metas
+	return json.Marshal(m)
+}
+
+// Track adds the presence of key with meta (a JSON object, or nil for {}) in the channel's topic, for as
+// long as the channel lives. The meta gains a unique "phx_ref". Tracking a key this channel tracks
+// already is ErrAlreadyTracked — except in the Join of a channel restarted in place, which takes back
+// the presence it had, meta and phx_ref unchanged (see the package doc).
+func (t *Tracker) Track(s *channel.Socket, key string, meta any) error {
+	raw, err := objectJSON(meta)
+	if err != nil {
+		return err
+	}
+	o := t.ownedBy(s)
+	o.mu.Lock()
+	if o.find(o.list, key) >= 0 {
+		o.mu.Unlock()
+		return ErrAlreadyTracked
+	}
+	if i := o.find(o.prev, key); i >= 0 {
+		// The Join of a channel restarted in place takes its presence back as it was: a restart is not
+		// a change (Update is).
+		o.list = append(o.list, o.prev[i])
+		o.prev = append(o.prev[:i], o.prev[i+1:]...)
+		o.mu.Unlock()
+		return nil
+	}
+	n := t.newTracked(key, raw, "")
+	o.list = append(o.list, n)
+	o.mu.Unlock()
+	t.send(op{kind: opTrack, owner: o.id, topic: o.topic, key: key, meta: n.meta})
+	return nil
+}
+
+// Update replaces the meta of key, tracked by this channel: the presence gets a new "phx_ref", with the
+// old one as "phx_ref_prev", and clients see a leave of the old meta and a join of the new.
+func (t *Tracker) Update(s *channel.Socket, key string, meta any) error {
+	raw, err := objectJSON(meta)
+	if err != nil {
+		return err
+	}
+	o := t.ownedBy(s)
+	o.mu.Lock()
+	i := o.find(o.list, key)
+	if i < 0 {
+		o.mu.Unlock()
+		return ErrNotTracked
+	}
+	old := o.list[i]
+	o.list[i] = t.newTracked(key, raw, old.ref)
+	n := o.list[i]
+	o.mu.Unlock()
+	t.send(op{kind: opUpdate, owner: o.id, topic: o.topic, key: key, meta: n.meta, prev: old.meta})
+	return nil
+}
+
+// Untrack removes the presence of key tracked by this channel; untracking a key not tracked does
+// nothing, as in Phoenix.
+func (t *Tracker) Untrack(s *channel.Socket, key string) {
+	o := t.ownedBy(s)
+	o.mu.Lock()
+	i := o.find(o.list, key)
+	if i < 0 {
+		o.mu.Unlock()
+		return
+	}
+	old := o.list[i]
+	o.list = append(o.list[:i], o.list[i+1:]...)
+	o.mu.Unlock()
+	t.send(op{kind: opUntrack, owner: o.id, topic: o.topic, key: key, prev: old.meta})
+}
+
+// List is the presences of topic by key (Phoenix's list/1), with Fetch applied: push it as
+// "presence_state".
+func (t *Tracker) List(topic string) map[string]Presence {
+	t.mu.RLock()
+	es := t.state.Get(topic)
+	t.mu.RUnlock()
+	return t.fetch(topic, group(es))
+}
+
+// GetByKey is the presences of key in topic (Phoenix's get_by_key/2), with Fetch applied.
+func (t *Tracker) GetByKey(topic, key string) (Presence, bool) {
+	t.mu.RLock()
+	es := t.state.GetByKey(topic, key)
+	t.mu.RUnlock()
+	if len(es) == 0 {
+		return Presence{}, false
+	}
+	p, ok := t.fetch(topic, group(es))[key]
+	return p, ok
+}
+
+func (t *Tracker) fetch(topic string, ps map[string]Presence) map[string]Presence {
+	if t.cfg.Fetch == nil || len(ps) == 0 {
+		return ps
+	}
+	return t.cfg.Fetch(topic, ps)
+}
+
+// group puts entries (in crdt order: key, then dot) by key.
+func group(es []crdt.Entry) map[string]Presence {
+	ps := make(map[string]Presence)
+	for _, e := range es {
+		p := ps[e.Key]
+		p.Metas = append(p.Metas, e.Meta)
+		ps[e.Key] = p
+	}
+	return ps
+}
+
+func (t *Tracker) send(o op) {
+	if pid := t.pid.Load(); pid != nil {
+		t.root.Send(pid, o)
+	}
+}
+
+func (t *Tracker) replica() crdt.Replica {
+	return crdt.Replica(t.node + "." + strconv.FormatUint(t.incarnation.Add(1), 10))
+}
+
+func (t *Tracker) newTracked(key string, raw json.RawMessage, prevRef string) tracked {
+	ref := t.node + strconv.FormatUint(t.refs.Add(1), 36)
+	return tracked{key: key, ref: ref, prevRef: prevRef, meta: withRefs(raw, ref, prevRef)}
+}
+
+// objectJSON marshals meta, which must be a JSON object; nil is {}.
+func objectJSON(meta any) (json.RawMessage, error) {
+	if meta == nil {
+		return json.RawMessage(`{}`), nil
+	}
+	raw, err := json.Marshal(meta)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadMeta, err)
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) < 2 || raw[0] != '{' {
+		return nil, ErrBadMeta
+	}
+	return raw, nil
+}
+
+// withRefs adds "phx_ref" (and "phx_ref_prev") to the JSON object raw. The tracker's keys come last, so
+// they win over the same keys in raw (JSON decoders keep the last).
+func withRefs(raw json.RawMessage, ref, prevRef string) json.RawMessage {
+	out := make([]byte, 0, len(raw)+len(ref)+len(prevRef)+32)
+	out = append(out, raw[:len(raw)-1]...) // without its closing brace
+	if len(bytes.TrimSpace(raw[1:len(raw)-1])) > 0 {
+		out = append(out, ',')
+	}
+	out = append(out, `"phx_ref":`...)
+	out = strconv.AppendQuote(out, ref)
+	if prevRef != "" {
+		out = append(out, `,"phx_ref_prev":`...)
+		out = strconv.AppendQuote(out, prevRef)
+	}
+	return append(out, '}')
+}
