@@ -70,13 +70,13 @@ func (r *room) HandleIn(s *channel.Socket, event string, p channel.Payload) (cha
 }
 
 type fixture struct {
-	t  *testing.T
+	t  testing.TB
 	ep *transport.Endpoint
 	tr *Tracker
 	ws string
 }
 
-func newFixture(t *testing.T, cfg Config) *fixture {
+func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	ep := transport.NewEndpoint(transport.Config{})
 	tr, err := Start(context.Background(), ep, cfg)
@@ -103,7 +103,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 
 // member is a client joined to a topic that keeps the presence list as phoenix.js's Presence does.
 type member struct {
-	t     *testing.T
+	t     testing.TB
 	conn  *client.Conn
 	ch    *client.Channel
 	view  map[string]map[string]json.RawMessage // key → phx_ref → meta
