@@ -1,15 +1,18 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/presence"
 	"github.com/pyrehq/pyre/examples/internal/chat"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
@@ -21,6 +24,7 @@ type app struct {
 	endpoint *transport.Endpoint
 	mux      *http.ServeMux
 	signer   *token.Signer // the user tokens of /auth
+	presence *presence.Tracker
 }
 
 // userSocket accepts everyone but reject=1 (and refuse_websocket=1 over WebSocket, so that a client falls
@@ -88,12 +92,17 @@ func newApp() *app {
 	// echo:* keeps Phoenix's crash semantics; restart:* is the same channel restarted in place.
 	router.Channel("echo:*", func() channel.Channel { return &echoChannel{} }, channel.WithRestart(supervisor.Temporary))
 	router.Channel("restart:*", func() channel.Channel { return &restartChannel{} }, channel.WithRestart(supervisor.Transient))
-	router.Channel("presence:*", func() channel.Channel { return &idleChannel{} })
+	var tracker *presence.Tracker // started with the endpoint below, before any join
+	router.Channel("presence:*", func() channel.Channel { return &presenceChannel{tr: tracker} })
 
 	// Long-poll (/socket/longpoll) with a 2 s window instead of Phoenix's 10 s: an idle session expires
 	// after 3 s, which the phoenix.js suite waits for.
 	ep := transport.NewEndpoint(transport.Config{CheckOrigin: transport.AllowAllOrigins(), LongPollWindow: 2 * time.Second})
 	ep.Socket("/socket", router)
+	tracker, err := presence.Start(context.Background(), ep, presence.Config{})
+	if err != nil {
+		panic(err)
+	}
 
 	// /auth: the same server with token authentication; GET /token?user=U[&max_age=D] signs one.
 	signer, err := token.NewSigner(rand.Text()+rand.Text(), "user socket")
@@ -104,7 +113,8 @@ func newApp() *app {
 	auth.Channel("whoami", func() channel.Channel { return whoamiChannel{} })
 	ep.Socket("/auth", auth)
 
-	a := &app{endpoint: ep, mux: http.NewServeMux(), signer: signer}
+	a := &app{endpoint: ep, mux: http.NewServeMux(), signer: signer, presence: tracker}
+	a.mux.HandleFunc("GET /presence", a.presenceList)
 	a.mux.Handle("/auth/", ep)
 	a.mux.HandleFunc("GET /token", a.token)
 	a.mux.Handle("/socket/", ep)
@@ -113,6 +123,12 @@ func newApp() *app {
 	a.mux.HandleFunc("GET /stats", a.stats)
 	a.mux.HandleFunc("GET /chaos/kill", a.kill)
 	return a
+}
+
+// presenceList: GET /presence?topic=T answers the server's presence list of T (as presence_state).
+func (a *app) presenceList(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(a.presence.List(r.URL.Query().Get("topic")))
 }
 
 // token: GET /token?user=U[&max_age=D] answers a token for /auth signed for user U, valid for D (a Go
@@ -164,13 +180,18 @@ func (a *app) broadcast(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ok"))
 }
 
-// kill: GET /chaos/kill?kind=socket|channel|infrastructure&topic=P&socket_id=S&method=exit|panic kills one
-// matching actor at random and answers what it killed (404 when nothing matched).
+// kill: GET /chaos/kill?kind=socket|channel|infrastructure&topic=P&socket_id=S&child=C&method=exit|panic
+// kills one matching actor at random and answers what it killed (404 when nothing matched). child selects
+// an infrastructure worker by its child id under the endpoint supervisor (e.g. child=presence, the
+// presence tracker; child=janitor).
 func (a *app) kill(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	sel := chaos.Selector{Topic: q.Get("topic"), SocketID: q.Get("socket_id")}
 	if k := q.Get("kind"); k != "" {
 		sel.Kinds = []chaos.Kind{chaos.Kind(k)}
+	}
+	if child := q.Get("child"); child != "" {
+		sel.Match = func(t chaos.Target) bool { return t.Labels[chaos.LabelChild] == child }
 	}
 	method := chaos.Exit
 	switch q.Get("method") {
@@ -275,10 +296,61 @@ func (c *restartChannel) HandleIn(s *channel.Socket, event string, p channel.Pay
 	return c.echoChannel.HandleIn(s, event, p)
 }
 
-// idleChannel joins and does nothing (presence:* until the presence work lands).
-type idleChannel struct{}
+// presenceChannel tracks params.user (else the socket's user_id, else "anonymous") with
+// {"online_at":"<unix seconds>"} and pushes presence_state after joining. Events: "update" merges the
+// payload into the meta, "untrack", "crash" (presence:* restarts in place: clients see no change).
+type presenceChannel struct {
+	tr   *presence.Tracker
+	key  string
+	meta map[string]any
+}
 
-func (*idleChannel) Join(*channel.Socket, string, channel.Payload) (any, error) { return nil, nil }
-func (*idleChannel) HandleIn(*channel.Socket, string, channel.Payload) (channel.Reply, error) {
-	return channel.NoReply, nil
+type presenceAfterJoin struct{}
+
+func (c *presenceChannel) Join(s *channel.Socket, _ string, p channel.Payload) (any, error) {
+	var params struct {
+		User string `json:"user"`
+	}
+	_ = p.Decode(&params)
+	c.key = params.User
+	if c.key == "" {
+		c.key, _ = channel.Get[string](s.Assigns(), "user_id")
+	}
+	if c.key == "" {
+		c.key = "anonymous"
+	}
+	c.meta = map[string]any{"online_at": strconv.FormatInt(time.Now().Unix(), 10)}
+	if err := c.tr.Track(s, c.key, c.meta); err != nil {
+		return nil, err
+	}
+	s.Send(presenceAfterJoin{})
+	return nil, nil
+}
+
+func (c *presenceChannel) HandleInfo(s *channel.Socket, msg any) error {
+	if _, ok := msg.(presenceAfterJoin); ok {
+		return s.Push("presence_state", c.tr.List(s.Topic()))
+	}
+	return nil
+}
+
+func (c *presenceChannel) HandleIn(s *channel.Socket, event string, p channel.Payload) (channel.Reply, error) {
+	switch event {
+	case "update":
+		var extra map[string]any
+		if err := p.Decode(&extra); err != nil {
+			return channel.ReplyError(map[string]string{"reason": "payload must be an object"}), nil
+		}
+		for k, v := range extra {
+			c.meta[k] = v
+		}
+		if err := c.tr.Update(s, c.key, c.meta); err != nil {
+			return channel.ReplyError(map[string]string{"reason": err.Error()}), nil
+		}
+	case "untrack":
+		c.tr.Untrack(s, c.key)
+	case "crash":
+		panic("crash requested")
+	}
+	return channel.ReplyOK(nil), nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/presence"
 	"github.com/pyrehq/pyre/examples/internal/chat"
 	"github.com/pyrehq/pyre/transport"
 )
@@ -32,10 +33,11 @@ type config struct {
 	Logger *slog.Logger
 }
 
-// app is TapRacer: the Pyre endpoint with its socket, the race, and the web pages.
+// app is TapRacer: the Pyre endpoint with its socket, the race, the presence tracker, and the web pages.
 type app struct {
 	endpoint *transport.Endpoint
 	race     *race
+	presence *presence.Tracker // racers in "play", members of each chat room
 	handler  http.Handler
 	log      *slog.Logger
 	static   string // directory of the pages
@@ -61,11 +63,17 @@ func newApp(cfg config) *app {
 	}
 	a.endpoint = transport.NewEndpoint(transport.Config{Logger: cfg.Logger})
 	a.race = newRace(a.endpoint.Broadcast, cfg.Throttle, realClock())
+	tracker, err := presence.Start(context.Background(), a.endpoint, presence.Config{Logger: cfg.Logger})
+	if err != nil {
+		// Only a stopped endpoint refuses a child, and this one was just made.
+		panic("tapracer: " + err.Error())
+	}
+	a.presence = tracker
 
 	router := channel.NewRouter(channel.ConnectFunc(userSocket))
-	router.Channel("console", func() channel.Channel { return &consoleChannel{race: a.race} })
-	router.Channel("play", func() channel.Channel { return &playChannel{race: a.race} })
-	router.Channel("chat:*", chat.New)
+	router.Channel("console", func() channel.Channel { return &consoleChannel{race: a.race, presence: tracker} })
+	router.Channel("play", func() channel.Channel { return &playChannel{race: a.race, presence: tracker} })
+	router.Channel("chat:*", chat.WithPresence(tracker))
 	a.endpoint.Socket("/socket", router)
 
 	mux := http.NewServeMux()

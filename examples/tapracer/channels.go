@@ -2,21 +2,42 @@ package main
 
 import (
 	"encoding/json"
+	"strconv"
+	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/presence"
 )
 
 // pushState is the message a channel sends itself in Join, so that its first race_state push follows the
 // join reply (pushing inside Join is not allowed).
 type pushState struct{}
 
+// pushPresence is the message a channel sends itself in Join to push the racers' presence_state after the
+// join reply.
+type pushPresence struct{}
+
+// eventPresenceState and eventPresenceDiff are the events phoenix.js's Presence listens to.
+const (
+	eventPresenceState = "presence_state"
+	eventPresenceDiff  = "presence_diff"
+)
+
+// racerMeta is a racer's presence meta; the key is the player's id.
+type racerMeta struct {
+	Name     string `json:"name"`
+	OnlineAt string `json:"online_at"` // unix seconds
+}
+
 func reason(msg string) map[string]string { return map[string]string{"reason": msg} }
 
 // playChannel is one player in the race (the seed's PlayChannel): join "play" with {"name": ...}, push
-// "tap". Leaving, or closing the page, takes the player out of the race.
+// "tap". Leaving, or closing the page, takes the player out of the race. Each player is tracked in the
+// presence of "play" under its id with {"name", "online_at"}: the racers online.
 type playChannel struct {
-	race *race
-	id   string // the player's id in the race, set by Join
+	race     *race
+	presence *presence.Tracker
+	id       string // the player's id in the race, set by Join
 }
 
 // Join validates the name and enters the race; the reply carries the player's id.
@@ -34,7 +55,16 @@ func (c *playChannel) Join(s *channel.Socket, _ string, params channel.Payload) 
 	joined := c.race.join(name)
 	c.id = joined.ID
 	s.Assign("player_id", joined.ID)
+	if err := c.presence.Track(s, joined.ID, racerMeta{Name: name, OnlineAt: strconv.FormatInt(time.Now().Unix(), 10)}); err != nil {
+		c.race.leave(joined.ID)
+		return nil, err
+	}
 	s.Send(pushState{})
+	// After an in-place restart the presence survived and the join_ref is the same, so phoenix.js would
+	// apply a new presence_state at once, over diffs that may be newer: push it after the first join only.
+	if s.Incarnation() == 1 {
+		s.Send(pushPresence{})
+	}
 	return joined, nil
 }
 
@@ -49,10 +79,13 @@ func (c *playChannel) HandleIn(_ *channel.Socket, event string, _ channel.Payloa
 	return channel.ReplyError(reason("unknown event " + event)), nil
 }
 
-// HandleInfo pushes the current state right after the join.
+// HandleInfo pushes the current state and the racers right after the join.
 func (c *playChannel) HandleInfo(s *channel.Socket, msg any) error {
-	if _, ok := msg.(pushState); ok {
+	switch msg.(type) {
+	case pushState:
 		return c.race.sendState(s.Push)
+	case pushPresence:
+		return s.Push(eventPresenceState, c.presence.List(topicPlay))
 	}
 	return nil
 }
@@ -61,11 +94,21 @@ func (c *playChannel) HandleInfo(s *channel.Socket, msg any) error {
 func (c *playChannel) Terminate(_ *channel.Socket, _ error) { c.race.leave(c.id) }
 
 // consoleChannel is the race control room (the seed's ConsoleChannel): it receives every race_state and
-// winner broadcast on "console" and starts new races.
-type consoleChannel struct{ race *race }
+// winner broadcast on "console" and starts new races. It also shows the racers online: the presence of
+// "play", relayed as this topic's presence_state and presence_diff.
+type consoleChannel struct {
+	race     *race
+	presence *presence.Tracker
+}
 
-// Join accepts everyone and pushes the current state once the reply is out.
+// Join accepts everyone, subscribes to the presence diffs of "play", and pushes the current state and the
+// racers once the reply is out.
 func (c *consoleChannel) Join(s *channel.Socket, _ string, _ channel.Payload) (any, error) {
+	// Subscribed before the list is read (in HandleInfo): a change is in the list, or in a diff relayed
+	// after it, or both (phoenix.js skips what it has, by phx_ref). The diffs come through this channel's
+	// mailbox, after the list: unlike a fastlane diff, none can overtake it, so a restarted console (whose
+	// re-run Join subscribes afresh) pushes the list again.
+	s.Subscribe(topicPlay)
 	s.Send(pushState{})
 	return nil, nil
 }
@@ -99,10 +142,19 @@ func (c *consoleChannel) HandleIn(_ *channel.Socket, event string, payload chann
 	return channel.ReplyError(reason("unknown event " + event)), nil
 }
 
-// HandleInfo pushes the current state right after the join.
+// HandleInfo pushes the current state and the racers right after the join, and relays the presence diffs
+// of "play" (the other broadcasts on "play" also come to "console").
 func (c *consoleChannel) HandleInfo(s *channel.Socket, msg any) error {
-	if _, ok := msg.(pushState); ok {
-		return c.race.sendState(s.Push)
+	switch m := msg.(type) {
+	case pushState:
+		if err := c.race.sendState(s.Push); err != nil {
+			return err
+		}
+		return s.Push(eventPresenceState, c.presence.List(topicPlay))
+	case *channel.Broadcast:
+		if m.Topic == topicPlay && m.Event == eventPresenceDiff {
+			return s.Push(eventPresenceDiff, m.Payload)
+		}
 	}
 	return nil
 }

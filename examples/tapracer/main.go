@@ -1,6 +1,7 @@
 // Command tapracer is the TapRacer demo of the seed notes ("Phoenix Sockets and Channels") as a Pyre app:
 // players race to tap a button a target number of times, a console watches the race live and starts new
-// ones, and a chat runs the seed's ChatChannel. It listens on 127.0.0.1:$PORT (default 4000) with a socket
+// ones, and a chat runs the seed's ChatChannel; the racers online and each chat room's members are shown
+// with Phoenix.Presence (a presence.Tracker). It listens on 127.0.0.1:$PORT (default 4000) with a socket
 // at /socket and the pages at /, /play, /console and /chat.
 //
 // Usage:

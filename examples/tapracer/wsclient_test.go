@@ -102,10 +102,11 @@ type wsClient struct {
 	frames chan []byte
 	closed chan struct{}
 
-	refMu   sync.Mutex
-	nextRef int
-	backlog []frame // received, not yet consumed by a wait
-	joins   map[string]string
+	refMu    sync.Mutex
+	nextRef  int
+	backlog  []frame // received, not yet consumed by a wait
+	joins    map[string]string
+	presence map[string]*presenceView // by topic, kept by waitPresence
 }
 
 func (c *wsClient) OnOpen(*gws.Conn)             {}

@@ -1,5 +1,6 @@
 // Drives the TapRacer pages in headless Debian chromium: a race between two players watched from the
-// console, and the chat. Run against a running server:
+// console, the racers online (phoenix.js Presence) on the console and the players' pages, and the chat
+// with its members. Run against a running server:
 //
 //   TAPRACER_URL=http://127.0.0.1:4000 node --test tapracer.test.mjs
 //
@@ -62,6 +63,22 @@ async function screenshotDir() {
   return shots
 }
 
+// people is the names listed in a <ul class="people"> (who is online), sorted.
+async function people(page, list) {
+  const names = await page.locator(`${list} li`).evaluateAll((lis) => lis.map((li) => li.firstChild.textContent))
+  return names.sort()
+}
+
+// waitPeople waits until a who-is-online list shows exactly names (with " (you)" after the page's own).
+async function waitPeople(page, list, names) {
+  const want = [...names].sort()
+  await page.waitForFunction(([sel, want]) => {
+    const got = [...document.querySelectorAll(`${sel} li`)].map((li) => li.firstChild.textContent).sort()
+    return JSON.stringify(got) === JSON.stringify(want)
+  }, [list, want])
+  assert.deepEqual(await people(page, list), want)
+}
+
 async function joinRace(page, name) {
   await page.bringToFront()
   await page.fill("#name", name)
@@ -86,6 +103,13 @@ test("two players race, the console shows the winner", async () => {
   await joinRace(ada, "Ada")
   await joinRace(linus, "Linus")
   await console_.locator("#players tr").nth(1).waitFor()
+
+  // Presence: the racers online, on the console and on each player's page (which marks its own name).
+  await waitPeople(console_, "#racers", ["Ada", "Linus"])
+  assert.equal(await console_.textContent("#online"), "2")
+  assert.equal(await console_.locator("#no-racers").isVisible(), false)
+  await waitPeople(ada, "#racers", ["Ada (you)", "Linus"])
+  await waitPeople(linus, "#racers", ["Ada", "Linus (you)"])
 
   // A background tab gets no animation frames, which Playwright's clicks wait for: tap in the front tab.
   await linus.bringToFront()
@@ -117,24 +141,35 @@ test("two players race, the console shows the winner", async () => {
   await ada.bringToFront()
   await ada.screenshot({path: path.join(dir, "play.png"), fullPage: true})
 
-  // Closing a player's page takes them out of the race.
+  // Closing a player's page takes them out of the race, and out of the racers online.
   await linus.close()
   await console_.locator("#count").filter({hasText: /^1$/}).waitFor()
+  await waitPeople(console_, "#racers", ["Ada"])
+  assert.equal(await console_.textContent("#online"), "1")
+  await waitPeople(ada, "#racers", ["Ada (you)"])
+  await console_.screenshot({path: path.join(dir, "console-racers.png"), fullPage: true})
   await ada.close()
+  await waitPeople(console_, "#racers", [])
+  await console_.locator("#no-racers").waitFor({state: "visible"})
   await console_.close()
 })
 
-test("chat: a message reaches the other member; chat:secret is refused", async () => {
+test("chat: the room lists its members, a message reaches the other member; chat:secret is refused", async () => {
   const a = await open("/chat")
   const b = await open("/chat")
-  for (const page of [a, b]) {
+  for (const [page, name] of [[a, "ada"], [b, "grace"]]) {
     await page.bringToFront()
     await page.fill("#room", "lobby")
+    await page.fill("#nick", name)
     await page.click("#join")
     await page.locator("#room-title").filter({hasText: "chat:lobby"}).waitFor()
   }
+  // Presence: each page lists both members, its own marked.
+  await waitPeople(a, "#members", ["ada (you)", "grace"])
+  await waitPeople(b, "#members", ["ada", "grace (you)"])
+  assert.equal(await a.textContent("#online"), "2")
+
   await a.bringToFront()
-  await a.fill("#nick", "ada")
   await a.fill("#body", "hello from the first page")
   await a.click("#send")
   const got = b.locator("#messages li", {hasText: "hello from the first page"})
@@ -149,6 +184,8 @@ test("chat: a message reaches the other member; chat:secret is refused", async (
   await b.click("#join")
   await b.locator("#chat-error").filter({hasText: "You don't have permission!"}).waitFor()
   assert.equal(await b.locator("#room-card").isVisible(), false)
+  // Trying another room left the lobby: ada is alone there now.
+  await waitPeople(a, "#members", ["ada (you)"])
   await b.screenshot({path: path.join(await screenshotDir(), "chat-secret.png"), fullPage: true})
   await a.close()
   await b.close()

@@ -20,3 +20,20 @@ window.tapracerConn = (socket) => {
   socket.onError(() => set(false))
   socket.onClose(() => set(false))
 }
+
+// Renders who is online (from phoenix.js's Presence) into a <ul class="people">: people are
+// {name, me, count}, shown in the order given; count > 1 is shown as "×count" (one key, several tabs).
+window.tapracerPeople = (list, people) => {
+  list.replaceChildren(...people.map(({name, me, count}) => {
+    const li = document.createElement("li")
+    if (me) li.className = "me"
+    li.textContent = me ? `${name} (you)` : name
+    if (count > 1) {
+      const n = document.createElement("span")
+      n.className = "count"
+      n.textContent = "×" + count
+      li.append(n)
+    }
+    return li
+  }))
+}

@@ -1,5 +1,6 @@
-// The race console: join "console", show every race_state and winner, start new races.
-import {Socket} from "/assets/phoenix.mjs"
+// The race console: join "console", show every race_state and winner, start new races, and show the
+// racers online with phoenix.js's Presence (the presence of "play", relayed on "console").
+import {Socket, Presence} from "/assets/phoenix.mjs"
 
 window.tapracerReady = true
 const $ = (id) => document.getElementById(id)
@@ -12,6 +13,14 @@ const channel = socket.channel("console", {})
 let version = -1
 channel.on("race_state", render)
 channel.on("winner", render)
+const presence = new Presence(channel)
+presence.onSync(() => {
+  const racers = presence.list((id, {metas}) => ({name: metas[0].name}))
+  racers.sort((a, b) => a.name.localeCompare(b.name))
+  $("online").textContent = racers.length
+  $("no-racers").classList.toggle("hidden", racers.length > 0)
+  window.tapracerPeople($("racers"), racers)
+})
 channel.join()
   .receive("error", (resp) => { $("console-error").textContent = resp.reason || "Could not join the console" })
 

@@ -1,5 +1,6 @@
-// The player's page: join "play" with a name, push "tap", follow race_state and winner.
-import {Socket} from "/assets/phoenix.mjs"
+// The player's page: join "play" with a name, push "tap", follow race_state and winner, and show the
+// racers online with phoenix.js's Presence (presence_state and presence_diff on "play").
+import {Socket, Presence} from "/assets/phoenix.mjs"
 
 window.tapracerReady = true
 const $ = (id) => document.getElementById(id)
@@ -24,9 +25,13 @@ $("join-form").addEventListener("submit", (e) => {
   channel = socket.channel("play", {name})
   channel.on("race_state", render)
   channel.on("winner", render)
+  const presence = new Presence(channel)
+  presence.onSync(() => renderRacers(presence))
   channel.join()
     .receive("ok", (resp) => {
+      // A rejoin (after a reconnect) makes a new player: its id is in each join reply.
       me = {id: resp.id, name: resp.name}
+      renderRacers(presence)
       $("me").textContent = resp.name
       $("join-card").classList.add("hidden")
       $("game").classList.remove("hidden")
@@ -96,4 +101,12 @@ function render(st) {
     return tr
   })
   $("players").replaceChildren(...rows)
+}
+
+// The racers online: the presences of "play", keyed by player id, each with its name.
+function renderRacers(presence) {
+  const racers = presence.list((id, {metas}) => ({name: metas[0].name, me: me !== null && id === me.id}))
+  racers.sort((a, b) => a.name.localeCompare(b.name))
+  $("online").textContent = racers.length
+  window.tapracerPeople($("racers"), racers)
 }
