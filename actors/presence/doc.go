@@ -5,9 +5,14 @@
 // supervisor. Channels call Track, Update and Untrack from their callbacks; each meta gains a unique
 // "phx_ref" (and "phx_ref_prev" after an update). Every change reaches the topic's subscribers as a
 // "presence_diff" broadcast {"joins":{..},"leaves":{..}} through the normal fastlane; a channel pushes the
-// whole list as "presence_state" after its join (the convention: Send yourself a message in Join, push
-// List in HandleInfo). The wire shape of a list is {"<key>":{"metas":[{..,"phx_ref":".."}]}}, plus what
-// Config.Fetch adds next to "metas".
+// whole list as "presence_state" after its join (the convention: Send yourself a message in Join, call
+// PushState in HandleInfo). The wire shape of a list is {"<key>":{"metas":[{..,"phx_ref":".."}]}}, plus
+// what Config.Fetch adds next to "metas".
+//
+// A change is applied to the set at once, by the channel that makes it (so List right after Track
+// includes it, as in Phoenix, where track waits for the tracker); only its broadcast is batched.
+// PushState reads and pushes the list in one order with the diffs; a diff that arrives after a state that
+// already holds it is harmless (phoenix.js applies joins and leaves by phx_ref).
 //
 // # Lifecycle
 //
@@ -23,17 +28,18 @@
 //
 // Changes are batched for Config.Window (50 ms by default) per topic before one presence_diff goes out: a
 // reconnect storm of thousands of joins becomes a few diffs per topic, not one broadcast per change. A
-// presence that joins and leaves within the same window is not sent at all. A key's joins and leaves are
-// never reordered: every meta has its own phx_ref, phoenix.js applies a diff's joins then its leaves by
-// phx_ref, and a batch never holds a join and a leave of the same phx_ref.
+// key's joins and leaves are never reordered: every meta has its own phx_ref, and phoenix.js applies a
+// diff's joins, then its leaves, by phx_ref; a meta that joined and left within one window is in both,
+// which leaves every client without it.
 //
 // # Data structure and restarts of the tracker
 //
 // The set is a CRDT (package crdt: an add-wins observed-remove set with per-replica clocks, as
 // Phoenix.Tracker.State), so that several nodes can later replicate it by exchanging deltas; on one node
-// a single replica holds everything. The tracker actor owns it; List reads it under a lock. What each
-// channel tracks is also kept with the channel (its monitor record), which is the truth the tracker
-// rebuilds from: when the tracker actor restarts (a crash, a chaos kill), it builds a fresh set from every
-// live channel's records, broadcasts the difference from what clients were last told as presence_diff,
-// and goes on. Changes made while it was down are in that difference; nothing is lost for good.
+// a single replica holds everything. It and the pending diffs live in the Tracker, like Phoenix's ETS
+// table, and outlive the tracker actor, which times the flushes. What each channel tracks is also kept
+// with the channel (its monitor record): the truth the tracker rebuilds from. When the tracker actor
+// restarts (a crash, a chaos kill), it builds a fresh set from every live channel's records, makes the
+// set equal to it, and at once broadcasts the diffs that waited while it was down and the difference the
+// check found. Nothing is lost for good.
 package presence

@@ -62,7 +62,7 @@ func (o *owned) ChannelRestarted() {
 	o.prev = nil
 	o.mu.Unlock()
 	for _, p := range left {
-		o.t.send(op{kind: opUntrack, owner: o.id, topic: o.topic, key: p.key, prev: p.meta})
+		o.t.apply(op{kind: opUntrack, owner: o.id, topic: o.topic, key: p.key, prev: p.meta})
 	}
 }
 
@@ -74,7 +74,7 @@ func (o *owned) ChannelDown() {
 	o.mu.Lock()
 	o.list, o.prev = nil, nil
 	o.mu.Unlock()
-	o.t.send(op{kind: opDown, owner: o.id})
+	o.t.apply(op{kind: opDown, owner: o.id})
 }
 
 // snapshot is every live channel's presences, as (owner, topic, key, meta) entries.

@@ -3,7 +3,6 @@ package presence
 import (
 	"bytes"
 	"encoding/json"
-	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -12,8 +11,8 @@ import (
 	"github.com/pyrehq/pyre/actors/presence/crdt"
 )
 
-// op is a change a channel made to what it tracks, applied by the tracker actor. Each op says what it
-// expects (the meta it replaces or removes), so applying one that a rebuild already covered does nothing.
+// op is a change a channel made to what it tracks. Each op says what it expects (the meta it replaces or
+// removes), so applying one that a rebuild already covered does nothing.
 type op struct {
 	kind  opKind
 	owner string
@@ -32,44 +31,9 @@ const (
 	opDown // the channel ended: everything it tracked goes
 )
 
-type flush struct{}
-
-// server is the tracker actor: it owns the crdt.State (Tracker.state, under Tracker.mu for List's
-// readers), batches the changes per topic and broadcasts them as presence_diff.
-type server struct {
-	t       *Tracker
-	self    *actor.PID
-	batch   map[string]*topicDiff
-	stopTmr func() bool
-}
-
-// topicDiff is one topic's pending presence_diff.
-type topicDiff struct {
-	joins, leaves map[string][]json.RawMessage
-}
-
-func (s *server) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
-	case op:
-		s.apply(m)
-	case flush:
-		s.stopTmr = nil
-		s.flush()
-	case *actor.Started:
-		s.self = ctx.Self()
-		s.t.pid.Store(s.self) // first, so that no change made after the rebuild's snapshot is lost
-		s.rebuild()
-	case *actor.Stopping:
-		if s.stopTmr != nil {
-			s.stopTmr()
-		}
-		s.flush()
-		s.t.pid.CompareAndSwap(s.self, nil)
-	}
-}
-
-func (s *server) apply(o op) {
-	t := s.t
+// apply applies o to the set at once, in the caller's goroutine, so that a List right after a Track sees
+// it; the diff waits in the batch for the tracker actor's next flush.
+func (t *Tracker) apply(o op) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := t.state
@@ -77,35 +41,35 @@ func (s *server) apply(o op) {
 	switch o.kind {
 	case opTrack:
 		if have {
-			return // the rebuild has it
+			return // a rebuild has it
 		}
 		if e, err := st.Join(o.owner, o.topic, o.key, o.meta); err == nil {
-			s.diff(o.topic).join(e.Key, e.Meta)
+			t.diff(o.topic).join(e.Key, e.Meta)
 		}
 	case opUpdate:
 		switch {
 		case have && bytes.Equal(cur.Meta, o.meta):
-			return // the rebuild has it
+			return // a rebuild has it
 		case have:
 			if left, joined, ok := st.Update(o.owner, o.topic, o.key, o.meta); ok {
-				d := s.diff(o.topic)
+				d := t.diff(o.topic)
 				d.leave(left.Key, left.Meta)
 				d.join(joined.Key, joined.Meta)
 			}
 		default:
 			if e, err := st.Join(o.owner, o.topic, o.key, o.meta); err == nil {
-				s.diff(o.topic).join(e.Key, e.Meta)
+				t.diff(o.topic).join(e.Key, e.Meta)
 			}
 		}
 	case opUntrack:
 		if have && bytes.Equal(cur.Meta, o.prev) {
 			if e, ok := st.Leave(o.owner, o.topic, o.key); ok {
-				s.diff(o.topic).leave(e.Key, e.Meta)
+				t.diff(o.topic).leave(e.Key, e.Meta)
 			}
 		}
 	case opDown:
 		for _, e := range st.LeaveOwner(o.owner) {
-			s.diff(e.Topic).leave(e.Key, e.Meta)
+			t.diff(e.Topic).leave(e.Key, e.Meta)
 		}
 	}
 }
@@ -123,49 +87,45 @@ func current(st *crdt.State, o op) (crdt.Entry, bool) {
 	return crdt.Entry{}, false
 }
 
-// diff is topic's pending diff; the first change of a batch starts the window.
-func (s *server) diff(topic string) *topicDiff {
-	if s.batch == nil {
-		s.batch = make(map[string]*topicDiff)
+// diff is topic's pending diff (t.mu held); the batch's first change asks the actor for a flush.
+func (t *Tracker) diff(topic string) *topicDiff {
+	if t.batch == nil {
+		t.batch = make(map[string]*topicDiff)
+		if pid := t.pid.Load(); pid != nil {
+			t.root.Send(pid, flushSoon{})
+		} // else the restarted actor flushes what it finds
 	}
-	d := s.batch[topic]
+	d := t.batch[topic]
 	if d == nil {
 		d = &topicDiff{joins: map[string][]json.RawMessage{}, leaves: map[string][]json.RawMessage{}}
-		s.batch[topic] = d
-	}
-	if s.stopTmr == nil {
-		root, self := s.t.root, s.self
-		s.stopTmr = time.AfterFunc(s.t.cfg.Window, func() { root.Send(self, flush{}) }).Stop
+		t.batch[topic] = d
 	}
 	return d
+}
+
+// topicDiff is one topic's pending presence_diff.
+type topicDiff struct {
+	joins, leaves map[string][]json.RawMessage
 }
 
 func (d *topicDiff) join(key string, meta json.RawMessage) {
 	d.joins[key] = append(d.joins[key], meta)
 }
 
-// leave records a leave, unless the same meta (same phx_ref) joined in this batch: then neither goes out.
+// leave records a leave. A leave of a meta that joined in the same batch still goes out with it: a
+// state pushed meanwhile may hold that meta (changes apply at once), and phoenix.js applies a diff's joins
+// before its leaves, so the pair leaves every client without it.
 func (d *topicDiff) leave(key string, meta json.RawMessage) {
-	js := d.joins[key]
-	for i, m := range js {
-		if bytes.Equal(m, meta) {
-			if js = slices.Delete(js, i, i+1); len(js) == 0 {
-				delete(d.joins, key)
-			} else {
-				d.joins[key] = js
-			}
-			return
-		}
-	}
 	d.leaves[key] = append(d.leaves[key], meta)
 }
 
-// flush broadcasts each topic's pending diff to this node's subscribers.
-func (s *server) flush() {
-	t := s.t
-	batch := s.batch
-	s.batch = nil
+// flush broadcasts each topic's pending diff to this node's subscribers. A diff always leaves after the
+// changes in it were applied, so a state pushed by PushState and a diff that overlaps it are idempotent
+// for phoenix.js (joins and leaves go by phx_ref).
+func (t *Tracker) flush() {
 	t.mu.Lock()
+	batch := t.batch
+	t.batch = nil
 	_ = t.state.TakeDelta() // no peers yet: the delta only frees the removals it keeps
 	t.mu.Unlock()
 	for topic, d := range batch {
@@ -192,20 +152,16 @@ func asPresences(m map[string][]json.RawMessage) map[string]Presence {
 	return ps
 }
 
-// rebuild makes a fresh set from every live channel's presences (a restarted tracker lost what its
-// previous incarnation knew, and the changes sent to it while it was down) and sends clients the
-// difference from what they were told last.
-func (s *server) rebuild() {
-	t := s.t
+// rebuild checks the set against every live channel's records, the truth, and makes it equal to them,
+// sending clients the difference. After a crash of the tracker nothing should differ, since changes are
+// applied by the channels themselves; this is the insurance that a lost or broken set heals.
+func (t *Tracker) rebuild() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	fresh := crdt.New(t.replica())
-	for _, e := range t.snapshot() {
+	for _, e := range t.snapshot() { // under t.mu: no change slips between the snapshot and the swap
 		_, _ = fresh.Join(e.owner, e.topic, e.key, e.meta)
 	}
-	t.mu.Lock()
-	old := t.state
-	t.state = fresh
-	t.mu.Unlock()
-	before, after := entries(old), entries(fresh)
 	type id struct{ owner, topic, key string }
 	index := func(es []crdt.Entry) map[id]json.RawMessage {
 		m := make(map[id]json.RawMessage, len(es))
@@ -214,23 +170,21 @@ func (s *server) rebuild() {
 		}
 		return m
 	}
-	was, is := index(before), index(after)
+	was, is := index(entries(t.state)), index(entries(fresh))
 	for k, meta := range was {
 		if now, ok := is[k]; !ok || !bytes.Equal(now, meta) {
-			s.diff(k.topic).leave(k.key, meta)
+			t.diff(k.topic).leave(k.key, meta)
 		}
 	}
 	for k, meta := range is {
 		if then, ok := was[k]; !ok || !bytes.Equal(then, meta) {
-			s.diff(k.topic).join(k.key, meta)
+			t.diff(k.topic).join(k.key, meta)
 		}
 	}
-	if len(s.batch) > 0 {
-		s.flush()
-	}
+	t.state = fresh
 }
 
-// entries lists every presence of st; a state left broken by a crash lists what it can.
+// entries lists every presence of st; a state left broken lists what it can.
 func entries(st *crdt.State) (es []crdt.Entry) {
 	if st == nil {
 		return nil
@@ -241,4 +195,48 @@ func entries(st *crdt.State) (es []crdt.Entry) {
 		all.Clocks[i].Clock = 0
 	}
 	return st.Extract(all).Entries
+}
+
+type (
+	flushSoon struct{} // a batch began: flush it after the window
+	flush     struct{}
+)
+
+// server is the tracker actor, under the endpoint supervisor: it times the flushes of the batched diffs
+// and, when (re)started, checks the set against the live channels.
+type server struct {
+	t       *Tracker
+	self    *actor.PID
+	stopTmr func() bool
+}
+
+func (s *server) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case flushSoon:
+		s.schedule()
+	case flush:
+		s.stopTmr = nil
+		s.t.flush()
+	case *actor.Started:
+		s.self = ctx.Self()
+		s.t.pid.Store(s.self)
+		s.t.rebuild()
+		// At once, with what waited while it was down: a rebuild's joins may be of presences clients
+		// have, which a later leave in the same batch must not cancel.
+		s.t.flush()
+	case *actor.Stopping:
+		if s.stopTmr != nil {
+			s.stopTmr()
+		}
+		s.t.flush()
+		s.t.pid.CompareAndSwap(s.self, nil)
+	}
+}
+
+func (s *server) schedule() {
+	if s.stopTmr != nil {
+		return
+	}
+	root, self := s.t.root, s.self
+	s.stopTmr = time.AfterFunc(s.t.cfg.Window, func() { root.Send(self, flush{}) }).Stop
 }

@@ -37,8 +37,8 @@ type Config struct {
 	Window time.Duration
 	// Fetch enriches presences before they are listed or sent (Phoenix's fetch/2), e.g. to add each
 	// key's user record next to its "metas". It gets the topic and the presences by key, and returns
-	// them (it may change them in place). It runs in List's caller and in the tracker actor: it must not
-	// block for long. Zero value means none.
+	// them (it may change them in place). It runs in List's and PushState's callers and in the tracker
+	// actor: it must not block for long nor call the Tracker. Zero value means none.
 	Fetch func(topic string, presences map[string]Presence) map[string]Presence
 	// Logger receives the tracker's reports. Zero value means slog.Default().
 	Logger *slog.Logger
@@ -59,8 +59,11 @@ type Tracker struct {
 	root *actor.RootContext
 	pid  atomic.Pointer[actor.PID] // the tracker actor now running; a dead one until its restart
 
-	mu    sync.RWMutex // the actor writes state, List reads it
+	// mu guards the set and the pending diffs. Changes are applied at once by the channel that makes
+	// them; the actor only flushes the diffs (and checks the set when it restarts).
+	mu    sync.RWMutex
 	state *crdt.State
+	batch map[string]*topicDiff
 
 	ownersMu sync.Mutex
 	owners   map[string]*owned // channels with presences, by channel id: what a restart rebuilds from
@@ -147,7 +150,7 @@ func (t *Tracker) Track(s *channel.Socket, key string, meta any) error {
 	n := t.newTracked(key, raw, "")
 	o.list = append(o.list, n)
 	o.mu.Unlock()
-	t.send(op{kind: opTrack, owner: o.id, topic: o.topic, key: key, meta: n.meta})
+	t.apply(op{kind: opTrack, owner: o.id, topic: o.topic, key: key, meta: n.meta})
 	return nil
 }
 
@@ -169,7 +172,7 @@ func (t *Tracker) Update(s *channel.Socket, key string, meta any) error {
 	o.list[i] = t.newTracked(key, raw, old.ref)
 	n := o.list[i]
 	o.mu.Unlock()
-	t.send(op{kind: opUpdate, owner: o.id, topic: o.topic, key: key, meta: n.meta, prev: old.meta})
+	t.apply(op{kind: opUpdate, owner: o.id, topic: o.topic, key: key, meta: n.meta, prev: old.meta})
 	return nil
 }
 
@@ -186,11 +189,20 @@ func (t *Tracker) Untrack(s *channel.Socket, key string) {
 	old := o.list[i]
 	o.list = append(o.list[:i], o.list[i+1:]...)
 	o.mu.Unlock()
-	t.send(op{kind: opUntrack, owner: o.id, topic: o.topic, key: key, prev: old.meta})
+	t.apply(op{kind: opUntrack, owner: o.id, topic: o.topic, key: key, prev: old.meta})
 }
 
-// List is the presences of topic by key (Phoenix's list/1), with Fetch applied: push it as
-// "presence_state".
+// PushState pushes "presence_state" (List of the channel's topic) to the channel's client, in one order
+// with the presence_diff broadcasts: call it after a join (from HandleInfo, as Phoenix's after_join), and
+// again after an in-place restart if you like. Pushing List yourself works too, but a diff could then
+// overtake the state and be undone by it until that key changes again.
+func (t *Tracker) PushState(s *channel.Socket) error {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return s.Push("presence_state", t.fetch(s.Topic(), group(t.state.Get(s.Topic()))))
+}
+
+// List is the presences of topic by key (Phoenix's list/1), with Fetch applied.
 func (t *Tracker) List(topic string) map[string]Presence {
 	t.mu.RLock()
 	es := t.state.Get(topic)
@@ -226,12 +238,6 @@ func group(es []crdt.Entry) map[string]Presence {
 		ps[e.Key] = p
 	}
 	return ps
-}
-
-func (t *Tracker) send(o op) {
-	if pid := t.pid.Load(); pid != nil {
-		t.root.Send(pid, o)
-	}
 }
 
 func (t *Tracker) replica() crdt.Replica {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"net/url"
 	"slices"
@@ -44,7 +45,7 @@ func (r *room) Join(s *channel.Socket, _ string, _ channel.Payload) (any, error)
 
 func (r *room) HandleInfo(s *channel.Socket, msg any) error {
 	if _, ok := msg.(afterJoin); ok {
-		return s.Push("presence_state", r.tr.List(s.Topic()))
+		return r.tr.PushState(s)
 	}
 	return nil
 }
@@ -408,17 +409,22 @@ func TestCrashWithoutRestartLeaves(t *testing.T) {
 	}
 }
 
-// A killed tracker is restarted and rebuilds from the live channels: what changed while it was down (here:
-// changes it never heard of) reaches the clients, and the list is right again.
+// A killed tracker is restarted: the diffs it had not sent go out, and it checks the set against the live
+// channels, so a set that lost or gained entries (here on purpose) heals.
 func TestKilledTrackerRebuildsFromChannels(t *testing.T) {
 	f := newFixture(t, Config{Window: 5 * time.Millisecond})
 	a, b := f.join("alice", "room:4"), f.join("bob", "room:4")
 	f.waitKeys("room:4", "alice", "bob")
 	f.converge("room:4", a, b)
 
-	down := f.tr.pid.Swap(nil) // the tracker hears nothing from now on, as if it were down
+	down := f.tr.pid.Swap(nil) // as if the tracker were down: no flush is asked of it
 	a.push("untrack", nil)
 	c := f.join("carol", "room:4")
+	f.tr.mu.Lock() // the set breaks: bob vanishes from it, a ghost appears
+	owner := f.tr.state.GetByKey("room:4", "bob")[0].Owner
+	f.tr.state.LeaveOwner(owner)
+	_, _ = f.tr.state.Join("ghost", "room:4", "ghost", json.RawMessage(`{"phx_ref":"ghost"}`))
+	f.tr.mu.Unlock()
 	var target *chaos.Target
 	for _, tg := range f.ep.Targets() {
 		if tg.Kind == chaos.Infrastructure && tg.ID == down.Id {
@@ -440,6 +446,24 @@ func TestKilledTrackerRebuildsFromChannels(t *testing.T) {
 	f.waitKeys("room:4", "carol")
 	if got := keysOf(f.converge("room:4", a, b, c)); !slices.Equal(got, []string{"carol"}) {
 		t.Fatalf("online after bob untracked: %v", got)
+	}
+}
+
+// A presence_state pushed right after the Track that joined lists the joiner (Track applies at once).
+func TestStateAfterTrackListsTheJoiner(t *testing.T) {
+	f := newFixture(t, Config{Window: time.Hour}) // no diff goes out: the state alone must have it
+	for i := range 10 {
+		m := f.join(fmt.Sprint("u", i), "room:6")
+		deadline := time.Now().Add(waitLimit)
+		for m.drain(); !m.state; m.drain() {
+			if time.Now().After(deadline) {
+				t.Fatal("no presence_state")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if _, ok := m.view[fmt.Sprint("u", i)]; !ok {
+			t.Fatalf("u%d's presence_state does not list u%d: %s", i, i, m.listed())
+		}
 	}
 }
 

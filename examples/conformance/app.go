@@ -329,7 +329,7 @@ func (c *presenceChannel) Join(s *channel.Socket, _ string, p channel.Payload) (
 
 func (c *presenceChannel) HandleInfo(s *channel.Socket, msg any) error {
 	if _, ok := msg.(presenceAfterJoin); ok {
-		return s.Push("presence_state", c.tr.List(s.Topic()))
+		return c.tr.PushState(s)
 	}
 	return nil
 }

@@ -60,8 +60,7 @@ func (c *playChannel) Join(s *channel.Socket, _ string, params channel.Payload) 
 		return nil, err
 	}
 	s.Send(pushState{})
-	// After an in-place restart the presence survived and the join_ref is the same, so phoenix.js would
-	// apply a new presence_state at once, over diffs that may be newer: push it after the first join only.
+	// After an in-place restart the presence survived and the client's list is still right.
 	if s.Incarnation() == 1 {
 		s.Send(pushPresence{})
 	}
@@ -85,7 +84,7 @@ func (c *playChannel) HandleInfo(s *channel.Socket, msg any) error {
 	case pushState:
 		return c.race.sendState(s.Push)
 	case pushPresence:
-		return s.Push(eventPresenceState, c.presence.List(topicPlay))
+		return c.presence.PushState(s) // in one order with the diffs
 	}
 	return nil
 }

@@ -59,9 +59,7 @@ func (c *Channel) Join(s *channel.Socket, topic string, params channel.Payload) 
 	if err := c.tracker.Track(s, name, map[string]string{"online_at": strconv.FormatInt(time.Now().Unix(), 10)}); err != nil {
 		return nil, err
 	}
-	// After an in-place restart the client's list is still right (the presence survived it) and its
-	// join_ref is the same, so phoenix.js would apply a new presence_state at once, over diffs that may be
-	// newer than it: push the whole list after the first join only.
+	// After an in-place restart the client's list is still right (the presence survived it).
 	if s.Incarnation() == 1 {
 		s.Send(pushPresence{})
 	}
@@ -84,7 +82,7 @@ func Name(user string) string {
 // HandleInfo pushes the room's presence_state after the join.
 func (c *Channel) HandleInfo(s *channel.Socket, msg any) error {
 	if _, ok := msg.(pushPresence); ok && c.tracker != nil {
-		return s.Push("presence_state", c.tracker.List(s.Topic()))
+		return c.tracker.PushState(s) // in one order with the diffs
 	}
 	return nil
 }
