@@ -2,7 +2,7 @@
 #   make run    starts the TapRacer example on 127.0.0.1:4000 (installs its npm packages first)
 #   make test   installs what the tests need (npm packages, Chromium) and runs every test with -race
 #   make bench  Pyre vs raw gws (memory per connection/channel, fan-out, request/reply): one table on stdout,
-#               and $(BENCH_OUT)/results.md, results.json, chart.svg (~6–11 min; BENCH_FLAGS=-quick: ~30 s)
+#               and $(BENCH_OUT)/results.md, results.json, chart.svg (~5 min; BENCH_FLAGS=-quick: ~1 min)
 
 GO        ?= go
 NPM       ?= npm
@@ -54,7 +54,7 @@ fuzz:
 	done
 
 # The benchmarks of examples/measure (see its README): each scenario against Pyre and the raw-gws baseline
-# (the full run ~8–13 min here; BENCH_FLAGS=-quick ~1 min).
+# (the full run ~5 min here; BENCH_FLAGS=-quick ~1 min).
 # Not part of test: go test runs the same tool on a tiny load only.
 bench:
 	$(GO) build -o bin/measure ./examples/measure
