@@ -202,6 +202,20 @@ func (t *Tracker) PushState(s *channel.Socket) error {
 	return s.Push("presence_state", t.fetch(s.Topic(), group(t.state.Get(s.Topic()))))
 }
 
+// Tracked is the meta this channel tracks under key, as clients have it (with "phx_ref"): a channel
+// restarted in place calls it in Join to take back the state its previous incarnation had put there.
+func (t *Tracker) Tracked(s *channel.Socket, key string) (json.RawMessage, bool) {
+	o := t.ownedBy(s)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, l := range [2][]tracked{o.list, o.prev} {
+		if i := o.find(l, key); i >= 0 {
+			return l[i].meta, true
+		}
+	}
+	return nil, false
+}
+
 // List is the presences of topic by key (Phoenix's list/1), with Fetch applied.
 func (t *Tracker) List(topic string) map[string]Presence {
 	t.mu.RLock()

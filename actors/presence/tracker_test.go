@@ -64,6 +64,12 @@ func (r *room) HandleIn(s *channel.Socket, event string, p channel.Payload) (cha
 		}
 	case "untrack":
 		r.tr.Untrack(s, r.key)
+	case "tracked":
+		meta, ok := r.tr.Tracked(s, r.key)
+		if !ok {
+			return channel.ReplyError(nil), nil
+		}
+		return channel.ReplyOK(meta), nil
 	case "crash":
 		panic("boom")
 	}
@@ -382,6 +388,9 @@ func TestRestartDoesNotFlap(t *testing.T) {
 	}
 	if got := refOf(f.tr.List("rs:1")["alice"].Metas[0]); got != ref {
 		t.Fatalf("alice's phx_ref %s after the restart, was %s", got, ref)
+	}
+	if r := a.push("tracked", nil); !r.OK() || !strings.Contains(string(r.Response), ref) {
+		t.Fatalf("Tracked after the restart: %+v, want the kept meta with phx_ref %s", r, ref)
 	}
 	f.converge("rs:1", a, b)
 }

@@ -323,6 +323,16 @@ func (c *presenceChannel) Join(s *channel.Socket, _ string, p channel.Payload) (
 	if err := c.tr.Track(s, c.key, c.meta); err != nil {
 		return nil, err
 	}
+	if s.Incarnation() > 1 { // restarted in place: the presence was kept as it was; so is our copy
+		if raw, ok := c.tr.Tracked(s, c.key); ok {
+			meta := map[string]any{}
+			if json.Unmarshal(raw, &meta) == nil {
+				delete(meta, "phx_ref")
+				delete(meta, "phx_ref_prev")
+				c.meta = meta
+			}
+		}
+	}
 	s.Send(presenceAfterJoin{})
 	return nil, nil
 }
