@@ -35,15 +35,7 @@ func drainServer(t *testing.T, cfg Config, gate <-chan struct{}, started chan<- 
 	r.Channel("work:*", func() channel.Channel { return &workChannel{gate: gate, started: started, terminated: terminated} })
 	ep := NewEndpoint(cfg)
 	ep.Socket("/socket", r)
-	srv := httptest.NewServer(ep)
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-		defer cancel()
-		if err := ep.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	srv := serve(t, ep)
 	return ep, srv
 }
 

@@ -607,15 +607,7 @@ func TestLongPollPostTimeout(t *testing.T) {
 	ep := NewEndpoint(Config{MaxInflight: 1, LongPollWindow: 200 * time.Millisecond})
 	ep.lp.expiry.Store(int64(time.Hour))
 	ep.Socket("/socket", router)
-	srv := httptest.NewServer(ep)
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-		defer cancel()
-		if err := ep.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	srv := serve(t, ep)
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(unblock)

@@ -194,16 +194,22 @@ func newFixture(t *testing.T, cfg Config, opts ...channel.RouterOption) *fixture
 	router.Channel("token", func() channel.Channel { return &tokenChannel{} })
 	f.ep = NewEndpoint(cfg)
 	f.ep.Socket("/socket", router)
-	f.srv = httptest.NewServer(f.ep)
+	f.srv = serve(t, f.ep)
+	return f
+}
+
+// serve serves ep on a loopback test server; the test's cleanup closes the server and shuts ep down.
+func serve(t testing.TB, ep *Endpoint) *httptest.Server {
+	srv := httptest.NewServer(ep)
 	t.Cleanup(func() {
-		f.srv.Close()
+		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 		defer cancel()
-		if err := f.ep.Shutdown(ctx); err != nil {
+		if err := ep.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return f
+	return srv
 }
 
 // tokenChannel replies with the connection's auth token.

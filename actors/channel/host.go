@@ -283,13 +283,7 @@ func (h *Host) Disconnect(id string) error {
 // shrinks so they do. Drain returns when every connection has ended, or ctx.Err() when ctx ends first
 // (call Shutdown then: it closes what is left).
 func (h *Host) Drain(ctx context.Context, batch int, interval time.Duration) error {
-	h.mu.Lock()
-	h.closing = true
-	all := make([]*connState, 0, len(h.sessions))
-	for _, cs := range h.sessions {
-		all = append(all, cs)
-	}
-	h.mu.Unlock()
+	all := h.close()
 	if batch <= 0 {
 		batch = len(all)
 	}
@@ -313,6 +307,43 @@ func (h *Host) Drain(ctx context.Context, batch int, interval time.Duration) err
 			h.root.Send(cs.pid, drain{})
 		}
 	}
+	return h.waitSockets(ctx)
+}
+
+// Shutdown closes every connection with code (1012 for a restart), ends every channel with ErrShutdown and
+// waits until every socket and channel actor has stopped, or ctx ends. New sessions are refused from the
+// start. The actor system is released when everything stopped.
+func (h *Host) Shutdown(ctx context.Context, code CloseCode) error {
+	all := h.close()
+	for _, cs := range all {
+		cs.setExit(ErrShutdown)
+		cs.out.Close(code)
+		h.sockSup.Exit(cs.pid, ErrShutdown)
+	}
+	if err := h.waitSockets(ctx); err != nil {
+		return err
+	}
+	if err := h.tree.Stop(ctx); err != nil && h.Err() == nil {
+		return err
+	}
+	h.stopSystem.Do(h.system.Shutdown)
+	return nil
+}
+
+// close refuses new sessions from now on and returns the open ones.
+func (h *Host) close() []*connState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closing = true
+	all := make([]*connState, 0, len(h.sessions))
+	for _, cs := range h.sessions {
+		all = append(all, cs)
+	}
+	return all
+}
+
+// waitSockets waits until every socket actor (and so every channel actor) has stopped, or ctx ends.
+func (h *Host) waitSockets(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { h.wg.Wait(); close(done) }()
 	select {
@@ -321,36 +352,6 @@ func (h *Host) Drain(ctx context.Context, batch int, interval time.Duration) err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// Shutdown closes every connection with code (1012 for a restart), ends every channel with ErrShutdown and
-// waits until every socket and channel actor has stopped, or ctx ends. New sessions are refused from the
-// start. The actor system is released when everything stopped.
-func (h *Host) Shutdown(ctx context.Context, code CloseCode) error {
-	h.mu.Lock()
-	h.closing = true
-	all := make([]*connState, 0, len(h.sessions))
-	for _, cs := range h.sessions {
-		all = append(all, cs)
-	}
-	h.mu.Unlock()
-	for _, cs := range all {
-		cs.setExit(ErrShutdown)
-		cs.out.Close(code)
-		h.sockSup.Exit(cs.pid, ErrShutdown)
-	}
-	done := make(chan struct{})
-	go func() { h.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if err := h.tree.Stop(ctx); err != nil && h.Err() == nil {
-		return err
-	}
-	h.stopSystem.Do(h.system.Shutdown)
-	return nil
 }
 
 // adoptChannel gives a channel actor being spawned its state. protoactor runs it inside the parent socket

@@ -184,17 +184,12 @@ func (t *Tracker) rebuild() {
 	t.state = fresh
 }
 
-// entries lists every presence of st; a state left broken lists what it can.
+// entries lists every visible presence of st.
 func entries(st *crdt.State) (es []crdt.Entry) {
-	if st == nil {
-		return nil
+	for _, topic := range st.Topics() {
+		es = append(es, st.Get(topic)...)
 	}
-	defer func() { _ = recover() }()
-	all := st.Context() // every replica it knows, from the start
-	for i := range all.Clocks {
-		all.Clocks[i].Clock = 0
-	}
-	return st.Extract(all).Entries
+	return es
 }
 
 type (

@@ -6,10 +6,8 @@ import (
 	"bufio"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,13 +29,8 @@ func TestPhoenixJSDrain(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, nodeBin, "drain/drain.mjs")
-	cmd.Dir = jsDir
-	cmd.Env = append(os.Environ(), "PYRE_URL="+ws(a.base), "PYRE_HTTP="+a.base,
-		"PYRE_B_URL="+ws(b.base), "PYRE_B_HTTP="+b.base, "DRAIN_CLIENTS=20", "NO_COLOR=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 10 * time.Second
+	cmd := testlog.NodeCommand(ctx, nodeBin, jsDir, []string{"PYRE_URL=" + ws(a.base), "PYRE_HTTP=" + a.base,
+		"PYRE_B_URL=" + ws(b.base), "PYRE_B_HTTP=" + b.base, "DRAIN_CLIENTS=20"}, "drain/drain.mjs")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

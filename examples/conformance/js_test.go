@@ -32,28 +32,7 @@ func TestPhoenixJS(t *testing.T) {
 	jsReadInputs(t, jsDir)
 	httpBase := jsStartServer(t)
 	wsURL := "ws" + strings.TrimPrefix(httpBase, "http") + "/socket"
-
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, nodeBin, "--test", "--test-reporter=spec", "test/")
-	cmd.Dir = jsDir
-	cmd.Env = append(os.Environ(), "PYRE_URL="+wsURL, "PYRE_HTTP="+httpBase, "NO_COLOR=1", "FORCE_COLOR=0")
-	// node --test runs each file in a child process: kill the whole group on timeout.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 10 * time.Second
-	out := testlog.Lines(t, "node: ")
-	cmd.Stdout = out
-	cmd.Stderr = out
-	t.Logf("running node --test against %s", wsURL)
-	err := cmd.Run()
-	out.Flush()
-	if ctx.Err() != nil {
-		t.Fatalf("phoenix.js suite did not finish within 3 minutes: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("phoenix.js suite failed: %v", err)
-	}
+	testlog.RunNode(t, nodeBin, jsDir, []string{"PYRE_URL=" + wsURL, "PYRE_HTTP=" + httpBase}, 3*time.Minute, "test/")
 }
 
 // jsRequire finds node and the suite's node_modules: without them the test is skipped, or fails when
@@ -64,22 +43,8 @@ func jsRequire(t *testing.T) (nodeBin, jsDir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var missing []string
-	nodeBin, err = exec.LookPath("node")
-	if err != nil {
-		missing = append(missing, "node ("+err.Error()+")")
-	}
-	if _, err := os.Stat(filepath.Join(jsDir, "node_modules")); err != nil {
-		missing = append(missing, filepath.Join(jsDir, "node_modules"))
-	}
-	if len(missing) > 0 {
-		msg := "phoenix.js conformance suite: missing " + strings.Join(missing, " and ") +
-			"; run `make test` (it runs `npm ci` in examples/conformance/js)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	nodeBin = testlog.RequireNode(t, "the phoenix.js conformance suite needs node and the npm packages of examples/conformance/js",
+		filepath.Join(jsDir, "node_modules"))
 	return nodeBin, jsDir
 }
 

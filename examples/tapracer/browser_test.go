@@ -4,12 +4,7 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,52 +17,11 @@ import (
 // It needs node, chromium ($CHROMIUM or /usr/bin/chromium), and the npm packages of assets/ and browser/
 // (`make test` installs them all). Without them it is skipped, or fails when CI=true.
 func TestBrowser(t *testing.T) {
-	chromiumBin := os.Getenv("CHROMIUM")
-	if chromiumBin == "" {
-		chromiumBin = "/usr/bin/chromium"
-	}
-	nodeBin, nodeErr := exec.LookPath("node")
-	var missing []error
-	if nodeErr != nil {
-		missing = append(missing, fmt.Errorf("node: %w", nodeErr))
-	}
-	for _, p := range []string{chromiumBin, phoenixModule, "browser/node_modules/playwright-core/package.json"} {
-		if _, err := os.Stat(p); err != nil {
-			missing = append(missing, err)
-		}
-	}
-	if len(missing) > 0 {
-		msg := fmt.Sprintf("the browser test needs node, chromium and the npm packages of examples/tapracer/assets and "+
-			"examples/tapracer/browser; run `make test`, which installs them (%v)", errors.Join(missing...))
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-
+	chromium := testlog.Chromium()
+	nodeBin := testlog.RequireNode(t, "the browser test needs node, chromium and the npm packages of examples/tapracer/assets and examples/tapracer/browser",
+		chromium, phoenixModule, "browser/node_modules/playwright-core/package.json")
 	base := startRun(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, nodeBin, "--test", "--test-reporter=spec", "tapracer.test.mjs")
-	cmd.Dir = "browser"
-	cmd.Env = append(os.Environ(), "TAPRACER_URL="+base, "CHROMIUM="+chromiumBin, "NO_COLOR=1", "FORCE_COLOR=0")
-	// node --test runs the file in a child process, which starts chromium: kill the whole group on timeout.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 10 * time.Second
-	out := testlog.Lines(t, "node: ")
-	cmd.Stdout = out
-	cmd.Stderr = out
-	t.Logf("running node --test browser/tapracer.test.mjs against %s", base)
-	err := cmd.Run()
-	out.Flush()
-	if ctx.Err() != nil {
-		t.Fatalf("browser test did not finish within 3 minutes: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("browser test failed: %v", err)
-	}
+	testlog.RunNode(t, nodeBin, "browser", []string{"TAPRACER_URL=" + base, "CHROMIUM=" + chromium}, 3*time.Minute, "tapracer.test.mjs")
 }
 
 // startRun serves the app with run (as main does) on a free loopback port and returns its base URL. The

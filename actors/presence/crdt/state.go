@@ -131,6 +131,16 @@ func (s *State) Get(topic string) []Entry {
 	return out
 }
 
+// Topics returns the topics that hold presences, sorted.
+func (s *State) Topics() []string {
+	out := make([]string, 0, len(s.topics))
+	for name := range s.topics {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // GetByKey returns the presences of (topic, key) from replicas that are up, in dot order; nil if none.
 func (s *State) GetByKey(topic, key string) []Entry {
 	t := s.topics[topic]

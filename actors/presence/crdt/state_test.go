@@ -492,3 +492,19 @@ func TestCompaction(t *testing.T) {
 		t.Fatalf("slots not compacted: %d, %d", len(a.self.dots), len(b.replicas["a"].dots))
 	}
 }
+
+func TestTopics(t *testing.T) {
+	s := New("r")
+	for _, topic := range []string{"room:b", "room:a", "room:b"} {
+		if _, err := s.Join("o-"+topic+fmt.Sprint(len(s.Topics())), topic, "k", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.Topics(); !slices.Equal(got, []string{"room:a", "room:b"}) {
+		t.Fatalf("Topics() = %v", got)
+	}
+	s.LeaveOwner("o-room:a1")
+	if got := s.Topics(); !slices.Equal(got, []string{"room:b"}) {
+		t.Fatalf("after the only presence of room:a left: %v", got)
+	}
+}

@@ -1,5 +1,6 @@
-// Package testlog streams a subprocess's output into a test log, line by line, for the examples' tests
-// that drive Node (phoenix.js, playwright-core).
+// Package testlog serves the examples' tests that drive Node (phoenix.js, playwright-core): it streams a
+// subprocess's output into a test log, line by line, finds node and what a test needs (skipping, or
+// failing when CI=true), and runs node --test with its whole process group bounded in time.
 package testlog
 
 import (
