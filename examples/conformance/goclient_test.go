@@ -1,4 +1,4 @@
-package client
+package main
 
 import (
 	"bytes"
@@ -7,23 +7,36 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pyrehq/pyre/transport/client"
 )
 
-// TestConformanceServer drives a running Pyre conformance server (go run ./examples/conformance) with this
-// client and checks the exact frames of PROTOCOL.md §3. It runs only when PYRE_CONFORMANCE_URL is set to
-// the server's socket URL, e.g.
+// TestGoClient drives the conformance app, served in-process on a loopback port, with Pyre's own Go
+// client (transport/client) in raw-frame mode and checks the exact frames of transport/PROTOCOL.md §3.
+// PYRE_CONFORMANCE_URL points it at another server instead (e.g. a Phoenix app with the same routes):
 //
-//	PORT=4187 go run ./examples/conformance &
-//	PYRE_CONFORMANCE_URL=ws://127.0.0.1:4187/socket/websocket go test -run Conformance ./transport/client
-func TestConformanceServer(t *testing.T) {
+//	PYRE_CONFORMANCE_URL=ws://127.0.0.1:4187/socket/websocket go test -run GoClient ./examples/conformance
+func TestGoClient(t *testing.T) {
 	base := os.Getenv("PYRE_CONFORMANCE_URL")
 	if base == "" {
-		t.Skip("PYRE_CONFORMANCE_URL not set")
+		app := newApp()
+		srv := httptest.NewServer(app.mux)
+		t.Cleanup(func() {
+			srv.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := app.endpoint.Shutdown(ctx); err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+		})
+		base = "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket/websocket"
 	}
 	u, err := url.Parse(base)
 	if err != nil {
@@ -35,7 +48,7 @@ func TestConformanceServer(t *testing.T) {
 
 	rawDial := func(t *testing.T, query string) *rawSession {
 		t.Helper()
-		c, err := Dial(testCtx(t), base+"?vsn=2.0.0"+query, Options{RawFrames: true})
+		c, err := client.Dial(testCtx(t), base+"?vsn=2.0.0"+query, client.Options{RawFrames: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +111,7 @@ func TestConformanceServer(t *testing.T) {
 		s.sendf(`["1","1",%q,"phx_join",{}]`, T)
 		s.next()
 		s.next()
-		_, b, err := Encode(Message{JoinRef: "1", Ref: "2", Topic: T, Event: "binary", Binary: []byte{0, 1, 255}})
+		_, b, err := client.Encode(client.Message{JoinRef: "1", Ref: "2", Topic: T, Event: "binary", Binary: []byte{0, 1, 255}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +121,7 @@ func TestConformanceServer(t *testing.T) {
 		f := recvRaw(t, s.c)
 		want := append([]byte{1, 1, 1, byte(len(T)), 2}, "12"+T+"ok"...)
 		want = append(want, 0, 1, 255)
-		if f.Type != BinaryFrame || !bytes.Equal(f.Data, want) {
+		if f.Type != client.BinaryFrame || !bytes.Equal(f.Data, want) {
 			t.Fatalf("binary reply: got %v, want % x", f, want)
 		}
 	})
@@ -218,8 +231,8 @@ func TestConformanceServer(t *testing.T) {
 
 	t.Run("handshake refusals", func(t *testing.T) {
 		for _, q := range []string{"?vsn=2.1.0", "?vsn=abc", "?vsn=2.0.0&vsn=1.0.0", "?vsn=2.0.0&reject=1"} {
-			_, err := Dial(testCtx(t), base+q, Options{})
-			var he *HandshakeError
+			_, err := client.Dial(testCtx(t), base+q, client.Options{})
+			var he *client.HandshakeError
 			if !errors.As(err, &he) || he.StatusCode != 403 || len(he.Body) != 0 {
 				t.Errorf("%s: %v (body %q)", q, err, bodyOf(he))
 			}
@@ -227,7 +240,7 @@ func TestConformanceServer(t *testing.T) {
 	})
 
 	t.Run("auth token", func(t *testing.T) {
-		c, err := Dial(testCtx(t), base+"?vsn=2.0.0", Options{AuthToken: "tok/+en"})
+		c, err := client.Dial(testCtx(t), base+"?vsn=2.0.0", client.Options{AuthToken: "tok/+en"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,19 +280,31 @@ func TestConformanceServer(t *testing.T) {
 
 	t.Run("channel cap", func(t *testing.T) {
 		s := rawDial(t, "")
+		// echo:* pushes a welcome after each join: the replies are picked out by their ref.
+		reply := func(ref int) string {
+			t.Helper()
+			prefix := fmt.Sprintf(`["%d","%d",`, ref, ref)
+			for {
+				if f := s.next(); strings.HasPrefix(f, prefix) && strings.Contains(f, `"phx_reply"`) {
+					return f
+				}
+			}
+		}
 		for i := 1; i <= 100; i++ {
-			s.sendf(`["%d","%d",%q,"phx_join",{}]`, i, i, fmt.Sprintf("%s%d", topic("presence"), i))
-			if f := s.next(); !strings.Contains(f, `"status":"ok"`) {
+			s.sendf(`["%d","%d",%q,"phx_join",{}]`, i, i, fmt.Sprintf("%s%d", topic("echo"), i))
+			if f := reply(i); !strings.Contains(f, `"status":"ok"`) {
 				t.Fatalf("join %d: %s", i, f)
 			}
 		}
-		T := topic("presence") + "101"
+		T := topic("echo") + "101"
 		s.sendf(`["101","101",%q,"phx_join",{}]`, T)
-		s.expectf(`["101","101",%q,"phx_reply",{"response":{"reason":"too many channels joined"},"status":"error"}]`, T)
+		if f, want := reply(101), fmt.Sprintf(`["101","101",%q,"phx_reply",{"response":{"reason":"too many channels joined"},"status":"error"}]`, T); f != want {
+			t.Fatalf("join 101: got %s, want %s", f, want)
+		}
 	})
 
 	t.Run("routed client", func(t *testing.T) {
-		c, err := Dial(testCtx(t), base+"?vsn=2.0.0", Options{HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 5 * time.Second})
+		c, err := client.Dial(testCtx(t), base+"?vsn=2.0.0", client.Options{HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,14 +324,14 @@ func TestConformanceServer(t *testing.T) {
 		if r, err = ch.PushBinary(ctx, "binary", []byte("bin")); err != nil || string(r.Binary) != "bin" {
 			t.Fatalf("binary: %+v, %v", r, err)
 		}
-		if _, err = ch.Push(ctx, "error", map[string]string{"e": "x"}); !errors.As(err, new(*ReplyError)) {
+		if _, err = ch.Push(ctx, "error", map[string]string{"e": "x"}); !errors.As(err, new(*client.ReplyError)) {
 			t.Fatalf("error: %v", err)
 		}
 		httpGet(t, "/broadcast?topic="+url.QueryEscape(T)+"&event=news&msg=hi")
 		if m := recv(t, ch); m.Event != "news" || string(m.Payload) != `{"msg":"hi"}` || m.JoinRef != "" {
 			t.Fatalf("broadcast %+v", m)
 		}
-		if _, err := ch.Push(ctx, "crash", nil); !errors.Is(err, ErrChannelClosed) {
+		if _, err := ch.Push(ctx, "crash", nil); !errors.Is(err, client.ErrChannelClosed) {
 			t.Fatalf("crash: %v", err)
 		}
 		if m := recv(t, ch); m.Event != "phx_error" {
@@ -324,15 +349,17 @@ func TestConformanceServer(t *testing.T) {
 			t.Fatalf("after leave %+v", m)
 		}
 		// Let a few heartbeats go by.
-		before := c.refs.Load()
-		waitFor(t, "three heartbeats", func() bool { return c.refs.Load() >= before+3 })
-		if st := c.Stats(); st != (Stats{}) || c.Err() != nil {
+		// Let a few heartbeats go by: refs come from one counter, which each NextRef call also takes one of.
+		ref := func() uint64 { n, _ := strconv.ParseUint(c.NextRef(), 10, 64); return n }
+		before, polls := ref(), uint64(0)
+		waitFor(t, "three heartbeats", func() bool { polls++; return ref() >= before+polls+3 })
+		if st := c.Stats(); st != (client.Stats{}) || c.Err() != nil {
 			t.Fatalf("stats %+v, err %v", st, c.Err())
 		}
 	})
 }
 
-func bodyOf(he *HandshakeError) []byte {
+func bodyOf(he *client.HandshakeError) []byte {
 	if he == nil {
 		return nil
 	}
@@ -342,7 +369,7 @@ func bodyOf(he *HandshakeError) []byte {
 // rawSession is a raw-mode connection with exact-frame assertions.
 type rawSession struct {
 	t *testing.T
-	c *Conn
+	c *client.Conn
 }
 
 func (s *rawSession) send(frame string) {
@@ -391,4 +418,58 @@ func (s *rawSession) heartbeatBarrier(ref string) {
 	s.t.Helper()
 	s.sendf(`[null,%q,"phoenix","heartbeat",{}]`, ref)
 	s.expectf(`[null,%q,"phoenix","phx_reply",{"response":{},"status":"ok"}]`, ref)
+}
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func recvRaw(t testing.TB, c *client.Conn) client.Frame {
+	t.Helper()
+	select {
+	case f, ok := <-c.Raw():
+		if !ok {
+			t.Fatal("Raw closed")
+		}
+		return f
+	case <-time.After(5 * time.Second):
+		t.Fatal("no raw frame")
+	}
+	return client.Frame{}
+}
+
+func waitClosed(t testing.TB, c *client.Conn) {
+	t.Helper()
+	select {
+	case <-c.Closed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection did not close")
+	}
+}
+
+func recv(t testing.TB, ch *client.Channel) client.Message {
+	t.Helper()
+	select {
+	case m, ok := <-ch.Messages():
+		if !ok {
+			t.Fatalf("%s: Messages closed", ch.Topic())
+		}
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: no message", ch.Topic())
+	}
+	return client.Message{}
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
