@@ -1,6 +1,8 @@
 # Pyre — Phoenix Channels for Go.
 #   make run    starts the TapRacer example on 127.0.0.1:4000 (installs its npm packages first)
 #   make test   installs what the tests need (npm packages, Chromium) and runs every test with -race
+#               (~6 min on 2 cores). Without root, npm or a browser it runs everything else and lists what
+#               it skipped; with CI=true a missing dependency fails instead. CHROMIUM=/path picks the browser.
 #   make bench  Pyre vs raw gws (memory per connection/channel, fan-out, request/reply): one table on stdout,
 #               and $(BENCH_OUT)/results.md, results.json, chart.svg (~5 min; BENCH_FLAGS=-quick: ~1 min)
 
@@ -13,35 +15,54 @@ NPM_DIRS  := examples/conformance/js examples/conformance/browser examples/tapra
 BENCH_OUT   ?= bench-results
 BENCH_FLAGS ?=
 
-.PHONY: run test deps npm chromium vet fuzz unit conformance measure bench clean
+# Tests that cannot run a real dependency (node, npm packages, Chromium) name it here when they skip.
+SKIPPED   := $(CURDIR)/.test-skipped
+
+.PHONY: run test deps npm npm-install chromium vet fuzz unit skipped conformance measure bench clean
 
 run: examples/tapracer/assets/node_modules/.package-lock.json
 	$(GO) run ./examples/tapracer
 
-test: deps vet unit fuzz
+test: deps vet unit fuzz skipped
 
 deps: npm chromium
 
-# npm ci from the committed lockfiles, once per lockfile change.
-npm: $(addsuffix /node_modules/.package-lock.json,$(NPM_DIRS))
+# npm ci from the committed lockfiles, once per lockfile change. Without npm the JS and browser tests skip
+# (CI=true: fail).
+npm:
+	@if command -v $(NPM) >/dev/null 2>&1; then $(MAKE) --no-print-directory npm-install; \
+	elif [ "$$CI" = true ]; then echo "make test: npm is missing (install Node.js >= 20 with npm)"; exit 1; \
+	else echo "make test: npm is missing: the phoenix.js and browser tests will be skipped (install Node.js >= 20 with npm)"; fi
+
+npm-install: $(addsuffix /node_modules/.package-lock.json,$(NPM_DIRS))
 
 %/node_modules/.package-lock.json: %/package-lock.json %/package.json
 	cd $* && $(NPM) ci --no-audit --no-fund
 	@touch $@
 
-# Debian's Chromium for the browser tests (playwright-core drives it; it cannot download browsers here).
+# A browser for the browser tests (playwright-core drives it; it cannot download browsers here): $CHROMIUM,
+# else chromium on PATH, else Debian's package when we are root, else the browser tests skip (CI=true: fail).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
-	  else echo "chromium missing: run 'sudo apt-get install chromium'"; exit 1; fi; }
+	@if [ -n "$$CHROMIUM" ]; then [ -x "$$CHROMIUM" ] || { echo "make test: CHROMIUM=$$CHROMIUM is not an executable"; exit 1; }; \
+	elif command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	elif [ "$$CI" = true ]; then echo "make test: no browser: install Debian's chromium (sudo apt-get install chromium) or set CHROMIUM=/path/to/chrome"; exit 1; \
+	else echo "make test: no browser found: the browser tests will be skipped (sudo apt-get install chromium, or CHROMIUM=/path/to/chrome make test)"; fi
 
 vet:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -count=1 -timeout 20m ./...
-	# nshafer/phx races internally: its interoperability test runs without -race.
+	@rm -f $(SKIPPED)
+	PYRE_SKIPPED=$(SKIPPED) $(GO) test -race -count=1 -timeout 20m ./...
+	# Without -race: nshafer/phx races internally; allocation counts differ under the race detector.
 	$(GO) test -count=1 -run 'Nshafer' ./examples/conformance
+	$(GO) test -count=1 -run 'Allocs' ./transport/serializer
+
+# What the tests could not run here, and how to get it.
+skipped:
+	@if [ -s $(SKIPPED) ]; then echo; echo "make test passed, but skipped (not run on this machine):"; sort -u $(SKIPPED) | sed "s/^/  - /"; echo "Install Node.js >= 20 with npm and a Chromium (Debian: apt-get install chromium, or set CHROMIUM=/path), then run make test again."; fi
 
 # A short run of every fuzz target (one target per invocation, as go test requires).
 fuzz:

@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -46,7 +47,8 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, config{Dir: *dir}, nil); err != nil {
+	ready := func(a net.Addr) { fmt.Print(banner("http://" + a.String())) }
+	if err := run(ctx, *addr, config{Dir: *dir}, ready); err != nil {
 		slog.Error("tapracer: " + err.Error())
 		stop()
 		os.Exit(1)
@@ -62,6 +64,9 @@ func run(ctx context.Context, addr string, cfg config, ready func(net.Addr)) err
 		a.log.Error(err.Error())
 	}
 	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: another program uses that port; choose another with PORT=4001 make run (or -addr host:port)", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -111,4 +116,13 @@ func defaultDir() string {
 		return "."
 	}
 	return filepath.Join("examples", "tapracer")
+}
+
+// banner tells a person who just ran `make run` what to open and try.
+func banner(url string) string {
+	return "\nTapRacer is running on " + url + "\n" +
+		"  - open " + url + "/play in two browser tabs (two players: pick names, tap TAP),\n" +
+		"  - and " + url + "/console in a third (the live race, the winner, a New race button);\n" +
+		"  - " + url + "/chat has chat rooms with who is here.\n" +
+		"Another port: PORT=4001 make run. Ctrl-C stops the server (clients see 1012 and reconnect).\n\n"
 }

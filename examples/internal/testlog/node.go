@@ -13,10 +13,16 @@ import (
 	"time"
 )
 
-// Chromium is the browser the examples' browser tests drive: $CHROMIUM, else Debian's /usr/bin/chromium.
+// Chromium is the browser the examples' browser tests drive: $CHROMIUM, else the first of chromium,
+// chromium-browser, google-chrome on PATH, else Debian's /usr/bin/chromium.
 func Chromium() string {
 	if c := os.Getenv("CHROMIUM"); c != "" {
 		return c
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
 	}
 	return "/usr/bin/chromium"
 }
@@ -41,6 +47,7 @@ func RequireNode(t testing.TB, what string, paths ...string) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
+		recordSkip(t.Name() + ": " + what)
 		t.Skip(msg)
 	}
 	return nodeBin
@@ -77,4 +84,18 @@ func RunNode(t testing.TB, nodeBin, dir string, env []string, limit time.Duratio
 	if err != nil {
 		t.Fatalf("node --test %v failed: %v", files, err)
 	}
+}
+
+// recordSkip appends line to $PYRE_SKIPPED, where `make test` lists what it could not run.
+func recordSkip(line string) {
+	name := os.Getenv("PYRE_SKIPPED")
+	if name == "" {
+		return
+	}
+	f, err := os.OpenFile(name, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = fmt.Fprintln(f, line)
 }
