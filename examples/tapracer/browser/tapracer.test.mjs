@@ -191,6 +191,46 @@ test("chat: the room lists its members, a message reaches the other member; chat
   await b.close()
 })
 
+// fits checks that nothing scrolls sideways and the connection label is whole, and takes a screenshot.
+async function fits(page, label, width) {
+  const m = await page.evaluate(() => {
+    const conn = document.querySelector("#conn")?.getBoundingClientRect() ?? {left: 0, right: 0} // the index has none
+    return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth, connRight: conn.right, connLeft: conn.left}
+  })
+  assert.ok(m.scroll <= m.inner, `${label} at ${width} px scrolls sideways: ${m.scroll} px wide`)
+  assert.ok(m.connLeft >= 0 && m.connRight <= m.inner, `${label} at ${width} px clips the connection label: ${JSON.stringify(m)}`)
+  await page.screenshot({path: path.join(await screenshotDir(), `${label}-${width}.png`), fullPage: true})
+}
+
+test("every page fits a phone (390 px) and a desktop (1280 px)", async () => {
+  for (const [width, height] of [[390, 844], [1280, 800]]) {
+    for (const route of ["/", "/play", "/console", "/chat"]) {
+      let page
+      if (route === "/") { // a static page: no socket
+        page = await context.newPage()
+        await page.goto(new URL(route, base).href)
+      } else {
+        page = await open(route)
+      }
+      await page.setViewportSize({width, height})
+      const label = route === "/" ? "index" : route.slice(1)
+      await fits(page, label, width)
+      if (route === "/play") { // the game itself, with a long name
+        await joinRace(page, "Wolfgang Amadeus M")
+        await fits(page, "play-game", width)
+      }
+      if (route === "/chat") {
+        await page.fill("#room", "phones")
+        await page.fill("#nick", "grace")
+        await page.click("#join")
+        await page.locator("#room-title").filter({hasText: "chat:phones"}).waitFor()
+        await fits(page, "chat-room", width)
+      }
+      await page.close()
+    }
+  }
+})
+
 test("no page errors", () => {
   assert.deepEqual(pageErrors, [])
 })
