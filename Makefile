@@ -75,7 +75,8 @@ fuzz:
 	done
 
 # The benchmarks of examples/measure (see its README): each scenario against Pyre and the raw-gws baseline
-# (the full run ~5 min here; BENCH_FLAGS=-quick ~1 min).
+# (the full run ~5 min here; BENCH_FLAGS=-quick ~1 min). Pyre under attack, with a control client's echo
+# latency: BENCH_FLAGS='-scenarios attack' (~2.5 min, not in the default run; add -quick for ~40 s).
 # Not part of test: go test runs the same tool on a tiny load only.
 bench:
 	$(GO) build -o bin/measure ./examples/measure

@@ -55,6 +55,15 @@ type benchConfig struct {
 	ChurnClients int `json:"churn_clients"`
 	ChurnCycles  int `json:"churn_cycles"`
 	ChurnDups    int `json:"churn_dups"`
+	// Attack scenario (Pyre only): the attacks named in Attacks (every one when empty), their connection
+	// counts × AttackScale; holds of AttackHold; the server's idle timeout and long-poll window AttackIdle;
+	// AttackGap of quiet between attacks; the presence storm waits AttackWait for presence_state.
+	Attacks     []string      `json:"attacks,omitempty"`
+	AttackScale float64       `json:"attack_scale,omitempty"`
+	AttackHold  time.Duration `json:"attack_hold,omitempty"`
+	AttackIdle  time.Duration `json:"attack_idle,omitempty"`
+	AttackGap   time.Duration `json:"attack_gap,omitempty"`
+	AttackWait  time.Duration `json:"attack_wait,omitempty"`
 	// Micro scenario: go test -benchtime of each Go benchmark ("" when the scenario does not run).
 	MicroBenchtime string `json:"micro_benchtime,omitempty"`
 
@@ -165,6 +174,7 @@ type benchResults struct {
 	Churn    []churnResult `json:"churn"`
 	Slow     []slowResult  `json:"slow"`
 	Micro    []microResult `json:"micro"`
+	Attack   []attackRun   `json:"attack,omitempty"`
 }
 
 func benchMain(args []string, stdout, stderr io.Writer) int {
@@ -213,7 +223,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs.SetOutput(stderr)
 	cfg := &benchConfig{}
 	kinds := fs.String("kinds", "pyre,gws", "servers to measure (pyre, gws), each against the same clients and payloads")
-	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios to run (always in this order): mem (memory), fanout, reqrep (request/reply), churn, slow (slow consumers), micro (Go benchmarks, from the source tree)")
+	scenarios := fs.String("scenarios", strings.Join(defaultScenarios, ","), "scenarios to run (always in this order): mem (memory), fanout, reqrep (request/reply), churn, slow (slow consumers), micro (Go benchmarks, from the source tree), attack (Pyre under attack, ~2 min: not in the default run)")
 	quick := fs.Bool("quick", false, "a quick look (~15–30 s): fewer connections and messages; explicit flags still win")
 	memConns := fs.String("mem-conns", "1k,5k,15k", "memory scenario: connection counts (each ≤ 15k: one process's fd limit)")
 	memChans := fs.String("mem-channels", "1,5,20", "memory scenario: channels joined per connection (first must be 1)")
@@ -237,6 +247,12 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs.IntVar(&cfg.SlowBurst, "slow-burst", 100, "slow-consumer scenario: broadcasts per publish request (two bursts at most in flight to the healthy clients)")
 	fs.IntVar(&cfg.SlowRcvBuf, "slow-rcvbuf", 4096, "slow-consumer scenario: SO_RCVBUF of the slow clients' sockets (0: the kernel's default)")
 	fs.DurationVar(&cfg.SlowDuration, "slow-duration", 2*time.Minute, "slow-consumer scenario: the stream stops after this long, sent or not")
+	attacks := fs.String("attacks", "", "attack scenario: the attacks to run (default every one, in this order): "+strings.Join(attackNames, ","))
+	fs.Float64Var(&cfg.AttackScale, "attack-scale", 1, "attack scenario: connection and push counts × this (0 < scale ≤ 1); sizes stay")
+	fs.DurationVar(&cfg.AttackHold, "attack-hold", 5*time.Second, "attack scenario: how long attackers hold (heartbeats only, partial frames) and the no-attack baseline window")
+	fs.DurationVar(&cfg.AttackIdle, "attack-idle", 5*time.Second, "attack scenario: the server's idle timeout and long-poll window; fragment and long-poll attackers hold 2 of them")
+	fs.DurationVar(&cfg.AttackGap, "attack-gap", 3*time.Second, "attack scenario: quiet between two attacks")
+	fs.DurationVar(&cfg.AttackWait, "attack-wait", 30*time.Second, "attack scenario: presence storm: how long after the last join every joiner must have presence_state")
 	fs.StringVar(&cfg.MicroBenchtime, "micro-benchtime", "1s", "micro scenario: go test -benchtime of each benchmark (a duration, or N\"x\" iterations)")
 	fs.IntVar(&cfg.Size, "size", 64, "bytes of the body field of each broadcast and each request/reply push")
 	fs.DurationVar(&cfg.Timeout, "timeout", 25*time.Minute, "overall limit; servers are killed when it expires")
@@ -274,9 +290,14 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 		def("churn-clients", func() { cfg.ChurnClients = 200 })
 		def("slow-duration", func() { cfg.SlowDuration = 30 * time.Second })
 		def("micro-benchtime", func() { cfg.MicroBenchtime = "200ms" })
+		def("attack-scale", func() { cfg.AttackScale = 0.25 })
+		def("attack-hold", func() { cfg.AttackHold = 2 * time.Second })
+		def("attack-idle", func() { cfg.AttackIdle = 2 * time.Second })
+		def("attack-gap", func() { cfg.AttackGap = time.Second })
+		def("attack-wait", func() { cfg.AttackWait = 10 * time.Second })
 	}
 	var err error
-	cfg.Kinds, cfg.Scenarios = parseNames(*kinds), parseNames(*scenarios)
+	cfg.Kinds, cfg.Scenarios, cfg.Attacks = parseNames(*kinds), parseNames(*scenarios), parseNames(*attacks)
 	for _, v := range []struct {
 		dst *[]int
 		s   string
@@ -302,6 +323,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	if !runs("slow") {
 		cfg.SlowSubs = 0
 	}
+	if !runs("attack") {
+		cfg.Attacks, cfg.AttackScale, cfg.AttackHold, cfg.AttackIdle, cfg.AttackGap, cfg.AttackWait = nil, 0, 0, 0, 0, 0
+	}
 	if !runs("micro") {
 		cfg.MicroBenchtime = ""
 	}
@@ -315,7 +339,10 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	return cfg, nil
 }
 
-var allScenarios = []string{"mem", "fanout", "reqrep", "churn", "slow", "micro"}
+var allScenarios = []string{"mem", "fanout", "reqrep", "churn", "slow", "micro", "attack"}
+
+// defaultScenarios are those of a run without -scenarios: all but attack (~2 min, Pyre only).
+var defaultScenarios = allScenarios[:len(allScenarios)-1]
 
 // parseNames splits a comma-separated list.
 func parseNames(s string) []string {
@@ -370,6 +397,9 @@ func (c *benchConfig) validate() error {
 	if err := c.validateSlow(); err != nil {
 		return err
 	}
+	if err := c.validateAttack(); err != nil {
+		return err
+	}
 	if c.DialRate < 1 || c.DialConc < 1 || c.DialTimeout <= 0 || c.Timeout <= 0 || c.Quiet <= 0 || c.Rounds < 1 {
 		return errors.New("dial-rate, dial-concurrency, dial-timeout, timeout, quiet and rounds must be positive")
 	}
@@ -421,6 +451,17 @@ func (r *benchResults) failed() bool {
 			return true
 		}
 	}
+	// An attack that succeeds is a figure, not a failure: only the tool's own errors count.
+	for _, a := range r.Attack {
+		if a.Error != "" {
+			return true
+		}
+		for _, x := range a.Attacks {
+			if x.Error != "" {
+				return true
+			}
+		}
+	}
 	return false
 }
 
@@ -438,6 +479,10 @@ func runBench(ctx context.Context, cfg *benchConfig, out io.Writer) (*benchResul
 	res := &benchResults{Config: cfg, Started: time.Now()}
 	load0 := loadAvg()
 	steps := (len(cfg.MemConns) + min(1, cfg.fanConns()) + len(cfg.RRConns) + min(1, cfg.ChurnConns) + min(1, cfg.SlowSubs)) * cfg.Rounds * len(cfg.Kinds)
+	attack := slices.Contains(cfg.Scenarios, "attack") && slices.Contains(cfg.Kinds, "pyre")
+	if attack {
+		steps += cfg.Rounds
+	}
 	step := 0
 	// each runs fn for every round and kind, interleaved: pyre, gws, pyre, gws…
 	each := func(fn func(round int, kind, of string)) {
@@ -513,6 +558,15 @@ func runBench(ctx context.Context, cfg *benchConfig, out io.Writer) (*benchResul
 				cfg.logf("micro %s %s: %s", m.Kind, m.Case, m.Error)
 			}
 		}
+	}
+	for round := 1; attack && round <= cfg.Rounds && ctx.Err() == nil; round++ {
+		step++
+		cfg.logf("[%d/%d] attack: pyre, %s", step, steps, cfg.attackLoad())
+		r := benchAttack(ctx, cfg, "pyre", round)
+		if r.Error != "" {
+			cfg.logf("attack pyre: %s", r.Error)
+		}
+		res.Attack = append(res.Attack, r)
 	}
 	res.Seconds = time.Since(res.Started).Seconds()
 	res.LoadAvg = load0 + " → " + loadAvg()

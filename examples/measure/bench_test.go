@@ -572,3 +572,59 @@ func TestParseGoBench(t *testing.T) {
 		t.Errorf("BenchmarkC: %+v", c)
 	}
 }
+
+// TestBenchAttack runs the attack scenario on a tiny load (counts × 0.02, 0.5 s holds, 1 s idle timeout)
+// and checks that every attack ran, ended by itself and has its row, whatever the server did: an attack
+// that succeeds (the server crashes, holds memory, cuts its clients) is a figure here, not a failure —
+// the regression tests of the transport assert the fixes. No timing is asserted.
+func TestBenchAttack(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "bench")
+	_, res, table := tinyBench(t, "-scenarios", "attack", "-kinds", "pyre,gws", "-timeout", "3m", "-out", out,
+		"-attack-scale", "0.02", "-attack-hold", "500ms", "-attack-idle", "1s", "-attack-gap", "100ms", "-attack-wait", "5s")
+	if len(res.Attack) != 1 {
+		t.Fatalf("%d attack runs, want 1 (Pyre only)", len(res.Attack))
+	}
+	run := res.Attack[0]
+	if run.Kind != "pyre" || run.Error != "" || run.Baseline.Pushes == 0 || run.Baseline.P99MS <= 0 {
+		t.Errorf("attack run: kind %s, error %q, baseline %+v", run.Kind, run.Error, run.Baseline)
+	}
+	if len(run.Attacks) != len(attackNames) {
+		t.Fatalf("%d attacks ran, want %d: %+v", len(run.Attacks), len(attackNames), run.Attacks)
+	}
+	for i, a := range run.Attacks {
+		if a.Name != attackNames[i] || a.Load == "" || a.Error != "" || a.Alive == "" || a.PeakRSSMB <= 0 || a.Echo.Pushes == 0 || len(a.Saw) == 0 {
+			t.Errorf("attack #%d: %+v", i, a)
+		}
+		if a.Alive == "yes" && (a.HeapAfterMB <= 0 || a.Echo.Lost == a.Echo.Pushes) {
+			t.Errorf("%s: server alive but live heap after %v MB, echo %+v", a.Name, a.HeapAfterMB, a.Echo)
+		}
+		if i > 0 && run.Attacks[i-1].Alive != "yes" && a.Restarts != 1 {
+			t.Errorf("%s: the server died in %s and was not restarted", a.Name, run.Attacks[i-1].Name)
+		}
+		if !strings.Contains(table.String(), "| "+a.Name+" | ") {
+			t.Errorf("the table has no row for %s", a.Name)
+		}
+	}
+	if res.failed() {
+		t.Error("the run failed")
+	}
+	for _, pid := range run.ServerPIDs {
+		if err := syscall.Kill(pid, 0); pid == 0 || !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("server pid %d still exists after the run (kill -0: %v)", pid, err)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(out, "results.md"))
+	if err != nil || !bytes.Equal(md, table.Bytes()) {
+		t.Errorf("results.md differs from the printed table (%v)", err)
+	}
+	var doc struct {
+		Attack []attackRun `json:"attack"`
+	}
+	data, err := os.ReadFile(filepath.Join(out, "results.json"))
+	if err == nil {
+		err = json.Unmarshal(data, &doc)
+	}
+	if err != nil || len(doc.Attack) != 1 || len(doc.Attack[0].Attacks) != len(attackNames) {
+		t.Errorf("results.json: %v, %d attack runs", err, len(doc.Attack))
+	}
+}

@@ -300,6 +300,108 @@ func formatValue(v float64, decimals int) string {
 	return fmt.Sprintf("%.*f", decimals, v)
 }
 
+// writeMainTable renders the rows: one line per figure, one column per kind.
+func writeMainTable(b *strings.Builder, cfg *benchConfig, rows []benchRow) {
+	b.WriteString("| scenario | load | figure |")
+	for _, k := range cfg.Kinds {
+		b.WriteString(" " + k + " |")
+	}
+	b.WriteString(" pyre/gws |\n|---|---|---|")
+	for range cfg.Kinds {
+		b.WriteString("---:|")
+	}
+	b.WriteString("---:|\n")
+	for _, r := range rows {
+		fmt.Fprintf(b, "| %s | %s | %s |", r.Scenario, r.Load, r.Metric)
+		for _, k := range cfg.Kinds {
+			v, ok := r.Values[k]
+			switch {
+			case !ok:
+				b.WriteString(" — |")
+			case r.zero && v != 0:
+				fmt.Fprintf(b, " **%s** |", formatValue(v, 0))
+			case v == 0:
+				b.WriteString(" 0 |")
+			default:
+				fmt.Fprintf(b, " %s |", formatValue(v, r.decimals))
+			}
+		}
+		if r.Ratio != 0 {
+			fmt.Fprintf(b, " %.2f× |\n", r.Ratio)
+		} else {
+			b.WriteString(" — |\n")
+		}
+	}
+	b.WriteString("\n")
+}
+
+// writeAttackTables renders each run of the attack scenario: one row per attack.
+func writeAttackTables(b *strings.Builder, res *benchResults) {
+	for _, run := range res.Attack {
+		cfg := res.Config
+		title := "attack: Pyre under attack"
+		if cfg.Rounds > 1 {
+			title += fmt.Sprintf(", round %d", run.Round)
+		}
+		fmt.Fprintf(b, "### %s (server idle timeout and long-poll window %s, counts × %.2f, holds %s, gaps %s; a control client pushes echo every %s)\n\n",
+			title, run.Idle, cfg.AttackScale, cfg.AttackHold, cfg.AttackGap, echoInterval)
+		bl := run.Baseline
+		fmt.Fprintf(b, "No-attack baseline (%s): control echo p50 %.2f ms, p99 %.2f ms, max %.2f ms, %d/%d lost.%s\n\n",
+			cfg.AttackHold, bl.P50MS, bl.P99MS, bl.MaxMS, bl.Lost, bl.Pushes, errSuffix(run.Error))
+		b.WriteString("| attack | load | server peak RSS (MB) | live heap during (MB) | live heap after (MB) | control echo p99 (ms) | × baseline p99 | echo lost | server alive | attacker saw | detail |\n")
+		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---|---|---|\n")
+		for _, a := range run.Attacks {
+			mbOrDash := func(v float64) string {
+				if v <= 0 {
+					return "—"
+				}
+				return fmt.Sprintf("%.1f", v)
+			}
+			ratio := "—"
+			if bl.P99MS > 0 && a.Echo.P99MS > 0 {
+				ratio = fmt.Sprintf("%.1f×", a.Echo.P99MS/bl.P99MS)
+			}
+			p99 := "—"
+			if a.Echo.P99MS > 0 {
+				p99 = fmt.Sprintf("%.2f", a.Echo.P99MS)
+			}
+			detail := a.Detail
+			if a.Restarts > 0 {
+				detail = "server restarted before this attack; " + detail
+			}
+			if a.SocketsAfter > 1 || a.ChannelsAfter > 1 {
+				detail += fmt.Sprintf("; after: %d sockets, %d channels still on the server (the control client's 1 included)", a.SocketsAfter, a.ChannelsAfter)
+			}
+			fmt.Fprintf(b, "| %s | %s | %.0f | %s | %s | %s | %s | %d/%d | %s | %s | %s |\n",
+				a.Name, mdEscape(a.Load), a.PeakRSSMB, mbOrDash(a.HeapDuringMB), mbOrDash(a.HeapAfterMB), p99, ratio, a.Echo.Lost, a.Echo.Pushes,
+				mdEscape(a.Alive), mdEscape(sawString(a.Saw)), mdEscape(detail+errSuffix(a.Error)))
+		}
+		b.WriteString("\n")
+	}
+}
+
+// sawString formats the attackers' outcomes, most frequent first: "close 1009 ×20, EOF ×1".
+func sawString(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if m[keys[i]] != m[keys[j]] {
+			return m[keys[i]] > m[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s ×%d", k, m[k])
+	}
+	if len(parts) == 0 {
+		return "—"
+	}
+	return strings.Join(parts, ", ")
+}
+
 // formatBenchReport renders the one table, then the details that explain it.
 func formatBenchReport(cfg *benchConfig, res *benchResults, rows []benchRow) string {
 	var b strings.Builder
@@ -312,37 +414,10 @@ func formatBenchReport(cfg *benchConfig, res *benchResults, rows []benchRow) str
 	}
 	fmt.Fprintf(&b, "### measure bench (%s): Pyre vs raw gws, same clients and payloads (%d-byte bodies), %s, load average %s\n\n",
 		mode, cfg.Size, res.Started.Format("2006-01-02 15:04"), res.LoadAvg)
-	b.WriteString("| scenario | load | figure |")
-	for _, k := range cfg.Kinds {
-		b.WriteString(" " + k + " |")
+	if len(rows) > 0 {
+		writeMainTable(&b, cfg, rows)
 	}
-	b.WriteString(" pyre/gws |\n|---|---|---|")
-	for range cfg.Kinds {
-		b.WriteString("---:|")
-	}
-	b.WriteString("---:|\n")
-	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %s |", r.Scenario, r.Load, r.Metric)
-		for _, k := range cfg.Kinds {
-			v, ok := r.Values[k]
-			switch {
-			case !ok:
-				b.WriteString(" — |")
-			case r.zero && v != 0:
-				fmt.Fprintf(&b, " **%s** |", formatValue(v, 0))
-			case v == 0:
-				b.WriteString(" 0 |")
-			default:
-				fmt.Fprintf(&b, " %s |", formatValue(v, r.decimals))
-			}
-		}
-		if r.Ratio != 0 {
-			fmt.Fprintf(&b, " %.2f× |\n", r.Ratio)
-		} else {
-			b.WriteString(" — |\n")
-		}
-	}
-	b.WriteString("\n")
+	writeAttackTables(&b, res)
 	// Details: anything that went wrong, and the sizes of the runs.
 	var notes []string
 	// round labels a kind with its round when there are several.

@@ -2,7 +2,8 @@
 // starts each server as a child process of its own binary (`measure server`), drives it with the same lean
 // gws clients and payloads, and runs every scenario: memory per connection and per extra channel at
 // several loads, fan-out latency and throughput to 1…10k subscribers of one topic and to many topics,
-// push→reply latency of 1k and 10k clients pushing at a fixed rate (the loadgen library). It
+// push→reply latency of 1k and 10k clients pushing at a fixed rate (the loadgen library), and on demand
+// (-scenarios attack) Pyre under a series of attacks next to a control client's echo latency. It
 // prints one table with the pyre/gws ratio of each figure and writes it as Markdown and JSON with an SVG
 // chart; -rounds repeats every step (medians), -profile-dir saves the servers' heap and CPU profiles.
 // See README.md for how to run it and how to read the numbers.

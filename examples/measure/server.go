@@ -29,6 +29,8 @@ import (
 	"github.com/lxzan/gws"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/presence"
+	"github.com/pyrehq/pyre/examples/internal/chat"
 	"github.com/pyrehq/pyre/transport"
 )
 
@@ -62,6 +64,7 @@ type backend interface {
 type memStats struct {
 	RSSBytes   uint64 `json:"rss_bytes"`
 	HeapInuse  uint64 `json:"heap_inuse"`
+	HeapAlloc  uint64 `json:"heap_alloc"` // live heap: bytes of reachable objects, right after the GC
 	StackInuse uint64 `json:"stack_inuse"`
 	Goroutines int    `json:"goroutines"`
 	Conns      int64  `json:"conns"`
@@ -119,13 +122,15 @@ func serverMain(args []string, stdout, stderr io.Writer) int {
 	addr := fs.String("addr", "127.0.0.1:0", "listen address (port 0 picks a free port, printed on stdout as \"LISTEN host:port\")")
 	withPprof := fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/")
 	exitOnStdinEOF := fs.Bool("exit-on-stdin-eof", false, "exit when stdin reaches EOF (the driver's pipe: the server dies with its driver)")
+	idle := fs.Duration("idle-timeout", time.Hour, "pyre: transport.Config.IdleTimeout (the bench clients send no heartbeats)")
+	lpWindow := fs.Duration("longpoll-window", 0, "pyre: transport.Config.LongPollWindow (0: Pyre's default, 10 s)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	var b backend
 	switch *kind {
 	case "pyre":
-		b = newPyreBackend()
+		b = newPyreBackend(*idle, *lpWindow)
 	case "gws":
 		b = newGwsBackend()
 	default:
@@ -135,6 +140,9 @@ func serverMain(args []string, stdout, stderr io.Writer) int {
 
 	mux := http.NewServeMux()
 	mux.Handle("/socket/websocket", b.socket())
+	if p, ok := b.(*pyreBackend); ok {
+		mux.Handle("/socket/longpoll", p.ep)
+	}
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.HandleFunc("GET /mem", func(w http.ResponseWriter, _ *http.Request) {
 		m := readMem()
@@ -253,6 +261,7 @@ func readMem() memStats {
 	return memStats{
 		RSSBytes:   procStatusBytes("/proc/self/status", "VmRSS"),
 		HeapInuse:  ms.HeapInuse,
+		HeapAlloc:  ms.HeapAlloc,
 		StackInuse: ms.StackInuse,
 		Goroutines: runtime.NumGoroutine(),
 		cpuStats:   cpu,
@@ -350,8 +359,9 @@ func fanoutHandler(b backend, w http.ResponseWriter, r *http.Request) {
 
 // ---- Pyre ----
 
-// pyreBackend is a Pyre endpoint with one route, room:*, whose channels join and reply ok to anything
-// (with the push's payload to echoEvent).
+// pyreBackend is a Pyre endpoint with the route room:*, whose channels join and reply ok to anything
+// (with the push's payload to echoEvent), and for the attack scenario chat:* (the examples' chat room:
+// every push rebroadcast to the room) and presence:* (the same with presence), and long-poll.
 type pyreBackend struct {
 	ep *transport.Endpoint
 }
@@ -366,18 +376,27 @@ func (roomChannel) HandleIn(_ *channel.Socket, event string, payload channel.Pay
 	return channel.ReplyOK(nil), nil
 }
 
-func newPyreBackend() *pyreBackend {
+func newPyreBackend(idle, lpWindow time.Duration) *pyreBackend {
 	router := channel.NewRouter(channel.ConnectFunc(func(url.Values, channel.ConnectInfo) (channel.Assigns, error) {
 		return nil, nil
 	}))
 	router.Channel("room:*", func() channel.Channel { return roomChannel{} })
+	router.Channel("chat:*", chat.New)
+	var tracker *presence.Tracker // started with the endpoint below, before any join
+	router.Channel("presence:*", func() channel.Channel { return chat.WithPresence(tracker)() })
 	ep := transport.NewEndpoint(transport.Config{
 		CheckOrigin: transport.AllowAllOrigins(),
 		// The clients send no heartbeats: a 10k-connection run can leave the first connections silent
-		// for longer than the 60 s default before the fan-out ends. Idle timeout costs no memory.
-		IdleTimeout: time.Hour,
+		// for longer than the 60 s default before the fan-out ends (-idle-timeout, 1 h). Idle timeout
+		// costs no memory.
+		IdleTimeout:    idle,
+		LongPollWindow: lpWindow,
 	})
 	ep.Socket("/socket", router)
+	var err error
+	if tracker, err = presence.Start(context.Background(), ep, presence.Config{}); err != nil {
+		panic(err)
+	}
 	return &pyreBackend{ep: ep}
 }
 

@@ -113,11 +113,12 @@ type serverProc struct {
 // when not nil) and waits for its LISTEN line. The child dies with the driver three ways: stop (also
 // deferred on panic), SIGKILL from the kernel when the driver's thread dies (Pdeathsig), and EOF on its
 // stdin when the driver's end of the pipe closes.
-func startServer(ctx context.Context, exe string, env []string, log io.Writer, kind string, withPprof bool) (*serverProc, error) {
+func startServer(ctx context.Context, exe string, env []string, log io.Writer, kind string, withPprof bool, extra ...string) (*serverProc, error) {
 	args := []string{"server", "-kind", kind, "-addr", "127.0.0.1:0", "-exit-on-stdin-eof"}
 	if withPprof {
 		args = append(args, "-pprof")
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -172,6 +173,19 @@ func startServer(ctx context.Context, exe string, env []string, log io.Writer, k
 	case <-ctx.Done():
 		p.stop()
 		return nil, ctx.Err()
+	}
+}
+
+// exitedYet reports whether the child has ended, and how.
+func (p *serverProc) exitedYet() (bool, string) {
+	select {
+	case <-p.waited:
+		if p.waitErr != nil {
+			return true, p.waitErr.Error()
+		}
+		return true, "exit status 0"
+	default:
+		return false, ""
 	}
 }
 
