@@ -50,6 +50,9 @@ func (auditChannel) HandleIn(s *channel.Socket, event string, p channel.Payload)
 			return channel.NoReply, err
 		}
 		return channel.NoReply, s.Push("pushed", p)
+	case "push_list":
+		_ = s.Push("list", []int{1, 2})
+		return channel.NoReply, nil
 	case "stop":
 		return channel.NoReply, channel.StopNormal
 	case "stop_reply":
@@ -460,6 +463,32 @@ func TestGuaranteeBroadcastOrderPerSender(t *testing.T) {
 			c.expect(v.out("null", "null", "g:o", "shout", `{"x":1}`))
 			c.expect(v.out(`"1"`, "null", "g:o", "pushed", `{"x":1}`))
 			c.barrier(v, "end", joined{"g:o", `"1"`, ""})
+		})
+	}
+}
+
+// G13. Payload types: a push's JSON payload must be an object on V2 (Phoenix's V2 encode! raises in the
+// channel process: the channel crashes), while V1 carries any JSON value; a reply's response may be any
+// value on both.
+func TestGuaranteePushPayloadTypes(t *testing.T) {
+	f := auditFixture(t)
+	for _, v := range protos {
+		t.Run(v.name, func(t *testing.T) {
+			c := dial(t, f.srv, v.path, nil)
+			c.send(v.in(`"1"`, `"1"`, "g:p", "phx_join", `{}`))
+			c.expect(v.reply(`"1"`, `"1"`, "g:p", "ok", `{}`))
+			c.send(v.in(`"1"`, `"2"`, "g:p", "echo", `[1,"two",null]`))
+			c.expect(v.reply(`"1"`, `"2"`, "g:p", "ok", `[1,"two",null]`))
+			c.send(v.in(`"1"`, `"3"`, "g:p", "echo", `"text"`))
+			c.expect(v.reply(`"1"`, `"3"`, "g:p", "ok", `"text"`))
+			c.send(v.in(`"1"`, `"4"`, "g:p", "push_list", `{}`))
+			if v.v1 {
+				c.expect(v.out(`"1"`, "null", "g:p", "list", `[1,2]`))
+				c.barrier(v, "end", joined{"g:p", `"1"`, ""})
+				return
+			}
+			c.expect(v.out(`"1"`, `"1"`, "g:p", "phx_error", `{"reason":"channel_crash"}`))
+			c.barrier(v, "end")
 		})
 	}
 }
