@@ -93,7 +93,8 @@ func auditFixture(t *testing.T, opts ...channel.RouterOption) *fixture {
 	f := &fixture{terminated: &reasons{}}
 	router := channel.NewRouter(testSocket{}, opts...)
 	router.Channel("g:*", func() channel.Channel { return auditChannel{} }, channel.WithRestart(supervisor.Temporary))
-	f.ep = NewEndpoint(Config{Logger: slog.New(slog.DiscardHandler)}) // crashes are the point here
+	// Crashes are the point here: no log.
+	f.ep = NewEndpoint(Config{Logger: slog.New(slog.DiscardHandler), LongPollWindow: lpWindow})
 	f.ep.Socket("/socket", router)
 	f.srv = serve(t, f.ep)
 	return f
@@ -490,5 +491,50 @@ func TestGuaranteePushPayloadTypes(t *testing.T) {
 			c.expect(v.out(`"1"`, `"1"`, "g:p", "phx_error", `{"reason":"channel_crash"}`))
 			c.barrier(v, "end")
 		})
+	}
+}
+
+// G14. Long-poll carries the same frames in the same order as a WebSocket: the join reply before the
+// channel's pushes, a stop's reply, phx_close, then Terminate's push (Phoenix: one transport process per
+// session buffers what the socket pushes, in order).
+func TestGuaranteeLongPollSameOrder(t *testing.T) {
+	f := auditFixture(t)
+	c := lpOpen(t, f.srv, lpParams)
+	c.mustPost(`["1","1","g:lp","phx_join",{"bye":true}]`, `["1","2","g:lp","push",{"a":1}]`)
+	c.expect(`["1","1","g:lp","phx_reply",{"response":{},"status":"ok"}]`)
+	c.expect(`["1",null,"g:lp","pushed",{"a":1}]`)
+	c.mustPost(`["1","3","g:lp","stop_reply",{"r":1}]`, `["1","4","g:lp","echo",{}]`)
+	c.expect(`["1","3","g:lp","phx_reply",{"response":{"r":1},"status":"ok"}]`)
+	c.expect(`["1","1","g:lp","phx_close",{}]`)
+	c.expect(`["1",null,"g:lp","bye",{"normal":true}]`)
+	c.expect(`[null,"4","g:lp","phx_reply",{"response":{"reason":"unmatched topic"},"status":"error"}]`)
+	c.sync("end")
+}
+
+// G15. A channel ends with one end frame at most, even when it stops on its own while the client joins its
+// topic again: its phx_close comes once, before or after the new join reply (Phoenix: the socket consumes
+// the channel's socket_close while it handles the duplicate join, and sends one phx_close).
+func TestGuaranteeOneCloseWhenStopRacesDuplicateJoin(t *testing.T) {
+	f := auditFixture(t)
+	c := dial(t, f.srv, v2, nil)
+	const rounds = 50
+	c.send(`["0","0","g:race","phx_join",{}]`)
+	c.expect(`["0","0","g:race","phx_reply",{"response":{},"status":"ok"}]`)
+	for i := 1; i <= rounds; i++ {
+		old, cur := fmt.Sprintf(`"%d"`, i-1), fmt.Sprintf(`"%d"`, i)
+		c.send(protoV2.in(old, `"s"`, "g:race", "stop", `{}`))
+		c.send(protoV2.in(cur, cur, "g:race", "phx_join", `{}`))
+		want := map[string]int{
+			protoV2.reply(cur, cur, "g:race", "ok", `{}`):      1,
+			protoV2.out(old, old, "g:race", "phx_close", `{}`): 1,
+		}
+		for range 2 {
+			got := string(c.next().data)
+			if want[got] != 1 {
+				t.Fatalf("round %d: unexpected frame %s (want each of %v once)", i, got, want)
+			}
+			want[got] = 0
+		}
+		c.barrier(protoV2, fmt.Sprint(i), joined{"g:race", cur, ""})
 	}
 }
