@@ -41,7 +41,8 @@ type InfoHandler interface {
 
 // Terminator is implemented by channels that clean up when they end. reason is one of ErrLeft, ErrClosed,
 // ErrDuplicateJoin, ErrShutdown, a *CrashError, or the error HandleIn/HandleOut/HandleInfo returned.
-// Pushes are still possible from Terminate when the connection is open (after phx_close on a leave).
+// Pushes are still possible from Terminate when the connection is open. As in Phoenix, they follow the
+// phx_close of a leave or a normal stop, and precede the phx_error of a crash.
 type Terminator interface {
 	Terminate(s *Socket, reason error)
 }

@@ -36,6 +36,7 @@ type chanState struct {
 
 	joined     atomic.Bool
 	ended      atomic.Bool // the supervisor gave up on the channel: what is still queued is answered as not joined
+	endSent    atomic.Bool // its phx_close or phx_error is queued (or left to the channel that replaced it): once
 	pendingOut atomic.Int32
 }
 
@@ -61,6 +62,10 @@ func (st *chanState) monitorsDown() {
 		e.m.ChannelDown()
 	}
 }
+
+// claimEnd reports whether the caller is the one to send this channel's phx_close or phx_error: the
+// channel itself, its supervisor, and a duplicate join may each want to.
+func (st *chanState) claimEnd() bool { return st.endSent.CompareAndSwap(false, true) }
 
 // frame builds a phx_close / phx_error frame: the ref slot carries the join_ref, as Phoenix.
 func (st *chanState) frame(event string, p message.Payload) *message.Message {
@@ -225,7 +230,9 @@ func (a *channelActor) restart(ctx actor.Context) {
 	// A rejoin that fails ends the channel as Phoenix would end a crashed one.
 	st.sub.close()
 	st.unsubscribeAll()
-	_ = st.conn.out.Write(st.frame(message.EventError, crashPayload))
+	if st.claimEnd() {
+		_ = st.conn.out.Write(st.frame(message.EventError, crashPayload))
+	}
 	a.finish(ctx)
 }
 
@@ -328,9 +335,10 @@ func (a *channelActor) handleInfo(ctx actor.Context, msg any) {
 
 // exit ends this incarnation on its own initiative (an error or StopNormal returned, a crash) and leaves
 // the outcome to the socket actor, its supervisor: an in-place restart, phx_close or phx_error
-// (socketActor.HandleFailure). Terminate runs first, so its pushes precede any close frame, as in Phoenix.
-// failed is the push being handled, if any: under a restart policy it is answered now, so the client
-// never waits for a reply that cannot come.
+// (socketActor.HandleFailure). As in Phoenix, a normal stop that will not be restarted sends phx_close
+// before Terminate runs (handle_result's socket_close), while Terminate's pushes precede a phx_error (sent
+// on the socket's :DOWN). failed is the push being handled, if any: under a restart policy it is answered
+// now, so the client never waits for a reply that cannot come.
 func (a *channelActor) exit(ctx actor.Context, reason error, failed *message.Message) {
 	if a.done {
 		return
@@ -342,6 +350,9 @@ func (a *channelActor) exit(ctx actor.Context, reason error, failed *message.Mes
 	}
 	if failed != nil && !supervisor.IsNormal(reason) && st.route.restart != supervisor.Temporary {
 		st.reply(failed, message.StatusError, crashPayload)
+	}
+	if supervisor.IsNormal(reason) && !supervisor.ShouldRestart(st.route.restart, reason) && st.claimEnd() {
+		_ = st.conn.out.Write(st.frame(message.EventClose, message.EmptyObject))
 	}
 	a.callTerminate(reason)
 	ctx.(actor.Supervisor).EscalateFailure(channelExit{reason: reason}, nil)

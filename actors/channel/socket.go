@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"errors"
 	"time"
 
 	"github.com/pyrehq/pyre/actors/message"
@@ -76,18 +77,23 @@ func (s *Socket) Assign(key string, value any) { s.assigns[key] = value }
 // PubSub is the endpoint's registry, for broadcasting to other topics.
 func (s *Socket) PubSub() *pubsub.PubSub { return s.ch.conn.host.ps }
 
-// Push sends event to this client (Phoenix's push/3). A JSON payload must be an object; a non-object
-// payload crashes the channel, as in Phoenix. Not allowed inside Join.
+// Push sends event to this client (Phoenix's push/3). On a V2 connection a JSON payload must be an
+// object: a non-object payload crashes the channel, as Phoenix's V2 serializer raises; V1 carries any JSON
+// value. Not allowed inside Join.
 func (s *Socket) Push(event string, payload any) error {
 	if !s.ch.joined.Load() {
 		return ErrPushInJoin
 	}
-	p, err := message.ObjectPayloadOf(payload)
-	if err != nil {
-		s.ch.conn.host.root.Send(s.ch.pid, crashMsg{err: err, incarnation: s.incarnation})
-		return err
+	p, err := message.PayloadOf(payload)
+	if err == nil {
+		// The connection's serializer decides, as Phoenix's encode! runs in the channel process.
+		err = s.ch.conn.out.Write(&message.Message{JoinRef: s.ch.pushRef, Topic: s.ch.topic, Event: event, Payload: p})
+		if !errors.Is(err, message.ErrNotObject) {
+			return err
+		}
 	}
-	return s.ch.conn.out.Write(&message.Message{JoinRef: s.ch.pushRef, Topic: s.ch.topic, Event: event, Payload: p})
+	s.ch.conn.host.root.Send(s.ch.pid, crashMsg{err: err, incarnation: s.incarnation})
+	return err
 }
 
 // Broadcast sends event to every subscriber of this topic, this client included.

@@ -130,8 +130,10 @@ func (a *socketActor) route(ctx actor.Context, m *message.Message) {
 		cs.release()
 		return
 	}
-	if !m.JoinRef.IsNull() && m.JoinRef != e.st.joinRef && m.JoinRef != e.st.pushRef {
-		cs.release() // stale join_ref: dropped silently, as Phoenix 1.8
+	if !m.JoinRef.IsNull() && m.JoinRef != e.st.joinRef {
+		// Stale join_ref: dropped silently, as Phoenix 1.8, which compares with the J the join carried
+		// (after a join with a null J, even the join's own ref is stale).
+		cs.release()
 		return
 	}
 	if m.Event == message.EventLeave {
@@ -151,7 +153,9 @@ func (a *socketActor) join(ctx actor.Context, m *message.Message) {
 		// after the new join reply.
 		if !old.leaving {
 			ctx.Send(old.pid, duplicateJoin{})
-			oldClose = &message.Message{JoinRef: old.st.joinRef, Ref: old.st.joinRef, Topic: m.Topic, Event: message.EventClose, Payload: message.EmptyObject}
+			if old.st.claimEnd() { // unless it stopped and sent its own phx_close already
+				oldClose = &message.Message{JoinRef: old.st.joinRef, Ref: old.st.joinRef, Topic: m.Topic, Event: message.EventClose, Payload: message.EmptyObject}
+			}
 		}
 	}
 	rt := cs.router.match(m.Topic)
@@ -194,7 +198,7 @@ func (a *socketActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, 
 	var why error
 	switch r := reason.(type) {
 	case channelExit:
-		why = r.reason
+		why = r.reason // its phx_close, if any, is out already (channelActor.exit)
 	case killSignal:
 		why = r.reason
 	default:
@@ -239,9 +243,11 @@ func (a *socketActor) giveUp(sup actor.Supervisor, e *chanEntry, normal bool) {
 	st.joined.Store(false)
 	st.sub.close()
 	a.channels.delete(st.topic)
-	if normal {
+	switch {
+	case !st.claimEnd(): // the channel sent its phx_close before Terminate (channelActor.exit)
+	case normal:
 		_ = a.cs.out.Write(st.frame(message.EventClose, message.EmptyObject))
-	} else {
+	default:
 		_ = a.cs.out.Write(st.frame(message.EventError, crashPayload))
 	}
 	sup.ResumeChildren(e.pid)

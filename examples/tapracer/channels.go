@@ -32,8 +32,9 @@ type racerMeta struct {
 func reason(msg string) map[string]string { return map[string]string{"reason": msg} }
 
 // playChannel is one player in the race (the seed's PlayChannel): join "play" with {"name": ...}, push
-// "tap". Leaving, or closing the page, takes the player out of the race. Each player is tracked in the
-// presence of "play" under its id with {"name", "online_at"}: the racers online.
+// "tap". Leaving, closing the page, or the channel ending any other way takes the player out of the race.
+// Each player is tracked in the presence of "play" under its id with {"name", "online_at"}: the racers
+// online.
 type playChannel struct {
 	race     *race
 	presence *presence.Tracker
@@ -52,12 +53,20 @@ func (c *playChannel) Join(s *channel.Socket, _ string, params channel.Payload) 
 	if err != nil {
 		return nil, channel.Deny(reason(err.Error()))
 	}
-	joined := c.race.join(name)
+	// The player's place lives as long as the channel, whatever way it ends (a killed channel runs no
+	// Terminate), and survives in-place restarts: the same truth as its presence.
+	r := s.Monitor(racerKey{}, func() channel.Monitor { return &racer{race: c.race} }).(*racer)
+	var joined joinResult
+	if r.id != "" {
+		joined = c.race.rejoin(r.id, name) // restarted in place: the same player, taps and all
+	} else {
+		joined = c.race.join(name)
+		r.id = joined.ID
+	}
 	c.id = joined.ID
 	s.Assign("player_id", joined.ID)
 	if err := c.presence.Track(s, joined.ID, racerMeta{Name: name, OnlineAt: strconv.FormatInt(time.Now().Unix(), 10)}); err != nil {
-		c.race.leave(joined.ID)
-		return nil, err
+		return nil, err // the channel ends: racer.ChannelDown takes the player out
 	}
 	s.Send(pushState{})
 	// After an in-place restart the presence survived and the client's list is still right.
@@ -89,8 +98,24 @@ func (c *playChannel) HandleInfo(s *channel.Socket, msg any) error {
 	return nil
 }
 
-// Terminate takes the player out of the race, whatever the reason.
-func (c *playChannel) Terminate(_ *channel.Socket, _ error) { c.race.leave(c.id) }
+// racerKey registers a play channel's racer monitor.
+type racerKey struct{}
+
+// racer is a player's place in the race, tied to its channel's life (channel.Monitor) as the tracker ties
+// its presence: it stays while the channel restarts in place and goes when the channel ends, whether it
+// left, closed, crashed for good or was killed.
+type racer struct {
+	race *race
+	id   string // set by the first Join; the channel's turn only
+}
+
+func (*racer) ChannelRestarting() {}
+func (*racer) ChannelRestarted()  {}
+func (r *racer) ChannelDown() {
+	if r.id != "" {
+		r.race.leave(r.id)
+	}
+}
 
 // consoleChannel is the race control room (the seed's ConsoleChannel): it receives every race_state and
 // winner broadcast on "console" and starts new races. It also shows the racers online: the presence of

@@ -150,6 +150,19 @@ func (r *race) join(name string) joinResult {
 	return joinResult{ID: p.id, Name: name, Race: r.number, Target: r.target}
 }
 
+// rejoin is join for a player whose channel restarted in place: the player keeps its id, taps and rank.
+// One that is gone (it cannot be while its channel lives) comes back under the same id.
+func (r *race) rejoin(id, name string) joinResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.players[id]; !ok {
+		r.nextID++
+		r.players[id] = &player{id: id, name: name, joins: r.nextID}
+		r.changed()
+	}
+	return joinResult{ID: id, Name: r.players[id].name, Race: r.number, Target: r.target}
+}
+
 // leave removes a player; the winner of a finished race stays the winner.
 func (r *race) leave(id string) {
 	r.mu.Lock()

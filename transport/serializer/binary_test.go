@@ -15,19 +15,19 @@ func TestV2DecodeBinary(t *testing.T) {
 		frame []byte
 		want  *message.Message
 	}{
-		{"empty refs are null", bin(0, 0, 0, 1, 1, "t", "e", "xyz"),
-			&message.Message{Topic: "t", Event: "e", Payload: message.Binary([]byte("xyz"))}},
+		{"empty refs are empty strings, as Phoenix decodes them", bin(0, 0, 0, 1, 1, "t", "e", "xyz"),
+			&message.Message{JoinRef: message.StringRef(""), Ref: message.StringRef(""), Topic: "t", Event: "e", Payload: message.Binary([]byte("xyz"))}},
 		{"empty data", bin(0, 1, 1, 1, 1, "1", "2", "t", "e"),
 			&message.Message{JoinRef: `"1"`, Ref: `"2"`, Topic: "t", Event: "e", Payload: message.Binary([]byte{})}},
 		{"refs needing escapes", bin(0, 3, 2, 1, 1, "a\"b", "\n\\", "t", "e", 0, 255),
 			&message.Message{JoinRef: message.StringRef("a\"b"), Ref: message.StringRef("\n\\"), Topic: "t", Event: "e",
 				Payload: message.Binary([]byte{0, 255})}},
 		{"unicode header strings", bin(0, 2, 0, 4, 2, "é", "тт", "é", 1),
-			&message.Message{JoinRef: message.StringRef("é"), Topic: "тт", Event: "é", Payload: message.Binary([]byte{1})}},
+			&message.Message{JoinRef: message.StringRef("é"), Ref: message.StringRef(""), Topic: "тт", Event: "é", Payload: message.Binary([]byte{1})}},
 		{"255-byte topic", bin(0, 0, 0, 255, 1, strings.Repeat("t", 255), "e"),
-			&message.Message{Topic: strings.Repeat("t", 255), Event: "e", Payload: message.Binary([]byte{})}},
+			&message.Message{JoinRef: message.StringRef(""), Ref: message.StringRef(""), Topic: strings.Repeat("t", 255), Event: "e", Payload: message.Binary([]byte{})}},
 		{"data that looks like JSON stays binary", bin(0, 0, 0, 1, 1, "t", "e", `{"a":1}`),
-			&message.Message{Topic: "t", Event: "e", Payload: message.Binary([]byte(`{"a":1}`))}},
+			&message.Message{JoinRef: message.StringRef(""), Ref: message.StringRef(""), Topic: "t", Event: "e", Payload: message.Binary([]byte(`{"a":1}`))}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -191,13 +191,7 @@ func refDecodeBinary(frame []byte) (*message.Message, bool) {
 		f[i] = string(frame[at : at+l])
 		at += l
 	}
-	ref := func(s string) message.Ref {
-		if s == "" {
-			return ""
-		}
-		return message.StringRef(s)
-	}
-	return &message.Message{JoinRef: ref(f[0]), Ref: ref(f[1]), Topic: f[2], Event: f[3],
+	return &message.Message{JoinRef: message.StringRef(f[0]), Ref: message.StringRef(f[1]), Topic: f[2], Event: f[3],
 		Payload: message.Binary(frame[at:])}, true
 }
 

@@ -170,13 +170,9 @@ func decodeV2Binary(frame []byte) (*message.Message, error) {
 	}, nil
 }
 
-// binaryRef is the Ref of a ref read from a binary frame, where an empty string means null.
-func binaryRef(s string) message.Ref {
-	if s == "" {
-		return ""
-	}
-	return message.StringRef(s)
-}
+// binaryRef is the Ref of a ref read from a binary frame. An empty one is the empty string, not null, as
+// Phoenix decodes it: an empty join_ref on a joined topic is stale, and a reply echoes "".
+func binaryRef(s string) message.Ref { return message.StringRef(s) }
 
 func (v2) Encode(m *message.Message) ([]byte, bool, error) {
 	if m.Payload.IsBinary() {
