@@ -64,7 +64,8 @@ type Config struct {
 	// long-poll at path+"/longpoll" (PROTOCOL.md §7), with the same router, channels and serializers.
 	DisableLongPoll bool
 	// LongPollWindow is how long a long-poll GET waits for frames before answering 204 and how long a POST
-	// may wait for its frames to be accepted (else 408); a session that no GET polled for 1.5 windows ends.
+	// may take to send its body and have its frames accepted (else 408: every read of a long-poll request
+	// body has this deadline); a session that no GET polled for 1.5 windows ends.
 	// Zero value means 10 s, Phoenix's window_ms.
 	LongPollWindow time.Duration
 	// SecretKeyBase signs long-poll session tokens (package transport/token: at least token.MinSecretLen

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -961,4 +963,57 @@ func TestLongPollDrainKeepsLastReplies(t *testing.T) {
 	if s := c.post(`[null,"3","phoenix","heartbeat",{}]`); s != http.StatusGone {
 		t.Fatalf("POST after the session ended: %d, want 410", s)
 	}
+}
+
+// A request whose body never finishes is answered within the window and leaves no goroutine or connection
+// behind (issue 11.8): a POST to a session answers 408 and the session stays; a POST without a session
+// (410) and a GET (a new session) are answered too, net/http's discarding of the unread rest being bounded.
+func TestLongPollStalledBody(t *testing.T) {
+	f := lpFixture(t, Config{LongPollWindow: 100 * time.Millisecond})
+	f.ep.lp.expiry.Store(int64(time.Hour))
+	c := lpOpen(t, f.srv, lpParams)
+	c.join("1", "room:stall")
+	before := runtime.NumGoroutine()
+	for _, tc := range []struct {
+		name, method, token string
+		want                int
+	}{
+		{"POST to a session", http.MethodPost, c.token, http.StatusRequestTimeout},
+		{"POST without a session", http.MethodPost, "", http.StatusGone},
+		{"GET", http.MethodGet, "", http.StatusGone},
+	} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(f.srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })          // before the server's cleanup, should the test fail
+		_ = conn.SetDeadline(time.Now().Add(waitLimit)) // liveness only
+		head := tc.method + " /socket/longpoll?" + lpParams + " HTTP/1.1\r\nHost: pyre\r\n" +
+			"Content-Type: application/x-ndjson\r\nContent-Length: 1000\r\n"
+		if tc.token != "" {
+			head += tokenHeader + ": " + tc.token + "\r\n"
+		}
+		// Headers and the start of a frame, then nothing more.
+		if _, err := io.WriteString(conn, head+"\r\n"+`["1","2","room:stall","echo",`); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: no answer: %v", tc.name, err)
+		}
+		var body lpReply
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		_ = resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || body.Status != tc.want {
+			t.Fatalf("%s: HTTP %d, status %d (%v), want 200 with status %d", tc.name, resp.StatusCode, body.Status, err, tc.want)
+		}
+		// The server closes the connection: what is left of the body must not be read as a request.
+		if n, err := io.Copy(io.Discard, br); err != nil || n != 0 {
+			t.Fatalf("%s: after the answer: %d bytes, %v; want the server's close", tc.name, n, err)
+		}
+	}
+	eventually(t, "server goroutines ended", func() bool { return runtime.NumGoroutine() <= before })
+	c.mustPost(`["1","3","room:stall","echo",{"n":3}]`)
+	c.expect(`["1","3","room:stall","phx_reply",{"response":{"n":3},"status":"ok"}]`)
 }
