@@ -235,8 +235,8 @@ func (d *socketDef) pollSession(r *http.Request) (*pollConn, string) {
 	var tok string
 	if v := r.Header.Values(tokenHeader); len(v) > 0 {
 		tok = v[0]
-	} else if v := r.URL.Query()["token"]; len(v) > 0 {
-		tok = v[len(v)-1]
+	} else if v, _, one := queryParam(r.URL.RawQuery, "token"); one {
+		tok = v // the last token=, as Phoenix; token[]= is a list, no token
 	}
 	var claims pollClaims
 	if tok == "" || e.lp.signer.Verify(tok, &claims) != nil || claims.Node != e.lp.node {

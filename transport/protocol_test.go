@@ -532,7 +532,7 @@ func TestHandshakeRefusals(t *testing.T) {
 		{"bad vsn", "/socket/websocket?vsn=2.1.0", nil, 403},
 		{"garbage vsn", "/socket/websocket?vsn=abc", nil, 403},
 		{"empty vsn", "/socket/websocket?vsn=", nil, 403},
-		{"vsn list", "/socket/websocket?vsn=2.0.0&vsn=1.0.0", nil, 403},
+		{"vsn list", "/socket/websocket?vsn[]=2.0.0", nil, 403},
 		{"connect refused", v2 + "&reject=1", nil, 403},
 		{"custom refusal status", v2 + "&limit=1", nil, 429},
 		{"origin refused", v2, http.Header{"Origin": {"http://evil.example"}}, 403},
