@@ -54,7 +54,9 @@ type Config struct {
 	// MaxInflight bounds inbound messages of one connection not yet handled; past it, reading from that
 	// client pauses. Zero value means 256.
 	MaxInflight int
-	// Logger receives connection and crash reports. Zero value means slog.Default().
+	// Logger receives connection and crash reports. Zero value means slog.Default(). Each line's message and
+	// attribute values are cut to 1 KB ("…(N bytes)" marks a cut): clients and panics control much of what
+	// is logged (topics, event names, panic values).
 	Logger *slog.Logger
 	// DrainBatchSize and DrainInterval pace Shutdown: connections end this many at a time, this far apart,
 	// so that clients do not all reconnect at once. Zero values mean 10,000 and 2 s (Phoenix's drainer).
@@ -102,6 +104,7 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.Logger = capLogger(c.Logger)
 	if c.DrainBatchSize <= 0 {
 		c.DrainBatchSize = 10_000
 	}
