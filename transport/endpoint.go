@@ -174,6 +174,14 @@ func (e *Endpoint) Socket(path string, router *channel.Router) {
 
 // ServeHTTP answers the transports of the mounted sockets and 404 for anything else.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Every read of a request body, net/http's discarding of what a handler left unread included, ends
+	// within one long-poll window (net/http clears the deadline once a body was read whole, gws on upgrade):
+	// a client that stalls mid-body holds a goroutine and a descriptor no longer. A long-poll POST then
+	// answers 408, as Phoenix under Bandit; any other answer is sent and the connection closed.
+	deadline := time.Now().Add(e.cfg.LongPollWindow)
+	if r.ContentLength != 0 {
+		_ = http.NewResponseController(w).SetReadDeadline(deadline) // unsupported: http.Server.ReadTimeout bounds it
+	}
 	p := r.URL.Path
 	if base, ok := strings.CutSuffix(p, "/websocket"); ok {
 		e.mu.Lock()
@@ -189,7 +197,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		def := e.sockets[base]
 		e.mu.Unlock()
 		if def != nil {
-			def.serveLongPoll(w, r)
+			def.serveLongPoll(w, r, deadline)
 			return
 		}
 	}

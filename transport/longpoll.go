@@ -134,15 +134,9 @@ func (lp *longPoll) watchServer(r *http.Request) {
 
 // serveLongPoll answers the long-poll transport (PROTOCOL.md §7). Every answer but a non-GET/POST/OPTIONS
 // method (400) is HTTP 200 with the logical status in the JSON body.
-func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request) {
+// deadline is when reading r's body must end (Endpoint.ServeHTTP): a POST answers 408 past it.
+func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request, deadline time.Time) {
 	ep := d.ep
-	// Every read of a body, net/http's discarding of what is left unread included, ends within one window
-	// (net/http clears the deadline once a body was read whole): a client that stalls mid-body holds the
-	// goroutine and its descriptor no longer, and a POST answers 408, as Phoenix under Bandit.
-	deadline := time.Now().Add(ep.cfg.LongPollWindow)
-	if r.ContentLength != 0 {
-		_ = http.NewResponseController(w).SetReadDeadline(deadline) // unsupported: http.Server.ReadTimeout bounds it
-	}
 	h := w.Header()
 	// As Phoenix: any origin may call, the Origin header is checked below instead, and the session token,
 	// not a cookie, carries the session (so no allow-credentials).

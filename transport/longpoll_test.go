@@ -319,7 +319,7 @@ func TestLongPollRefusals(t *testing.T) {
 		{"bad vsn", "vsn=2.1.0", nil},
 		{"garbage vsn", "vsn=abc", nil},
 		{"empty vsn", "vsn=", nil},
-		{"vsn list", "vsn=2.0.0&vsn=1.0.0", nil},
+		{"vsn list", "vsn[]=2.0.0", nil},
 		{"connect refused", lpParams + "&reject=1", nil},
 		// Phoenix answers every refused long-poll connect with 403; phoenix.js knows no other status.
 		{"custom refusal status", lpParams + "&limit=1", nil},
@@ -967,20 +967,23 @@ func TestLongPollDrainKeepsLastReplies(t *testing.T) {
 
 // A request whose body never finishes is answered within the window and leaves no goroutine or connection
 // behind (issue 11.8): a POST to a session answers 408 and the session stays; a POST without a session
-// (410) and a GET (a new session) are answered too, net/http's discarding of the unread rest being bounded.
-func TestLongPollStalledBody(t *testing.T) {
+// (410), a GET (a new session), a refused WebSocket upgrade and an unknown path are answered too, net/http's
+// discarding of the unread rest being bounded.
+func TestStalledRequestBody(t *testing.T) {
 	f := lpFixture(t, Config{LongPollWindow: 100 * time.Millisecond})
 	f.ep.lp.expiry.Store(int64(time.Hour))
 	c := lpOpen(t, f.srv, lpParams)
 	c.join("1", "room:stall")
 	before := runtime.NumGoroutine()
 	for _, tc := range []struct {
-		name, method, token string
-		want                int
+		name, method, path, token string
+		want                      int // the long-poll status; else the HTTP status
 	}{
-		{"POST to a session", http.MethodPost, c.token, http.StatusRequestTimeout},
-		{"POST without a session", http.MethodPost, "", http.StatusGone},
-		{"GET", http.MethodGet, "", http.StatusGone},
+		{"POST to a session", http.MethodPost, "/socket/longpoll?" + lpParams, c.token, http.StatusRequestTimeout},
+		{"POST without a session", http.MethodPost, "/socket/longpoll?" + lpParams, "", http.StatusGone},
+		{"GET", http.MethodGet, "/socket/longpoll?" + lpParams, "", http.StatusGone},
+		{"WebSocket refused", http.MethodGet, "/socket/websocket?vsn=9.0.0", "", http.StatusForbidden},
+		{"unknown path", http.MethodPost, "/nowhere", "", http.StatusNotFound},
 	} {
 		conn, err := net.Dial("tcp", strings.TrimPrefix(f.srv.URL, "http://"))
 		if err != nil {
@@ -988,7 +991,7 @@ func TestLongPollStalledBody(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = conn.Close() })          // before the server's cleanup, should the test fail
 		_ = conn.SetDeadline(time.Now().Add(waitLimit)) // liveness only
-		head := tc.method + " /socket/longpoll?" + lpParams + " HTTP/1.1\r\nHost: pyre\r\n" +
+		head := tc.method + " " + tc.path + " HTTP/1.1\r\nHost: pyre\r\n" +
 			"Content-Type: application/x-ndjson\r\nContent-Length: 1000\r\n"
 		if tc.token != "" {
 			head += tokenHeader + ": " + tc.token + "\r\n"
@@ -1003,11 +1006,15 @@ func TestLongPollStalledBody(t *testing.T) {
 			t.Fatalf("%s: no answer: %v", tc.name, err)
 		}
 		var body lpReply
-		err = json.NewDecoder(resp.Body).Decode(&body)
-		_ = resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK || body.Status != tc.want {
-			t.Fatalf("%s: HTTP %d, status %d (%v), want 200 with status %d", tc.name, resp.StatusCode, body.Status, err, tc.want)
+		if strings.Contains(tc.path, "/longpoll") {
+			err = json.NewDecoder(resp.Body).Decode(&body)
+			if err != nil || resp.StatusCode != http.StatusOK || body.Status != tc.want {
+				t.Fatalf("%s: HTTP %d, status %d (%v), want 200 with status %d", tc.name, resp.StatusCode, body.Status, err, tc.want)
+			}
+		} else if _, err = io.Copy(io.Discard, resp.Body); err != nil || resp.StatusCode != tc.want {
+			t.Fatalf("%s: HTTP %d (%v), want %d", tc.name, resp.StatusCode, err, tc.want)
 		}
+		_ = resp.Body.Close()
 		// The server closes the connection: what is left of the body must not be read as a request.
 		if n, err := io.Copy(io.Discard, br); err != nil || n != 0 {
 			t.Fatalf("%s: after the answer: %d bytes, %v; want the server's close", tc.name, n, err)
