@@ -7,7 +7,10 @@
 //
 // Everything that can refuse a connection happens before the upgrade, so refusals are HTTP statuses:
 // non-GET → 400; bad vsn → 403; origin refused → 403; Connect refused → 403 (or RefuseError.Status);
-// shutting down → 503. After the upgrade, the connection closes with:
+// shutting down → 503. Connect-time values Phoenix reads as one string (vsn, the long-poll token) are read
+// as Plug decodes a query: of repeated keys the last counts, and vsn[]=… is a list (403; a token list finds
+// no session); the auth token is the single bearer entry of the first Sec-WebSocket-Protocol header.
+// After the upgrade, the connection closes with:
 //
 //	1001  kicked (a "disconnect" broadcast to the socket id) or idle for Config.IdleTimeout
 //	1009  an inbound frame larger than Config.MaxFrameSize

@@ -54,7 +54,9 @@ type Config struct {
 	// MaxInflight bounds inbound messages of one connection not yet handled; past it, reading from that
 	// client pauses. Zero value means 256.
 	MaxInflight int
-	// Logger receives connection and crash reports. Zero value means slog.Default().
+	// Logger receives connection and crash reports. Zero value means slog.Default(). Each line's message and
+	// attribute values are cut to 1 KB ("…(N bytes)" marks a cut): clients and panics control much of what
+	// is logged (topics, event names, panic values).
 	Logger *slog.Logger
 	// DrainBatchSize and DrainInterval pace Shutdown: connections end this many at a time, this far apart,
 	// so that clients do not all reconnect at once. Zero values mean 10,000 and 2 s (Phoenix's drainer).
@@ -64,7 +66,8 @@ type Config struct {
 	// long-poll at path+"/longpoll" (PROTOCOL.md §7), with the same router, channels and serializers.
 	DisableLongPoll bool
 	// LongPollWindow is how long a long-poll GET waits for frames before answering 204 and how long a POST
-	// may wait for its frames to be accepted (else 408); a session that no GET polled for 1.5 windows ends.
+	// may take to send its body and have its frames accepted (else 408: every read of a long-poll request
+	// body has this deadline); a session that no GET polled for 1.5 windows ends.
 	// Zero value means 10 s, Phoenix's window_ms.
 	LongPollWindow time.Duration
 	// SecretKeyBase signs long-poll session tokens (package transport/token: at least token.MinSecretLen
@@ -101,6 +104,7 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.Logger = capLogger(c.Logger)
 	if c.DrainBatchSize <= 0 {
 		c.DrainBatchSize = 10_000
 	}
@@ -170,6 +174,14 @@ func (e *Endpoint) Socket(path string, router *channel.Router) {
 
 // ServeHTTP answers the transports of the mounted sockets and 404 for anything else.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Every read of a request body, net/http's discarding of what a handler left unread included, ends
+	// within one long-poll window (net/http clears the deadline once a body was read whole, gws on upgrade):
+	// a client that stalls mid-body holds a goroutine and a descriptor no longer. A long-poll POST then
+	// answers 408, as Phoenix under Bandit; any other answer is sent and the connection closed.
+	deadline := time.Now().Add(e.cfg.LongPollWindow)
+	if r.ContentLength != 0 {
+		_ = http.NewResponseController(w).SetReadDeadline(deadline) // unsupported: http.Server.ReadTimeout bounds it
+	}
 	p := r.URL.Path
 	if base, ok := strings.CutSuffix(p, "/websocket"); ok {
 		e.mu.Lock()
@@ -185,7 +197,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		def := e.sockets[base]
 		e.mu.Unlock()
 		if def != nil {
-			def.serveLongPoll(w, r)
+			def.serveLongPoll(w, r, deadline)
 			return
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"iter"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,7 +31,8 @@ import (
 //	GET, no session (no, forged, expired token)  connect → {"messages":[],"status":410,"token":T}; refused → 403
 //	GET with a session                           {"messages":[..],"status":200,"token":T} once frames are queued,
 //	                                             204 after Config.LongPollWindow, 410 if the session ends
-//	POST with a session                          frames handed on → 200; not within the window → 408;
+//	POST with a session                          frames handed on → 200; body or hand-off not done within
+//	                                             the window → 408 (the body's reads have that deadline);
 //	                                             malformed → 400, too large → 413 (both end the session)
 //	POST, no session                             410
 //	OPTIONS                                      CORS preflight
@@ -132,7 +134,8 @@ func (lp *longPoll) watchServer(r *http.Request) {
 
 // serveLongPoll answers the long-poll transport (PROTOCOL.md §7). Every answer but a non-GET/POST/OPTIONS
 // method (400) is HTTP 200 with the logical status in the JSON body.
-func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request) {
+// deadline is when reading r's body must end (Endpoint.ServeHTTP): a POST answers 408 past it.
+func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request, deadline time.Time) {
 	ep := d.ep
 	h := w.Header()
 	// As Phoenix: any origin may call, the Origin header is checked below instead, and the session token,
@@ -169,7 +172,7 @@ func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 			writePollStatus(w, http.StatusGone)
 			return
 		}
-		writePollStatus(w, c.publish(r))
+		writePollStatus(w, c.publish(r, deadline))
 	default:
 		w.WriteHeader(http.StatusBadRequest)
 	}
@@ -226,8 +229,8 @@ func (d *socketDef) pollSession(r *http.Request) (*pollConn, string) {
 	var tok string
 	if v := r.Header.Values(tokenHeader); len(v) > 0 {
 		tok = v[0]
-	} else if v := r.URL.Query()["token"]; len(v) > 0 {
-		tok = v[len(v)-1]
+	} else if v, _, one := queryParam(r.URL.RawQuery, "token"); one {
+		tok = v // the last token=, as Phoenix; token[]= is a list, no token
 	}
 	var claims pollClaims
 	if tok == "" || e.lp.signer.Verify(tok, &claims) != nil || claims.Node != e.lp.node {
@@ -445,16 +448,19 @@ func (c *pollConn) getSession() *channel.Session {
 }
 
 // publish hands the frames of a POST to the socket actor and returns the status to answer: 200 when all
-// were accepted, 408 when they were not within the window, 410 when the session ended. A malformed frame
-// (or a line that is not base64) ends the session, as it closes a WebSocket with 1011: 400; so does a
+// were accepted, 408 when the body did not arrive whole or its frames were not accepted by deadline (one
+// window after the request came), 410 when the session ended. A body that breaks off is a 400. A malformed
+// frame (or a line that is not base64) ends the session, as it closes a WebSocket with 1011: 400; so does a
 // body or frame past the size limits, as 1009: 413. Frames before the bad one were already handed on.
-func (c *pollConn) publish(r *http.Request) int {
+func (c *pollConn) publish(r *http.Request, deadline time.Time) int {
 	ep := c.ep
-	ctx, cancel := context.WithTimeout(r.Context(), ep.cfg.LongPollWindow)
+	ctx, cancel := context.WithDeadline(r.Context(), deadline)
 	defer cancel()
 	maxFrame := ep.cfg.MaxFrameSize
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(maxFrame/3*4+4)+1))
 	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return http.StatusRequestTimeout // the session stays: Phoenix's does too
 	case err != nil:
 		return http.StatusBadRequest
 	case len(body) > maxFrame/3*4+4: // room for one frame of MaxFrameSize, base64-encoded

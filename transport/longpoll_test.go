@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -317,7 +319,7 @@ func TestLongPollRefusals(t *testing.T) {
 		{"bad vsn", "vsn=2.1.0", nil},
 		{"garbage vsn", "vsn=abc", nil},
 		{"empty vsn", "vsn=", nil},
-		{"vsn list", "vsn=2.0.0&vsn=1.0.0", nil},
+		{"vsn list", "vsn[]=2.0.0", nil},
 		{"connect refused", lpParams + "&reject=1", nil},
 		// Phoenix answers every refused long-poll connect with 403; phoenix.js knows no other status.
 		{"custom refusal status", lpParams + "&limit=1", nil},
@@ -963,4 +965,64 @@ func TestLongPollDrainKeepsLastReplies(t *testing.T) {
 	if s := c.post(`[null,"3","phoenix","heartbeat",{}]`); s != http.StatusGone {
 		t.Fatalf("POST after the session ended: %d, want 410", s)
 	}
+}
+
+// A request whose body never finishes is answered within the window and leaves no goroutine or connection
+// behind (issue 11.8): a POST to a session answers 408 and the session stays; a POST without a session
+// (410), a GET (a new session), a refused WebSocket upgrade and an unknown path are answered too, net/http's
+// discarding of the unread rest being bounded.
+func TestStalledRequestBody(t *testing.T) {
+	f := lpFixture(t, Config{LongPollWindow: 100 * time.Millisecond})
+	f.ep.lp.expiry.Store(int64(time.Hour))
+	c := lpOpen(t, f.srv, lpParams)
+	c.join("1", "room:stall")
+	before := runtime.NumGoroutine()
+	for _, tc := range []struct {
+		name, method, path, token string
+		want                      int // the long-poll status; else the HTTP status
+	}{
+		{"POST to a session", http.MethodPost, "/socket/longpoll?" + lpParams, c.token, http.StatusRequestTimeout},
+		{"POST without a session", http.MethodPost, "/socket/longpoll?" + lpParams, "", http.StatusGone},
+		{"GET", http.MethodGet, "/socket/longpoll?" + lpParams, "", http.StatusGone},
+		{"WebSocket refused", http.MethodGet, "/socket/websocket?vsn=9.0.0", "", http.StatusForbidden},
+		{"unknown path", http.MethodPost, "/nowhere", "", http.StatusNotFound},
+	} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(f.srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })          // before the server's cleanup, should the test fail
+		_ = conn.SetDeadline(time.Now().Add(waitLimit)) // liveness only
+		head := tc.method + " " + tc.path + " HTTP/1.1\r\nHost: pyre\r\n" +
+			"Content-Type: application/x-ndjson\r\nContent-Length: 1000\r\n"
+		if tc.token != "" {
+			head += tokenHeader + ": " + tc.token + "\r\n"
+		}
+		// Headers and the start of a frame, then nothing more.
+		if _, err := io.WriteString(conn, head+"\r\n"+`["1","2","room:stall","echo",`); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: no answer: %v", tc.name, err)
+		}
+		var body lpReply
+		if strings.Contains(tc.path, "/longpoll") {
+			err = json.NewDecoder(resp.Body).Decode(&body)
+			if err != nil || resp.StatusCode != http.StatusOK || body.Status != tc.want {
+				t.Fatalf("%s: HTTP %d, status %d (%v), want 200 with status %d", tc.name, resp.StatusCode, body.Status, err, tc.want)
+			}
+		} else if _, err = io.Copy(io.Discard, resp.Body); err != nil || resp.StatusCode != tc.want {
+			t.Fatalf("%s: HTTP %d (%v), want %d", tc.name, resp.StatusCode, err, tc.want)
+		}
+		_ = resp.Body.Close()
+		// The server closes the connection: what is left of the body must not be read as a request.
+		if n, err := io.Copy(io.Discard, br); err != nil || n != 0 {
+			t.Fatalf("%s: after the answer: %d bytes, %v; want the server's close", tc.name, n, err)
+		}
+	}
+	eventually(t, "server goroutines ended", func() bool { return runtime.NumGoroutine() <= before })
+	c.mustPost(`["1","3","room:stall","echo",{"n":3}]`)
+	c.expect(`["1","3","room:stall","phx_reply",{"response":{"n":3},"status":"ok"}]`)
 }

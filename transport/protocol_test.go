@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -238,9 +239,10 @@ func TestHeartbeat(t *testing.T) {
 	c := dial(t, f.srv, v2, nil)
 	c.send(`[null,"5","phoenix","heartbeat",{}]`)
 	c.expect(`[null,"5","phoenix","phx_reply",{"response":{},"status":"ok"}]`)
-	// nshafer/phx sends "" as join_ref and null as payload.
+	// nshafer/phx sends "" as join_ref and null as payload; Phoenix answers with a null join_ref whatever
+	// the client sent.
 	c.send(`["","6","phoenix","heartbeat",null]`)
-	c.expect(`["","6","phoenix","phx_reply",{"response":{},"status":"ok"}]`)
+	c.expect(`[null,"6","phoenix","phx_reply",{"response":{},"status":"ok"}]`)
 }
 
 func TestJoinReplyPrecedesPushes(t *testing.T) {
@@ -530,7 +532,7 @@ func TestHandshakeRefusals(t *testing.T) {
 		{"bad vsn", "/socket/websocket?vsn=2.1.0", nil, 403},
 		{"garbage vsn", "/socket/websocket?vsn=abc", nil, 403},
 		{"empty vsn", "/socket/websocket?vsn=", nil, 403},
-		{"vsn list", "/socket/websocket?vsn=2.0.0&vsn=1.0.0", nil, 403},
+		{"vsn list", "/socket/websocket?vsn[]=2.0.0", nil, 403},
 		{"connect refused", v2 + "&reject=1", nil, 403},
 		{"custom refusal status", v2 + "&limit=1", nil, 429},
 		{"origin refused", v2, http.Header{"Origin": {"http://evil.example"}}, 403},
@@ -706,4 +708,87 @@ func TestShutdownClosesWith1012(t *testing.T) {
 	if _, _, err := tryDial(t, f.srv, v2, nil); err == nil {
 		t.Fatal("connection accepted after shutdown")
 	}
+}
+
+// TestReplyJoinRefs checks the join_ref of every reply kind against Phoenix 1.8 (Phoenix.Socket handle_in,
+// Phoenix.Channel.Server.join, the V1/V2 serializers), over V2 and, converted, V1 (whose frames never carry
+// join_ref). Replies the socket answers itself for no channel carry null whatever the client sent (heartbeat,
+// unmatched topic), except a leave's; a join reply echoes the join_ref as sent; a channel's own frames carry
+// its join_ref, which is the join's ref when the join had none ("" is a join_ref: nshafer/phx sends it).
+func TestReplyJoinRefs(t *testing.T) {
+	steps := []struct{ send, expect string }{
+		{`["","1","phoenix","heartbeat",{}]`, `[null,"1","phoenix","phx_reply",{"response":{},"status":"ok"}]`},
+		{`["7","2","phoenix","heartbeat",{}]`, `[null,"2","phoenix","phx_reply",{"response":{},"status":"ok"}]`},
+		{`["7","3","phoenix","other",{}]`, `[null,"3","phoenix","phx_reply",{"response":{"reason":"unmatched topic"},"status":"error"}]`},
+		{`["9","4","room:x","echo",{}]`, `[null,"4","room:x","phx_reply",{"response":{"reason":"unmatched topic"},"status":"error"}]`},
+		{`["9","5","room:x","phx_leave",{}]`, `["9","5","room:x","phx_reply",{"response":{},"status":"ok"}]`},
+		{`["","6","room:x","phx_leave",{}]`, `["","6","room:x","phx_reply",{"response":{},"status":"ok"}]`},
+		{`["6","7","nope:1","phx_join",{}]`, `[null,"7","nope:1","phx_reply",{"response":{"reason":"unmatched topic"},"status":"error"}]`},
+		{`["8","8","room:d","phx_join",{"deny":true}]`, `["8","8","room:d","phx_reply",{"response":{"reason":"denied"},"status":"error"}]`},
+		{`["","9","room:e","phx_join",{}]`, `["","9","room:e","phx_reply",{"response":{"joined":"room:e"},"status":"ok"}]`},
+		{`["","10","room:e","echo",{"a":1}]`, `["","10","room:e","phx_reply",{"response":{"a":1},"status":"ok"}]`},
+		{`[null,"11","room:e","echo",{"a":2}]`, `["","11","room:e","phx_reply",{"response":{"a":2},"status":"ok"}]`},
+		{`["","12","room:e","phx_leave",{}]`, `["","12","room:e","phx_reply",{"response":{},"status":"ok"}]`},
+		{``, `["","","room:e","phx_close",{}]`},
+		{`[null,"13","room:n","phx_join",{}]`, `[null,"13","room:n","phx_reply",{"response":{"joined":"room:n"},"status":"ok"}]`},
+		{`[null,"14","room:n","echo",{}]`, `["13","14","room:n","phx_reply",{"response":{},"status":"ok"}]`},
+		{`[null,"15","room:n","crash",{}]`, `[null,null,"room:n","phx_error",{"reason":"channel_crash"}]`},
+		{`["16","16","room:p","phx_join",{}]`, `["16","16","room:p","phx_reply",{"response":{"joined":"room:p"},"status":"ok"}]`},
+		{`["17","17","room:p","phx_join",{}]`, `["17","17","room:p","phx_reply",{"response":{"joined":"room:p"},"status":"ok"}]`},
+		{``, `["16","16","room:p","phx_close",{}]`},
+		{`["17","18","room:p","stop_error",{}]`, `["17","18","room:p","phx_reply",{"response":{},"status":"error"}]`},
+		{``, `["17","17","room:p","phx_error",{"reason":"channel_crash"}]`},
+	}
+	// On a connection of its own: a refused join's channel leaves the socket's table a moment after its reply.
+	capSteps := []struct{ send, expect string }{
+		{`["19","19","room:q","phx_join",{}]`, `["19","19","room:q","phx_reply",{"response":{"joined":"room:q"},"status":"ok"}]`},
+		{`["","20","room:r","phx_join",{}]`, `["","20","room:r","phx_reply",{"response":{"reason":"too many channels joined"},"status":"error"}]`},
+	}
+	f, capped := newFixture(t, Config{}), newFixture(t, Config{}, channel.WithMaxChannels(1))
+	for _, run := range []struct {
+		vsn   string
+		srv   *httptest.Server
+		steps []struct{ send, expect string }
+	}{{"2.0.0", f.srv, steps}, {"1.0.0", f.srv, steps}, {"2.0.0", capped.srv, capSteps}, {"1.0.0", capped.srv, capSteps}} {
+		vsn := run.vsn
+		c := dial(t, run.srv, "/socket/websocket?vsn="+vsn, nil)
+		for _, s := range run.steps {
+			send, expect := s.send, s.expect
+			if vsn == "1.0.0" {
+				send, expect = v1Frame(t, send, true), v1Frame(t, expect, false)
+			}
+			if send != "" {
+				c.send(send)
+			}
+			f := c.next()
+			if !jsonEqual(f.data, []byte(expect)) {
+				t.Fatalf("vsn %s: after %s\n got: %s\nwant: %s", vsn, send, f.data, expect)
+			}
+		}
+		// Nothing else came: a heartbeat's reply is the next frame.
+		hb, reply := `[null,"s","phoenix","heartbeat",{}]`, `[null,"s","phoenix","phx_reply",{"response":{},"status":"ok"}]`
+		if vsn == "1.0.0" {
+			hb, reply = v1Frame(t, hb, true), v1Frame(t, reply, false)
+		}
+		c.send(hb)
+		c.expect(reply)
+	}
+}
+
+// v1Frame converts a V2 text frame to V1: inbound with its join_ref, outbound without (V1 never sends it).
+func v1Frame(t testing.TB, v2 string, inbound bool) string {
+	t.Helper()
+	if v2 == "" {
+		return ""
+	}
+	var a [5]json.RawMessage
+	if err := json.Unmarshal([]byte(v2), &a); err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]json.RawMessage{"ref": a[1], "topic": a[2], "event": a[3], "payload": a[4]}
+	if inbound {
+		m["join_ref"] = a[0]
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
 }

@@ -2,7 +2,6 @@ package transport
 
 import (
 	"bufio"
-	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -132,27 +131,6 @@ func (c *lingerConn) Close() error {
 		_ = tc.Close()
 	})
 	return nil
-}
-
-// parseSubprotocols finds "phoenix" and the auth token among the offered subprotocols.
-func parseSubprotocols(values []string) (phoenix bool, token string) {
-	for _, v := range values {
-		for _, p := range strings.Split(v, ",") {
-			p = strings.TrimSpace(p)
-			switch {
-			case p == "phoenix":
-				phoenix = true
-			case strings.HasPrefix(p, bearerPrefix):
-				enc := strings.TrimRight(p[len(bearerPrefix):], "=")
-				if b, err := base64.RawStdEncoding.DecodeString(enc); err == nil {
-					token = string(b)
-				} else if b, err := base64.RawURLEncoding.DecodeString(enc); err == nil {
-					token = string(b)
-				}
-			}
-		}
-	}
-	return phoenix, token
 }
 
 func connectInfo(r *http.Request, transport, token string) channel.ConnectInfo {

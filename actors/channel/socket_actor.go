@@ -116,7 +116,7 @@ func (a *socketActor) route(ctx actor.Context, m *message.Message) {
 		return
 	}
 	if m.Topic == message.TopicPhoenix && m.Event == message.EventHeartbeat {
-		_ = cs.out.Write(message.NewReply(m, message.StatusOK, message.EmptyObject))
+		_ = cs.out.Write(&message.Message{Ref: m.Ref, Topic: m.Topic, Event: message.EventReply, Status: message.StatusOK, Payload: message.EmptyObject}) // join_ref null, as Phoenix
 		cs.release()
 		return
 	}

@@ -119,7 +119,7 @@ func newApp() *app {
 	a.mux.HandleFunc("GET /token", a.token)
 	a.mux.Handle("/socket/", ep)
 	a.mux.HandleFunc("GET /broadcast", a.broadcast)
-	a.mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	a.mux.HandleFunc("GET /health", a.health)
 	a.mux.HandleFunc("GET /stats", a.stats)
 	a.mux.HandleFunc("GET /chaos/kill", a.kill)
 	return a
@@ -209,6 +209,16 @@ func (a *app) kill(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"kind": k.Kind, "labels": k.Labels, "method": k.Method.String()})
+}
+
+// health: 200 "ok" while the endpoint serves; 503 with the reason once it stopped on its own (its
+// supervisor gave up, Endpoint.Err), so that a load balancer or orchestrator replaces this server.
+func (a *app) health(w http.ResponseWriter, _ *http.Request) {
+	if err := a.endpoint.Err(); err != nil {
+		http.Error(w, "endpoint stopped: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok"))
 }
 
 func (a *app) stats(w http.ResponseWriter, _ *http.Request) {

@@ -230,7 +230,7 @@ func TestGoClient(t *testing.T) {
 	})
 
 	t.Run("handshake refusals", func(t *testing.T) {
-		for _, q := range []string{"?vsn=2.1.0", "?vsn=abc", "?vsn=2.0.0&vsn=1.0.0", "?vsn=2.0.0&reject=1"} {
+		for _, q := range []string{"?vsn=2.1.0", "?vsn=abc", "?vsn[]=2.0.0", "?vsn=2.0.0&reject=1"} {
 			_, err := client.Dial(testCtx(t), base+q, client.Options{})
 			var he *client.HandshakeError
 			if !errors.As(err, &he) || he.StatusCode != 403 || len(he.Body) != 0 {

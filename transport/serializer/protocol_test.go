@@ -88,8 +88,12 @@ func TestProtocolFraming(t *testing.T) {
 	}{
 		{"heartbeat", `[null,"5","phoenix","heartbeat",{}]`, reply("ok", ""),
 			`[null,"5","phoenix","phx_reply",{"response":{},"status":"ok"}]`},
-		{"heartbeat from nshafer/phx (empty join_ref, null payload)", `["","5","phoenix","heartbeat",null]`, reply("ok", ""),
-			`["","5","phoenix","phx_reply",{"response":{},"status":"ok"}]`},
+		{"heartbeat from nshafer/phx (empty join_ref, null payload): the reply's join_ref is null, as Phoenix's",
+			`["","5","phoenix","heartbeat",null]`,
+			func(in *message.Message) *message.Message {
+				return &message.Message{Ref: in.Ref, Topic: in.Topic, Event: message.EventReply, Status: "ok"}
+			},
+			`[null,"5","phoenix","phx_reply",{"response":{},"status":"ok"}]`},
 		{"join ok", `["1","1","room:1","phx_join",{"token":"x"}]`, reply("ok", `{"count":3}`),
 			`["1","1","room:1","phx_reply",{"response":{"count":3},"status":"ok"}]`},
 		{"join refused", `["1","1","room:1","phx_join",{}]`, reply("error", `{"reason":"unauthorized"}`),
