@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"bytes"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -20,14 +21,18 @@ type chanState struct {
 	topic   string
 	joinRef message.Ref // J as the client sent it with phx_join (may be null)
 	pushRef message.Ref // J on this channel's pushes and replies: the join's J, else the join's ref
-	join    *message.Message
-	pid     *actor.PID
-	sub     *fastlane
-	extra   map[string]*infoSub // nil until Socket.Subscribe: most channels have none
+	ref     message.Ref // R of the phx_join, which the join reply answers
+	// The join params, for Join: the inbound payload until the first Join has run, then a compact copy
+	// if rejoin, else nothing. Nothing else of the phx_join is kept (issue 11).
+	params message.Payload
+	rejoin bool // the params fit in MaxRejoinParams and the route restarts: an in-place restart is possible
+	pid    *actor.PID
+	sub    *fastlane
+	extra  map[string]*infoSub // nil until Socket.Subscribe: most channels have none
 
 	monitors []monitorEntry // Socket.Monitor; the channel actor's turn only
 
-	oldClose *message.Message // phx_close of the channel this one replaced (duplicate join)
+	oldClose *message.Message // phx_close of the channel this one replaced (duplicate join), until written
 
 	incarnation int // how many times the actor has started; written by the actor itself only
 
@@ -40,12 +45,36 @@ type chanState struct {
 }
 
 func newChanState(cs *connState, rt *route, join *message.Message) *chanState {
-	st := &chanState{conn: cs, route: rt, topic: join.Topic, joinRef: join.JoinRef, pushRef: join.JoinRef, join: join}
+	st := &chanState{conn: cs, route: rt, topic: join.Topic, joinRef: join.JoinRef, pushRef: join.JoinRef, ref: join.Ref,
+		params: join.Payload}
 	if st.pushRef.IsNull() {
 		st.pushRef = join.Ref
 	}
+	st.rejoin = rt.restart != supervisor.Temporary && join.Payload.Len() <= cs.host.maxRejoinParams
 	st.sub = &fastlane{ch: st}
 	return st
+}
+
+// restartType is the route's restart type, or Temporary when the join params were too large to keep: such
+// a channel ends on a crash as in Phoenix (phx_error; the client rejoins with its params).
+func (st *chanState) restartType() supervisor.Restart {
+	if !st.rejoin {
+		return supervisor.Temporary
+	}
+	return st.route.restart
+}
+
+// keepParams runs after the first Join: it keeps a compact copy of the params if the channel may rejoin
+// (the inbound payload may share a larger buffer), and drops them otherwise.
+func (st *chanState) keepParams() {
+	switch p := st.params; {
+	case !st.rejoin:
+		st.params = message.Payload{}
+	case p.IsBinary():
+		st.params = message.Binary(bytes.Clone(p.Bytes()))
+	default:
+		st.params = message.JSON(bytes.Clone(p.Bytes()))
+	}
 }
 
 type monitorEntry struct {
@@ -170,6 +199,10 @@ func (a *channelActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopped:
 		a.st.conn.host.channels.Add(-1)
+		// Nothing of this channel stays reachable through its dead actor (issue 11); later messages find
+		// no state and are dropped (orphan).
+		a.st.params = message.Payload{}
+		a.st, a.user, a.sock = nil, nil, nil
 	}
 }
 
@@ -196,8 +229,9 @@ func (a *channelActor) join() (reply any, err error, crashed *CrashError) {
 	for k, v := range st.route.assigns {
 		assigns[k] = v
 	}
-	a.sock = &Socket{ch: st, assigns: assigns, current: st.join, incarnation: st.incarnation}
-	crashed = a.guard(func() { reply, err = a.user.Join(a.sock, st.topic, st.join.Payload) })
+	a.sock = &Socket{ch: st, assigns: assigns, ref: st.ref, incarnation: st.incarnation}
+	crashed = a.guard(func() { reply, err = a.user.Join(a.sock, st.topic, st.params) })
+	a.sock.ref = ""
 	return reply, err, crashed
 }
 
@@ -233,6 +267,7 @@ func (a *channelActor) restart(ctx actor.Context) {
 func (a *channelActor) start(ctx actor.Context) {
 	st := a.st
 	reply, err, crashed := a.join()
+	st.keepParams()
 	status, resp := message.StatusOK, message.EmptyObject
 	switch {
 	case crashed != nil:
@@ -257,9 +292,10 @@ func (a *channelActor) start(ctx actor.Context) {
 	if status == message.StatusOK {
 		st.conn.host.ps.Subscribe(st.topic, st.sub)
 	}
-	_ = st.conn.out.Write(&message.Message{JoinRef: st.joinRef, Ref: st.join.Ref, Topic: st.topic, Event: message.EventReply, Status: status, Payload: resp})
+	_ = st.conn.out.Write(&message.Message{JoinRef: st.joinRef, Ref: st.ref, Topic: st.topic, Event: message.EventReply, Status: status, Payload: resp})
 	if st.oldClose != nil {
 		_ = st.conn.out.Write(st.oldClose)
+		st.oldClose = nil
 	}
 	if status != message.StatusOK {
 		a.finish(ctx)
@@ -281,10 +317,12 @@ func (a *channelActor) handleIn(ctx actor.Context, m *message.Message) {
 		a.terminate(ctx, ErrLeft)
 		return
 	}
-	a.sock.current = m
+	a.sock.ref = m.Ref
 	var rep Reply
 	var err error
-	if c := a.guard(func() { rep, err = a.user.HandleIn(a.sock, m.Event, m.Payload) }); c != nil {
+	c := a.guard(func() { rep, err = a.user.HandleIn(a.sock, m.Event, m.Payload) })
+	a.sock.ref = "" // the push is handled: nothing of it stays (ReplyRef copied what it needs)
+	if c != nil {
 		a.exit(ctx, c, m)
 		return
 	}
@@ -340,7 +378,7 @@ func (a *channelActor) exit(ctx actor.Context, reason error, failed *message.Mes
 	if c, ok := reason.(*CrashError); ok {
 		st.conn.host.log.Error("pyre: channel crashed", "topic", st.topic, "reason", c.Value)
 	}
-	if failed != nil && !supervisor.IsNormal(reason) && st.route.restart != supervisor.Temporary {
+	if failed != nil && !supervisor.IsNormal(reason) && st.restartType() != supervisor.Temporary {
 		st.reply(failed, message.StatusError, crashPayload)
 	}
 	a.callTerminate(reason)

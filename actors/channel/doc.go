@@ -46,6 +46,11 @@
 //	supervisor.Permanent            also restarted after StopNormal (not after a leave or a closed connection)
 //	supervisor.Temporary            never restarted: phx_error, the client rejoins (Phoenix)
 //
+// A restart in place needs the join params, so a channel keeps a copy of them, up to
+// HostConfig.MaxRejoinParams (default 64 KiB); nothing else of a message stays reachable once it is handled
+// (ReplyRef keeps only the push's ref). A channel joined with larger params cannot restart in place: a
+// crash ends it with phx_error, as in Phoenix, and the client rejoins with its params.
+//
 // More restarts than WithIntensity allows (default 3 per 5 s) end the channel with phx_error; more than
 // WithConnIntensity (default 10 per 5 s, all channels of a connection) close the connection with 1011. A
 // re-run Join that refuses or panics ends the channel with phx_error. A panic in Connect refuses the

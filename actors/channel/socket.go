@@ -15,7 +15,7 @@ import (
 type Socket struct {
 	ch          *chanState
 	assigns     Assigns
-	current     *message.Message // the inbound message being handled, for ReplyRef
+	ref         message.Ref // ref of the push being handled (of the phx_join inside Join), for ReplyRef
 	incarnation int
 }
 
@@ -124,13 +124,10 @@ func (s *Socket) SendAfter(d time.Duration, msg any) (cancel func() bool) {
 }
 
 // ReplyRef captures the push being handled so that it can be answered later, from any goroutine
-// (Phoenix's socket_ref/1 + reply/2). Return NoReply from HandleIn, then call Reply on the ref.
+// (Phoenix's socket_ref/1 + reply/2). Return NoReply from HandleIn, then call Reply on the ref. It keeps the
+// push's ref only, not the push. Outside HandleIn (and Join) there is no push: the ref is null.
 func (s *Socket) ReplyRef() ReplyRef {
-	r := ReplyRef{out: s.ch.conn.out, joinRef: s.ch.pushRef, topic: s.ch.topic}
-	if s.current != nil {
-		r.ref = s.current.Ref
-	}
-	return r
+	return ReplyRef{out: s.ch.conn.out, joinRef: s.ch.pushRef, ref: s.ref, topic: s.ch.topic}
 }
 
 // Subscribe makes broadcasts on topic arrive in HandleInfo as *Broadcast (not on the wire). Call it from the
