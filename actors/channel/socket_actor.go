@@ -54,6 +54,7 @@ func (a *socketActor) Receive(ctx actor.Context) {
 	case drain:
 		a.drain(ctx)
 	case *actor.Terminated:
+		supervisor.ReleaseChild(ctx, m.Who)
 		if a.draining && len(ctx.Children()) == 0 {
 			a.drained(ctx)
 		}
