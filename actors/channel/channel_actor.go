@@ -42,6 +42,42 @@ type chanState struct {
 	joined     atomic.Bool
 	ended      atomic.Bool // the supervisor gave up on the channel: what is still queued is answered as not joined
 	pendingOut atomic.Int32
+
+	// While Join runs, what is sent to the channel for HandleInfo waits in held instead of the mailbox and
+	// is handled right after the join, in the same turn, so no later message overtakes it: Phoenix's
+	// socket waits for join/3 before it forwards the client's next frame (issue 12). Not bounded apart
+	// from the mailbox it stands in for: it holds what one Join call sends.
+	joining atomic.Bool
+	holdMu  sync.Mutex
+	held    []infoMsg
+}
+
+// sendInfo delivers m to HandleInfo: after the running Join, or through the mailbox.
+func (st *chanState) sendInfo(m infoMsg) {
+	if st.joining.Load() && st.hold(m) {
+		return
+	}
+	st.conn.host.root.Send(st.pid, m)
+}
+
+func (st *chanState) hold(m infoMsg) bool {
+	st.holdMu.Lock()
+	defer st.holdMu.Unlock()
+	if !st.joining.Load() {
+		return false
+	}
+	st.held = append(st.held, m)
+	return true
+}
+
+// endJoin stops holding and returns what was held.
+func (st *chanState) endJoin() []infoMsg {
+	st.holdMu.Lock()
+	defer st.holdMu.Unlock()
+	st.joining.Store(false)
+	held := st.held
+	st.held = nil
+	return held
 }
 
 func newChanState(cs *connState, rt *route, join *message.Message) *chanState {
@@ -221,8 +257,9 @@ func (a *channelActor) orphan(ctx actor.Context) *chanState {
 // over reports whether this incarnation no longer serves the channel.
 func (a *channelActor) over() bool { return a.done || a.st.ended.Load() }
 
-// join makes a fresh user value and runs its Join with the original params and assigns.
-func (a *channelActor) join() (reply any, err error, crashed *CrashError) {
+// join makes a fresh user value and runs its Join with the original params and assigns. held is what was
+// sent to the channel while Join ran; afterJoin handles it once the join succeeded.
+func (a *channelActor) join() (reply any, err error, crashed *CrashError, held []infoMsg) {
 	st := a.st
 	a.user = st.route.factory()
 	assigns := st.conn.assigns.clone()
@@ -230,9 +267,25 @@ func (a *channelActor) join() (reply any, err error, crashed *CrashError) {
 		assigns[k] = v
 	}
 	a.sock = &Socket{ch: st, assigns: assigns, ref: st.ref, incarnation: st.incarnation}
+	st.joining.Store(true)
 	crashed = a.guard(func() { reply, err = a.user.Join(a.sock, st.topic, st.params) })
+	held = st.endJoin()
 	a.sock.ref = ""
-	return reply, err, crashed
+	return reply, err, crashed, held
+}
+
+// afterJoin handles, in order, what was sent to the channel while its Join ran, before any message queued
+// behind the join (the client's next pushes, a leave).
+func (a *channelActor) afterJoin(ctx actor.Context, held []infoMsg) {
+	for i, m := range held {
+		held[i] = infoMsg{}
+		if a.over() {
+			return
+		}
+		if m.incarnation == a.st.incarnation {
+			a.handleInfo(ctx, m.msg)
+		}
+	}
 }
 
 // restart is an in-place restart decided by the supervisor: same subscription, join_ref and mailbox, a
@@ -244,13 +297,14 @@ func (a *channelActor) restart(ctx actor.Context) {
 	for _, e := range st.monitors {
 		e.m.ChannelRestarting()
 	}
-	_, err, crashed := a.join()
+	_, err, crashed, held := a.join()
 	if crashed == nil && err == nil {
 		st.joined.Store(true)
 		for _, e := range st.monitors {
 			e.m.ChannelRestarted()
 		}
 		st.conn.host.log.Info("pyre: channel restarted", "topic", st.topic, "incarnation", st.incarnation)
+		a.afterJoin(ctx, held)
 		return
 	}
 	if crashed != nil {
@@ -266,7 +320,7 @@ func (a *channelActor) restart(ctx actor.Context) {
 // start runs Join for a new channel.
 func (a *channelActor) start(ctx actor.Context) {
 	st := a.st
-	reply, err, crashed := a.join()
+	reply, err, crashed, held := a.join()
 	st.keepParams()
 	status, resp := message.StatusOK, message.EmptyObject
 	switch {
@@ -303,6 +357,7 @@ func (a *channelActor) start(ctx actor.Context) {
 	}
 	st.joined.Store(true)
 	st.sub.open()
+	a.afterJoin(ctx, held)
 }
 
 func (a *channelActor) handleIn(ctx actor.Context, m *message.Message) {
@@ -501,5 +556,5 @@ type infoSub struct {
 }
 
 func (s *infoSub) Deliver(b *message.Broadcast) {
-	s.ch.conn.host.root.Send(s.ch.pid, infoMsg{msg: b, incarnation: s.incarnation})
+	s.ch.sendInfo(infoMsg{msg: b, incarnation: s.incarnation})
 }

@@ -34,6 +34,16 @@
 //	Endpoint.subscribe in a channel         Socket.Subscribe (broadcasts arrive in HandleInfo)
 //	(Pyre) restart type per route           WithRestart, WithIntensity; Router WithConnIntensity
 //
+// # Order
+//
+// A channel handles its messages one at a time, in the order they reach it. As in Phoenix, whose socket
+// waits for join/3 to return before it reads the client's next frame, what Join sends itself
+// (Socket.Send, and broadcasts on topics it subscribed to, while it runs) is handled right after the join
+// reply, before the client's next push, leave or duplicate join; the same holds for a Join re-run by an
+// in-place restart, before the messages queued behind the crash. Only what arrives while Join runs is
+// covered: a SendAfter, or a goroutine that sends after Join returned, is queued behind what the client
+// sent meanwhile.
+//
 // # Crashes and restarts
 //
 // A panic in any callback is caught in the channel's actor and Terminate runs with a *CrashError; the

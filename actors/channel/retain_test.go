@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,7 +42,7 @@ func awaitFrames(t testing.TB, out *drainConn, n int) []*message.Message {
 			return got
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d frames, want %d: %v", len(got), n, got)
+			t.Fatalf("%d frames, want %d:\n%s", len(got), n, framesString(got))
 		}
 	}
 }
@@ -90,6 +91,14 @@ func shutdown(t *testing.T, h *Host) {
 	if err := h.Shutdown(ctx, CloseServiceRestart); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func framesString(ms []*message.Message) string {
+	var b strings.Builder
+	for _, m := range ms {
+		b.WriteString(frameString(m) + "\n")
+	}
+	return b.String()
 }
 
 func frameString(m *message.Message) string {

@@ -111,10 +111,11 @@ func (s *Socket) broadcast(from pubsub.Subscriber, event string, payload any) er
 	return s.ch.conn.host.ps.BroadcastFrom(from, message.NewBroadcast(s.ch.topic, event, p))
 }
 
-// Send delivers msg to this channel's HandleInfo, after the current callback. Messages sent through the
+// Send delivers msg to this channel's HandleInfo, after the current callback. What Join sends is handled
+// right after the join reply, before the client's next message, as in Phoenix. Messages sent through the
 // Socket of an incarnation that has since crashed are dropped, as they would be for a dead Erlang pid.
 func (s *Socket) Send(msg any) {
-	s.ch.conn.host.root.Send(s.ch.pid, infoMsg{msg: msg, incarnation: s.incarnation})
+	s.ch.sendInfo(infoMsg{msg: msg, incarnation: s.incarnation})
 }
 
 // SendAfter delivers msg to HandleInfo after d. The returned function cancels it if not yet delivered.
