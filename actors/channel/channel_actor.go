@@ -13,24 +13,22 @@ import (
 )
 
 // chanState is what a channel keeps across incarnations of its actor: the join, the subscription and the
-// connection. Fields are set before the actor starts and then read-only, except extra (actor-owned) and the
-// atomics.
+// connection. Fields are set before the actor starts and then read-only, except ext and join (actor-owned)
+// and the atomics. Its size stays within a 176-byte allocation: there is one per joined channel.
 type chanState struct {
 	conn    *connState
 	route   *route
 	topic   string
 	joinRef message.Ref // J as the client sent it with phx_join (may be null)
 	pushRef message.Ref // J on this channel's pushes and replies: the join's J, else the join's ref
-	ref     message.Ref // R of the phx_join, which the join reply answers
-	// The join params, for Join: the inbound payload until the first Join has run, then a compact copy
-	// if rejoin, else nothing. Nothing else of the phx_join is kept (issue 11).
-	params message.Payload
-	rejoin bool // the params fit in MaxRejoinParams and the route restarts: an in-place restart is possible
+	// Nothing of a handled message stays reachable (issue 11): the phx_join until its first Join has run,
+	// then only a compact copy of its params, for Join re-run by an in-place restart; params is nil when
+	// the channel cannot restart in place (a Temporary route, or params above MaxRejoinParams).
+	join   *message.Message
+	params *message.Payload
 	pid    *actor.PID
 	sub    *fastlane
-	extra  map[string]*infoSub // nil until Socket.Subscribe: most channels have none
-
-	monitors []monitorEntry // Socket.Monitor; the channel actor's turn only
+	ext    *chanExt // nil until Socket.Subscribe or Socket.Monitor: most channels use neither
 
 	oldClose *message.Message // phx_close of the channel this one replaced (duplicate join), until written
 
@@ -43,74 +41,133 @@ type chanState struct {
 	ended      atomic.Bool // the supervisor gave up on the channel: what is still queued is answered as not joined
 	pendingOut atomic.Int32
 
-	// While Join runs, what is sent to the channel for HandleInfo waits in held instead of the mailbox and
-	// is handled right after the join, in the same turn, so no later message overtakes it: Phoenix's
-	// socket waits for join/3 before it forwards the client's next frame (issue 12). Not bounded apart
-	// from the mailbox it stands in for: it holds what one Join call sends.
-	joining atomic.Bool
-	holdMu  sync.Mutex
-	held    []infoMsg
+	// Set while Join runs: what is sent to the channel for HandleInfo waits there instead of the mailbox
+	// and is handled right after the join, in the same turn, so no later message overtakes it: Phoenix's
+	// socket waits for join/3 before it forwards the client's next frame (issue 12).
+	hold atomic.Pointer[joinHold]
 }
+
+// chanExt is the actor-owned state of channels that subscribe to extra topics or are monitored.
+type chanExt struct {
+	extra    map[string]*infoSub // Socket.Subscribe
+	monitors []monitorEntry      // Socket.Monitor
+}
+
+// joinHold collects the messages sent to a channel during one Join call. Not bounded apart from the
+// mailbox it stands in for: it holds what one Join call (or a goroutine meanwhile) sends.
+type joinHold struct {
+	mu   sync.Mutex
+	msgs []infoMsg
+	done bool
+}
+
+func (h *joinHold) add(m infoMsg) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
+		return false
+	}
+	h.msgs = append(h.msgs, m)
+	return true
+}
+
+// close ends the hold and returns what it collected.
+func (h *joinHold) close() []infoMsg {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.done = true
+	return h.msgs
+}
+
+// holding marks a Join that is running and has been sent nothing yet: most send nothing, and then hold
+// allocates nothing.
+var holding = &joinHold{done: true}
 
 // sendInfo delivers m to HandleInfo: after the running Join, or through the mailbox.
 func (st *chanState) sendInfo(m infoMsg) {
-	if st.joining.Load() && st.hold(m) {
-		return
+	for {
+		h := st.hold.Load()
+		if h == nil {
+			break
+		}
+		if h == holding {
+			if st.hold.CompareAndSwap(holding, &joinHold{msgs: []infoMsg{m}}) {
+				return
+			}
+			continue // Join ended, or another sender installed the hold
+		}
+		if h.add(m) {
+			return
+		}
+		break
 	}
 	st.conn.host.root.Send(st.pid, m)
 }
 
-func (st *chanState) hold(m infoMsg) bool {
-	st.holdMu.Lock()
-	defer st.holdMu.Unlock()
-	if !st.joining.Load() {
-		return false
+// startHold makes what is sent to the channel wait until endHold.
+func (st *chanState) startHold() { st.hold.Store(holding) }
+
+// endHold returns what was sent since startHold; later messages go through the mailbox.
+func (st *chanState) endHold() []infoMsg {
+	if h := st.hold.Swap(nil); h != holding && h != nil {
+		return h.close()
 	}
-	st.held = append(st.held, m)
-	return true
+	return nil
 }
 
-// endJoin stops holding and returns what was held.
-func (st *chanState) endJoin() []infoMsg {
-	st.holdMu.Lock()
-	defer st.holdMu.Unlock()
-	st.joining.Store(false)
-	held := st.held
-	st.held = nil
-	return held
-}
+// emptyParams are the usual join params, shared.
+var emptyParams = message.EmptyObject
 
 func newChanState(cs *connState, rt *route, join *message.Message) *chanState {
-	st := &chanState{conn: cs, route: rt, topic: join.Topic, joinRef: join.JoinRef, pushRef: join.JoinRef, ref: join.Ref,
-		params: join.Payload}
+	st := &chanState{conn: cs, route: rt, topic: join.Topic, joinRef: join.JoinRef, pushRef: join.JoinRef, join: join}
 	if st.pushRef.IsNull() {
 		st.pushRef = join.Ref
 	}
-	st.rejoin = rt.restart != supervisor.Temporary && join.Payload.Len() <= cs.host.maxRejoinParams
+	if p := join.Payload; rt.restart != supervisor.Temporary && p.Len() <= cs.host.maxRejoinParams {
+		// A copy: the inbound payload may share a larger buffer.
+		switch {
+		case !p.IsBinary() && string(p.Bytes()) == "{}":
+			st.params = &emptyParams
+		case p.IsBinary():
+			p = message.Binary(bytes.Clone(p.Bytes()))
+			st.params = &p
+		default:
+			p = message.JSON(bytes.Clone(p.Bytes()))
+			st.params = &p
+		}
+	}
 	st.sub = &fastlane{ch: st}
 	return st
 }
 
-// restartType is the route's restart type, or Temporary when the join params were too large to keep: such
-// a channel ends on a crash as in Phoenix (phx_error; the client rejoins with its params).
+// restartType is the route's restart type, or Temporary when the join params were not kept: such a
+// channel ends on a crash as in Phoenix (phx_error; the client rejoins with its params).
 func (st *chanState) restartType() supervisor.Restart {
-	if !st.rejoin {
+	if st.params == nil {
 		return supervisor.Temporary
 	}
 	return st.route.restart
 }
 
-// keepParams runs after the first Join: it keeps a compact copy of the params if the channel may rejoin
-// (the inbound payload may share a larger buffer), and drops them otherwise.
-func (st *chanState) keepParams() {
-	switch p := st.params; {
-	case !st.rejoin:
-		st.params = message.Payload{}
-	case p.IsBinary():
-		st.params = message.Binary(bytes.Clone(p.Bytes()))
-	default:
-		st.params = message.JSON(bytes.Clone(p.Bytes()))
+func (st *chanState) extra() map[string]*infoSub {
+	if st.ext == nil {
+		return nil
 	}
+	return st.ext.extra
+}
+
+func (st *chanState) monitors() []monitorEntry {
+	if st.ext == nil {
+		return nil
+	}
+	return st.ext.monitors
+}
+
+func (st *chanState) extension() *chanExt {
+	if st.ext == nil {
+		st.ext = &chanExt{}
+	}
+	return st.ext
 }
 
 type monitorEntry struct {
@@ -120,8 +177,10 @@ type monitorEntry struct {
 
 // monitorsDown tells every monitor the channel ended, once.
 func (st *chanState) monitorsDown() {
-	ms := st.monitors
-	st.monitors = nil
+	ms := st.monitors()
+	if st.ext != nil {
+		st.ext.monitors = nil
+	}
 	for _, e := range ms {
 		e.m.ChannelDown()
 	}
@@ -143,9 +202,10 @@ func (st *chanState) unsubscribeAll() {
 
 // unsubscribeExtra ends the subscriptions the user's code made with Socket.Subscribe.
 func (st *chanState) unsubscribeExtra() {
-	for topic, sub := range st.extra {
+	extra := st.extra()
+	for topic, sub := range extra {
 		st.conn.host.ps.Unsubscribe(topic, sub)
-		delete(st.extra, topic)
+		delete(extra, topic)
 	}
 }
 
@@ -237,7 +297,6 @@ func (a *channelActor) Receive(ctx actor.Context) {
 		a.st.conn.host.channels.Add(-1)
 		// Nothing of this channel stays reachable through its dead actor (issue 11); later messages find
 		// no state and are dropped (orphan).
-		a.st.params = message.Payload{}
 		a.st, a.user, a.sock = nil, nil, nil
 	}
 }
@@ -257,8 +316,9 @@ func (a *channelActor) orphan(ctx actor.Context) *chanState {
 // over reports whether this incarnation no longer serves the channel.
 func (a *channelActor) over() bool { return a.done || a.st.ended.Load() }
 
-// join makes a fresh user value and runs its Join with the original params and assigns. held is what was
-// sent to the channel while Join ran; afterJoin handles it once the join succeeded.
+// join makes a fresh user value and runs its Join with the original params and assigns: from the
+// phx_join the first time, from the copy kept for an in-place restart afterwards. held is what was sent to
+// the channel while Join ran; afterJoin handles it once the join succeeded.
 func (a *channelActor) join() (reply any, err error, crashed *CrashError, held []infoMsg) {
 	st := a.st
 	a.user = st.route.factory()
@@ -266,11 +326,18 @@ func (a *channelActor) join() (reply any, err error, crashed *CrashError, held [
 	for k, v := range st.route.assigns {
 		assigns[k] = v
 	}
-	a.sock = &Socket{ch: st, assigns: assigns, ref: st.ref, incarnation: st.incarnation}
-	st.joining.Store(true)
-	crashed = a.guard(func() { reply, err = a.user.Join(a.sock, st.topic, st.params) })
-	held = st.endJoin()
-	a.sock.ref = ""
+	a.sock = &Socket{ch: st, assigns: assigns, current: st.join, incarnation: st.incarnation}
+	params := message.EmptyObject
+	switch {
+	case st.join != nil:
+		params = st.join.Payload
+	case st.params != nil:
+		params = *st.params
+	}
+	st.startHold()
+	crashed = a.guard(func() { reply, err = a.user.Join(a.sock, st.topic, params) })
+	held = st.endHold()
+	a.sock.current = nil
 	return reply, err, crashed, held
 }
 
@@ -294,13 +361,13 @@ func (a *channelActor) restart(ctx actor.Context) {
 	st := a.st
 	st.unsubscribeExtra()  // the old incarnation's own subscriptions go with it
 	st.joined.Store(false) // Push inside Join fails, as on the first join
-	for _, e := range st.monitors {
+	for _, e := range st.monitors() {
 		e.m.ChannelRestarting()
 	}
 	_, err, crashed, held := a.join()
 	if crashed == nil && err == nil {
 		st.joined.Store(true)
-		for _, e := range st.monitors {
+		for _, e := range st.monitors() {
 			e.m.ChannelRestarted()
 		}
 		st.conn.host.log.Info("pyre: channel restarted", "topic", st.topic, "incarnation", st.incarnation)
@@ -321,7 +388,8 @@ func (a *channelActor) restart(ctx actor.Context) {
 func (a *channelActor) start(ctx actor.Context) {
 	st := a.st
 	reply, err, crashed, held := a.join()
-	st.keepParams()
+	ref := st.join.Ref
+	st.join = nil
 	status, resp := message.StatusOK, message.EmptyObject
 	switch {
 	case crashed != nil:
@@ -346,7 +414,7 @@ func (a *channelActor) start(ctx actor.Context) {
 	if status == message.StatusOK {
 		st.conn.host.ps.Subscribe(st.topic, st.sub)
 	}
-	_ = st.conn.out.Write(&message.Message{JoinRef: st.joinRef, Ref: st.ref, Topic: st.topic, Event: message.EventReply, Status: status, Payload: resp})
+	_ = st.conn.out.Write(&message.Message{JoinRef: st.joinRef, Ref: ref, Topic: st.topic, Event: message.EventReply, Status: status, Payload: resp})
 	if st.oldClose != nil {
 		_ = st.conn.out.Write(st.oldClose)
 		st.oldClose = nil
@@ -372,11 +440,11 @@ func (a *channelActor) handleIn(ctx actor.Context, m *message.Message) {
 		a.terminate(ctx, ErrLeft)
 		return
 	}
-	a.sock.ref = m.Ref
+	a.sock.current = m
 	var rep Reply
 	var err error
 	c := a.guard(func() { rep, err = a.user.HandleIn(a.sock, m.Event, m.Payload) })
-	a.sock.ref = "" // the push is handled: nothing of it stays (ReplyRef copied what it needs)
+	a.sock.current = nil // the push is handled: nothing of it stays (ReplyRef copied its ref)
 	if c != nil {
 		a.exit(ctx, c, m)
 		return

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"go.uber.org/goleak"
 
@@ -188,5 +189,13 @@ func TestRestartNeedsParamsWithinLimit(t *testing.T) {
 		`[null,"3","big:large","phx_reply",error {"reason":"unmatched topic"}]`)
 	if got := h.Stats().Restarts; got != 1 {
 		t.Fatalf("%d restarts, want 1", got)
+	}
+}
+
+// There is one chanState per joined channel: what issues 11 and 12 added must not push it into a larger
+// allocation (176 bytes).
+func TestChanStateSize(t *testing.T) {
+	if n := unsafe.Sizeof(chanState{}); n > 176 {
+		t.Fatalf("chanState is %d bytes, over 176", n)
 	}
 }

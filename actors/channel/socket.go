@@ -15,7 +15,7 @@ import (
 type Socket struct {
 	ch          *chanState
 	assigns     Assigns
-	ref         message.Ref // ref of the push being handled (of the phx_join inside Join), for ReplyRef
+	current     *message.Message // the push being handled (the phx_join inside the first Join), for ReplyRef
 	incarnation int
 }
 
@@ -60,13 +60,14 @@ type Monitor interface {
 // Monitor returns the monitor of this channel registered under key, registering newMonitor() first if
 // there is none. A monitor outlives in-place restarts. Call it from the channel's callbacks.
 func (s *Socket) Monitor(key any, newMonitor func() Monitor) Monitor {
-	for _, m := range s.ch.monitors {
+	for _, m := range s.ch.monitors() {
 		if m.key == key {
 			return m.m
 		}
 	}
 	m := newMonitor()
-	s.ch.monitors = append(s.ch.monitors, monitorEntry{key: key, m: m})
+	ext := s.ch.extension()
+	ext.monitors = append(ext.monitors, monitorEntry{key: key, m: m})
 	return m
 }
 
@@ -126,31 +127,37 @@ func (s *Socket) SendAfter(d time.Duration, msg any) (cancel func() bool) {
 
 // ReplyRef captures the push being handled so that it can be answered later, from any goroutine
 // (Phoenix's socket_ref/1 + reply/2). Return NoReply from HandleIn, then call Reply on the ref. It keeps the
-// push's ref only, not the push. Outside HandleIn (and Join) there is no push: the ref is null.
+// push's ref only, not the push. Outside HandleIn (and the first Join, where it is the phx_join) there
+// is no push: the ref is null.
 func (s *Socket) ReplyRef() ReplyRef {
-	return ReplyRef{out: s.ch.conn.out, joinRef: s.ch.pushRef, ref: s.ref, topic: s.ch.topic}
+	r := ReplyRef{out: s.ch.conn.out, joinRef: s.ch.pushRef, topic: s.ch.topic}
+	if s.current != nil {
+		r.ref = s.current.Ref
+	}
+	return r
 }
 
 // Subscribe makes broadcasts on topic arrive in HandleInfo as *Broadcast (not on the wire). Call it from the
 // channel's callbacks; subscriptions end with the channel.
 func (s *Socket) Subscribe(topic string) {
 	a := s.ch
-	if _, ok := a.extra[topic]; ok {
+	if _, ok := a.extra()[topic]; ok {
 		return
 	}
 	sub := &infoSub{ch: a, incarnation: s.incarnation}
-	if a.extra == nil {
-		a.extra = make(map[string]*infoSub, 1)
+	ext := a.extension()
+	if ext.extra == nil {
+		ext.extra = make(map[string]*infoSub, 1)
 	}
-	a.extra[topic] = sub
+	ext.extra[topic] = sub
 	a.conn.host.ps.Subscribe(topic, sub)
 }
 
 // Unsubscribe undoes Subscribe.
 func (s *Socket) Unsubscribe(topic string) {
 	a := s.ch
-	if sub, ok := a.extra[topic]; ok {
-		delete(a.extra, topic)
+	if sub, ok := a.extra()[topic]; ok {
+		delete(a.ext.extra, topic)
 		a.conn.host.ps.Unsubscribe(topic, sub)
 	}
 }
