@@ -27,4 +27,6 @@ func ReleaseChild(ctx actor.Context, who *actor.PID) {
 // released is sent to a stopped child's pid to drop its cached process; it ends in dead letters, unlogged.
 type released struct{}
 
+var _ actor.IgnoreDeadLetterLogging = released{}
+
 func (released) IgnoreDeadLetterLogging() {}

@@ -1,7 +1,11 @@
 package supervisor
 
 import (
+	"bytes"
+	"log/slog"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 	"weak"
@@ -58,7 +62,12 @@ func collected[T any](w weak.Pointer[T]) bool {
 // A *PID caches its process: a stopped actor stays reachable through any PID that was used to reach it,
 // until the PID is used again, which drops the cache of a dead process.
 func TestProtoactorDeadPIDCachesItsProcess(t *testing.T) {
-	sys := newSystem(t)
+	var logged syncBuffer
+	sys := actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.NewTextHandler(&logged, nil)) }),
+		actor.WithDeadLetterThrottleInterval(time.Millisecond),
+	)
+	t.Cleanup(sys.Shutdown)
 	h := &heavy{b: new(ballast)}
 	w := weak.Make(h.b)
 	pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return h }))
@@ -75,7 +84,32 @@ func TestProtoactorDeadPIDCachesItsProcess(t *testing.T) {
 	if !collected(w) {
 		t.Fatal("a stopped actor stays reachable after its PID was used: protoactor no longer drops the cache of a dead process")
 	}
+	// The touch is a dead letter that is not logged (dead letters are logged as they are sent).
+	if strings.Contains(logged.String(), "DeadLetter") {
+		t.Fatalf("the touch was logged as a dead letter:\n%s", logged.String())
+	}
+	sys.Root.Send(pid, "other")
+	if !strings.Contains(logged.String(), "DeadLetter") {
+		t.Fatal("other dead letters are not logged either: the check above proves nothing")
+	}
 	runtime.KeepAlive(pid)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // A supervisor keeps nothing of its exited children: neither their values nor their pids (the PIDSet slot).
