@@ -9,13 +9,22 @@ type childActor struct {
 }
 
 func (w *childActor) Receive(ctx actor.Context) {
+	if w.inner == nil {
+		return // stopped
+	}
 	switch m := ctx.Message().(type) {
 	case *InjectedPanic:
 		panic(m.Value)
 	case InjectedPanic:
 		panic(m.Value)
-	case *actor.Stopping, *actor.Stopped:
+	case *actor.Stopping:
 		w.stopping(ctx)
+		return
+	case *actor.Stopped:
+		w.stopping(ctx)
+		// Stopped is its last message: the child's value goes, whoever still reaches its dead process
+		// (ReleaseChild).
+		w.inner = nil
 		return
 	}
 	w.inner.Receive(ctx)

@@ -36,6 +36,10 @@
 //
 // InjectedPanic, sent to any child, makes it panic inside its own Receive, for chaos tests.
 //
+// Nothing of an exited child stays reachable from its supervisor: ReleaseChild, which every actor that
+// spawns children calls on Terminated, fences the protoactor-go internals that would keep it (a parent's
+// child list keeps removed pids; a pid caches its dead process).
+//
 // # Mapping from OTP
 //
 //	normal                                ErrNormal (nil is normal too)

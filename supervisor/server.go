@@ -172,6 +172,9 @@ func (c *child) exitOf(otherwise error) error {
 }
 
 func (s *server) Receive(ctx actor.Context) {
+	if t, ok := ctx.Message().(*actor.Terminated); ok {
+		ReleaseChild(ctx, t.Who)
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		s.ctx, s.system, s.self = ctx, ctx.ActorSystem(), ctx.Self()

@@ -187,6 +187,10 @@ func (s *Supervisor) call(ctx context.Context, req request) (result, error) {
 		return result{}, ErrStopped
 	default:
 	}
+	if err := ctx.Err(); err != nil {
+		// Not sent: a request whose caller gave up must not run (and its answer must not race the error).
+		return result{}, fmt.Errorf("supervisor: %w", err)
+	}
 	reply := make(chan result, 1)
 	req.setReply(reply)
 	s.system.Root.Send(s.pid, req)

@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"bytes"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -12,22 +13,24 @@ import (
 )
 
 // chanState is what a channel keeps across incarnations of its actor: the join, the subscription and the
-// connection. Fields are set before the actor starts and then read-only, except extra (actor-owned) and the
-// atomics.
+// connection. Fields are set before the actor starts and then read-only, except ext and join (actor-owned)
+// and the atomics. Its size stays within a 176-byte allocation: there is one per joined channel.
 type chanState struct {
 	conn    *connState
 	route   *route
 	topic   string
 	joinRef message.Ref // J as the client sent it with phx_join (may be null)
 	pushRef message.Ref // J on this channel's pushes and replies: the join's J, else the join's ref
-	join    *message.Message
-	pid     *actor.PID
-	sub     *fastlane
-	extra   map[string]*infoSub // nil until Socket.Subscribe: most channels have none
+	// Nothing of a handled message stays reachable (issue 11): the phx_join until its first Join has run,
+	// then only a compact copy of its params, for Join re-run by an in-place restart; params is nil when
+	// the channel cannot restart in place (a Temporary route, or params above MaxRejoinParams).
+	join   *message.Message
+	params *message.Payload
+	pid    *actor.PID
+	sub    *fastlane
+	ext    *chanExt // nil until Socket.Subscribe or Socket.Monitor: most channels use neither
 
-	monitors []monitorEntry // Socket.Monitor; the channel actor's turn only
-
-	oldClose *message.Message // phx_close of the channel this one replaced (duplicate join)
+	oldClose *message.Message // phx_close of the channel this one replaced (duplicate join), until written
 
 	incarnation int // how many times the actor has started; written by the actor itself only
 
@@ -38,15 +41,134 @@ type chanState struct {
 	ended      atomic.Bool // the supervisor gave up on the channel: what is still queued is answered as not joined
 	endSent    atomic.Bool // its phx_close or phx_error is queued (or left to the channel that replaced it): once
 	pendingOut atomic.Int32
+
+	// Set while Join runs: what is sent to the channel for HandleInfo waits there instead of the mailbox
+	// and is handled right after the join, in the same turn, so no later message overtakes it: Phoenix's
+	// socket waits for join/3 before it forwards the client's next frame (issue 12).
+	hold atomic.Pointer[joinHold]
 }
+
+// chanExt is the actor-owned state of channels that subscribe to extra topics or are monitored.
+type chanExt struct {
+	extra    map[string]*infoSub // Socket.Subscribe
+	monitors []monitorEntry      // Socket.Monitor
+}
+
+// joinHold collects the messages sent to a channel during one Join call. Not bounded apart from the
+// mailbox it stands in for: it holds what one Join call (or a goroutine meanwhile) sends.
+type joinHold struct {
+	mu   sync.Mutex
+	msgs []infoMsg
+	done bool
+}
+
+func (h *joinHold) add(m infoMsg) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
+		return false
+	}
+	h.msgs = append(h.msgs, m)
+	return true
+}
+
+// close ends the hold and returns what it collected.
+func (h *joinHold) close() []infoMsg {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.done = true
+	return h.msgs
+}
+
+// holding marks a Join that is running and has been sent nothing yet: most send nothing, and then hold
+// allocates nothing.
+var holding = &joinHold{done: true}
+
+// sendInfo delivers m to HandleInfo: after the running Join, or through the mailbox.
+func (st *chanState) sendInfo(m infoMsg) {
+	for {
+		h := st.hold.Load()
+		if h == nil {
+			break
+		}
+		if h == holding {
+			if st.hold.CompareAndSwap(holding, &joinHold{msgs: []infoMsg{m}}) {
+				return
+			}
+			continue // Join ended, or another sender installed the hold
+		}
+		if h.add(m) {
+			return
+		}
+		break
+	}
+	st.conn.host.root.Send(st.pid, m)
+}
+
+// startHold makes what is sent to the channel wait until endHold.
+func (st *chanState) startHold() { st.hold.Store(holding) }
+
+// endHold returns what was sent since startHold; later messages go through the mailbox.
+func (st *chanState) endHold() []infoMsg {
+	if h := st.hold.Swap(nil); h != holding && h != nil {
+		return h.close()
+	}
+	return nil
+}
+
+// emptyParams are the usual join params, shared.
+var emptyParams = message.EmptyObject
 
 func newChanState(cs *connState, rt *route, join *message.Message) *chanState {
 	st := &chanState{conn: cs, route: rt, topic: join.Topic, joinRef: join.JoinRef, pushRef: join.JoinRef, join: join}
 	if st.pushRef.IsNull() {
 		st.pushRef = join.Ref
 	}
+	if p := join.Payload; rt.restart != supervisor.Temporary && p.Len() <= cs.host.maxRejoinParams {
+		// A copy: the inbound payload may share a larger buffer.
+		switch {
+		case !p.IsBinary() && string(p.Bytes()) == "{}":
+			st.params = &emptyParams
+		case p.IsBinary():
+			p = message.Binary(bytes.Clone(p.Bytes()))
+			st.params = &p
+		default:
+			p = message.JSON(bytes.Clone(p.Bytes()))
+			st.params = &p
+		}
+	}
 	st.sub = &fastlane{ch: st}
 	return st
+}
+
+// restartType is the route's restart type, or Temporary when the join params were not kept: such a
+// channel ends on a crash as in Phoenix (phx_error; the client rejoins with its params).
+func (st *chanState) restartType() supervisor.Restart {
+	if st.params == nil {
+		return supervisor.Temporary
+	}
+	return st.route.restart
+}
+
+func (st *chanState) extra() map[string]*infoSub {
+	if st.ext == nil {
+		return nil
+	}
+	return st.ext.extra
+}
+
+func (st *chanState) monitors() []monitorEntry {
+	if st.ext == nil {
+		return nil
+	}
+	return st.ext.monitors
+}
+
+func (st *chanState) extension() *chanExt {
+	if st.ext == nil {
+		st.ext = &chanExt{}
+	}
+	return st.ext
 }
 
 type monitorEntry struct {
@@ -56,8 +178,10 @@ type monitorEntry struct {
 
 // monitorsDown tells every monitor the channel ended, once.
 func (st *chanState) monitorsDown() {
-	ms := st.monitors
-	st.monitors = nil
+	ms := st.monitors()
+	if st.ext != nil {
+		st.ext.monitors = nil
+	}
 	for _, e := range ms {
 		e.m.ChannelDown()
 	}
@@ -83,9 +207,10 @@ func (st *chanState) unsubscribeAll() {
 
 // unsubscribeExtra ends the subscriptions the user's code made with Socket.Subscribe.
 func (st *chanState) unsubscribeExtra() {
-	for topic, sub := range st.extra {
+	extra := st.extra()
+	for topic, sub := range extra {
 		st.conn.host.ps.Unsubscribe(topic, sub)
-		delete(st.extra, topic)
+		delete(extra, topic)
 	}
 }
 
@@ -175,6 +300,9 @@ func (a *channelActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopped:
 		a.st.conn.host.channels.Add(-1)
+		// Nothing of this channel stays reachable through its dead actor (issue 11); later messages find
+		// no state and are dropped (orphan).
+		a.st, a.user, a.sock = nil, nil, nil
 	}
 }
 
@@ -193,8 +321,10 @@ func (a *channelActor) orphan(ctx actor.Context) *chanState {
 // over reports whether this incarnation no longer serves the channel.
 func (a *channelActor) over() bool { return a.done || a.st.ended.Load() }
 
-// join makes a fresh user value and runs its Join with the original params and assigns.
-func (a *channelActor) join() (reply any, err error, crashed *CrashError) {
+// join makes a fresh user value and runs its Join with the original params and assigns: from the
+// phx_join the first time, from the copy kept for an in-place restart afterwards. held is what was sent to
+// the channel while Join ran; afterJoin handles it once the join succeeded.
+func (a *channelActor) join() (reply any, err error, crashed *CrashError, held []infoMsg) {
 	st := a.st
 	a.user = st.route.factory()
 	assigns := st.conn.assigns.clone()
@@ -202,8 +332,32 @@ func (a *channelActor) join() (reply any, err error, crashed *CrashError) {
 		assigns[k] = v
 	}
 	a.sock = &Socket{ch: st, assigns: assigns, current: st.join, incarnation: st.incarnation}
-	crashed = a.guard(func() { reply, err = a.user.Join(a.sock, st.topic, st.join.Payload) })
-	return reply, err, crashed
+	params := message.EmptyObject
+	switch {
+	case st.join != nil:
+		params = st.join.Payload
+	case st.params != nil:
+		params = *st.params
+	}
+	st.startHold()
+	crashed = a.guard(func() { reply, err = a.user.Join(a.sock, st.topic, params) })
+	held = st.endHold()
+	a.sock.current = nil
+	return reply, err, crashed, held
+}
+
+// afterJoin handles, in order, what was sent to the channel while its Join ran, before any message queued
+// behind the join (the client's next pushes, a leave).
+func (a *channelActor) afterJoin(ctx actor.Context, held []infoMsg) {
+	for i, m := range held {
+		held[i] = infoMsg{}
+		if a.over() {
+			return
+		}
+		if m.incarnation == a.st.incarnation {
+			a.handleInfo(ctx, m.msg)
+		}
+	}
 }
 
 // restart is an in-place restart decided by the supervisor: same subscription, join_ref and mailbox, a
@@ -212,16 +366,17 @@ func (a *channelActor) restart(ctx actor.Context) {
 	st := a.st
 	st.unsubscribeExtra()  // the old incarnation's own subscriptions go with it
 	st.joined.Store(false) // Push inside Join fails, as on the first join
-	for _, e := range st.monitors {
+	for _, e := range st.monitors() {
 		e.m.ChannelRestarting()
 	}
-	_, err, crashed := a.join()
+	_, err, crashed, held := a.join()
 	if crashed == nil && err == nil {
 		st.joined.Store(true)
-		for _, e := range st.monitors {
+		for _, e := range st.monitors() {
 			e.m.ChannelRestarted()
 		}
 		st.conn.host.log.Info("pyre: channel restarted", "topic", st.topic, "incarnation", st.incarnation)
+		a.afterJoin(ctx, held)
 		return
 	}
 	if crashed != nil {
@@ -239,7 +394,9 @@ func (a *channelActor) restart(ctx actor.Context) {
 // start runs Join for a new channel.
 func (a *channelActor) start(ctx actor.Context) {
 	st := a.st
-	reply, err, crashed := a.join()
+	reply, err, crashed, held := a.join()
+	ref := st.join.Ref
+	st.join = nil
 	status, resp := message.StatusOK, message.EmptyObject
 	switch {
 	case crashed != nil:
@@ -264,9 +421,10 @@ func (a *channelActor) start(ctx actor.Context) {
 	if status == message.StatusOK {
 		st.conn.host.ps.Subscribe(st.topic, st.sub)
 	}
-	_ = st.conn.out.Write(&message.Message{JoinRef: st.joinRef, Ref: st.join.Ref, Topic: st.topic, Event: message.EventReply, Status: status, Payload: resp})
+	_ = st.conn.out.Write(&message.Message{JoinRef: st.joinRef, Ref: ref, Topic: st.topic, Event: message.EventReply, Status: status, Payload: resp})
 	if st.oldClose != nil {
 		_ = st.conn.out.Write(st.oldClose)
+		st.oldClose = nil
 	}
 	if status != message.StatusOK {
 		a.finish(ctx)
@@ -274,6 +432,7 @@ func (a *channelActor) start(ctx actor.Context) {
 	}
 	st.joined.Store(true)
 	st.sub.open()
+	a.afterJoin(ctx, held)
 }
 
 func (a *channelActor) handleIn(ctx actor.Context, m *message.Message) {
@@ -291,7 +450,9 @@ func (a *channelActor) handleIn(ctx actor.Context, m *message.Message) {
 	a.sock.current = m
 	var rep Reply
 	var err error
-	if c := a.guard(func() { rep, err = a.user.HandleIn(a.sock, m.Event, m.Payload) }); c != nil {
+	c := a.guard(func() { rep, err = a.user.HandleIn(a.sock, m.Event, m.Payload) })
+	a.sock.current = nil // the push is handled: nothing of it stays (ReplyRef copied its ref)
+	if c != nil {
 		a.exit(ctx, c, m)
 		return
 	}
@@ -348,7 +509,7 @@ func (a *channelActor) exit(ctx actor.Context, reason error, failed *message.Mes
 	if c, ok := reason.(*CrashError); ok {
 		st.conn.host.log.Error("pyre: channel crashed", "topic", st.topic, "reason", c.Value)
 	}
-	if failed != nil && !supervisor.IsNormal(reason) && st.route.restart != supervisor.Temporary {
+	if failed != nil && !supervisor.IsNormal(reason) && st.restartType() != supervisor.Temporary {
 		st.reply(failed, message.StatusError, crashPayload)
 	}
 	if supervisor.IsNormal(reason) && !supervisor.ShouldRestart(st.route.restart, reason) && st.claimEnd() {
@@ -474,5 +635,5 @@ type infoSub struct {
 }
 
 func (s *infoSub) Deliver(b *message.Broadcast) {
-	s.ch.conn.host.root.Send(s.ch.pid, infoMsg{msg: b, incarnation: s.incarnation})
+	s.ch.sendInfo(infoMsg{msg: b, incarnation: s.incarnation})
 }

@@ -34,6 +34,16 @@
 //	Endpoint.subscribe in a channel         Socket.Subscribe (broadcasts arrive in HandleInfo)
 //	(Pyre) restart type per route           WithRestart, WithIntensity; Router WithConnIntensity
 //
+// # Order
+//
+// A channel handles its messages one at a time, in the order they reach it. As in Phoenix, whose socket
+// waits for join/3 to return before it reads the client's next frame, what Join sends itself
+// (Socket.Send, and broadcasts on topics it subscribed to, while it runs) is handled right after the join
+// reply, before the client's next push, leave or duplicate join; the same holds for a Join re-run by an
+// in-place restart, before the messages queued behind the crash. Only what arrives while Join runs is
+// covered: a SendAfter, or a goroutine that sends after Join returned, is queued behind what the client
+// sent meanwhile.
+//
 // # Crashes and restarts
 //
 // A panic in any callback is caught in the channel's actor and Terminate runs with a *CrashError; the
@@ -45,6 +55,11 @@
 //	                                subscription and mailbox; the crashing push gets {"reason":"channel_crash"}
 //	supervisor.Permanent            also restarted after StopNormal (not after a leave or a closed connection)
 //	supervisor.Temporary            never restarted: phx_error, the client rejoins (Phoenix)
+//
+// A restart in place needs the join params, so a channel keeps a copy of them, up to
+// HostConfig.MaxRejoinParams (default 64 KiB); nothing else of a message stays reachable once it is handled
+// (ReplyRef keeps only the push's ref). A channel joined with larger params cannot restart in place: a
+// crash ends it with phx_error, as in Phoenix, and the client rejoins with its params.
 //
 // More restarts than WithIntensity allows (default 3 per 5 s) end the channel with phx_error; more than
 // WithConnIntensity (default 10 per 5 s, all channels of a connection) close the connection with 1011. A

@@ -27,12 +27,20 @@ type HostConfig struct {
 	// MaxPendingOut bounds the intercepted broadcasts queued for one channel's HandleOut; past it the
 	// connection is closed as a slow consumer (1013). Zero value means 1024.
 	MaxPendingOut int
+	// MaxRejoinParams bounds the join params a channel keeps to re-run Join after an in-place restart
+	// (WithRestart). A channel joined with larger params cannot restart in place: a crash ends it with
+	// phx_error, as in Phoenix, and the client rejoins with its params. Zero value means
+	// DefaultMaxRejoinParams; a negative value keeps none (no channel restarts in place).
+	MaxRejoinParams int
 	// Logger receives crash reports. Zero value means slog.Default().
 	Logger *slog.Logger
 	// Infrastructure are the endpoint's own workers (the transport's idle sweeper, ...), started in order
 	// under the endpoint supervisor before the socket supervisor. Zero value means none.
 	Infrastructure []supervisor.ChildSpec
 }
+
+// DefaultMaxRejoinParams is HostConfig.MaxRejoinParams's default: 64 KiB of join params per channel.
+const DefaultMaxRejoinParams = 64 << 10
 
 // Host runs the socket and channel actors of one endpoint on a protoactor actor system.
 type Host struct {
@@ -41,8 +49,9 @@ type Host struct {
 	ps     *pubsub.PubSub
 	log    *slog.Logger
 
-	maxInflight   int32
-	maxPendingOut int32
+	maxInflight     int32
+	maxPendingOut   int32
+	maxRejoinParams int
 
 	// One Props for every channel actor (a Props each would cost ~230 B per channel). The producer makes a
 	// bare actor; it finds its chanState through its parent socket (adoptChannel, reincarnated).
@@ -75,11 +84,12 @@ var EndpointIntensity = supervisor.Intensity{Max: 3, Period: 5 * time.Second}
 // A bad infrastructure child spec is a programmer error and panics.
 func NewHost(cfg HostConfig) *Host {
 	h := &Host{
-		ps:            cfg.PubSub,
-		log:           cfg.Logger,
-		maxInflight:   int32(cfg.MaxInflight),
-		maxPendingOut: int32(cfg.MaxPendingOut),
-		sessions:      make(map[string]*connState),
+		ps:              cfg.PubSub,
+		log:             cfg.Logger,
+		maxInflight:     int32(cfg.MaxInflight),
+		maxPendingOut:   int32(cfg.MaxPendingOut),
+		maxRejoinParams: cfg.MaxRejoinParams,
+		sessions:        make(map[string]*connState),
 	}
 	if h.ps == nil {
 		h.ps = pubsub.New(pubsub.Config{})
@@ -92,6 +102,9 @@ func NewHost(cfg HostConfig) *Host {
 	}
 	if h.maxPendingOut <= 0 {
 		h.maxPendingOut = 1024
+	}
+	if h.maxRejoinParams == 0 {
+		h.maxRejoinParams = DefaultMaxRejoinParams
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// Dead letters (a message to a channel that just ended) are expected; protoactor's log throttle runs a

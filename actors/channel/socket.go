@@ -16,7 +16,7 @@ import (
 type Socket struct {
 	ch          *chanState
 	assigns     Assigns
-	current     *message.Message // the inbound message being handled, for ReplyRef
+	current     *message.Message // the push being handled (the phx_join inside the first Join), for ReplyRef
 	incarnation int
 }
 
@@ -61,13 +61,14 @@ type Monitor interface {
 // Monitor returns the monitor of this channel registered under key, registering newMonitor() first if
 // there is none. A monitor outlives in-place restarts. Call it from the channel's callbacks.
 func (s *Socket) Monitor(key any, newMonitor func() Monitor) Monitor {
-	for _, m := range s.ch.monitors {
+	for _, m := range s.ch.monitors() {
 		if m.key == key {
 			return m.m
 		}
 	}
 	m := newMonitor()
-	s.ch.monitors = append(s.ch.monitors, monitorEntry{key: key, m: m})
+	ext := s.ch.extension()
+	ext.monitors = append(ext.monitors, monitorEntry{key: key, m: m})
 	return m
 }
 
@@ -117,10 +118,11 @@ func (s *Socket) broadcast(from pubsub.Subscriber, event string, payload any) er
 	return s.ch.conn.host.ps.BroadcastFrom(from, message.NewBroadcast(s.ch.topic, event, p))
 }
 
-// Send delivers msg to this channel's HandleInfo, after the current callback. Messages sent through the
+// Send delivers msg to this channel's HandleInfo, after the current callback. What Join sends is handled
+// right after the join reply, before the client's next message, as in Phoenix. Messages sent through the
 // Socket of an incarnation that has since crashed are dropped, as they would be for a dead Erlang pid.
 func (s *Socket) Send(msg any) {
-	s.ch.conn.host.root.Send(s.ch.pid, infoMsg{msg: msg, incarnation: s.incarnation})
+	s.ch.sendInfo(infoMsg{msg: msg, incarnation: s.incarnation})
 }
 
 // SendAfter delivers msg to HandleInfo after d. The returned function cancels it if not yet delivered.
@@ -130,7 +132,9 @@ func (s *Socket) SendAfter(d time.Duration, msg any) (cancel func() bool) {
 }
 
 // ReplyRef captures the push being handled so that it can be answered later, from any goroutine
-// (Phoenix's socket_ref/1 + reply/2). Return NoReply from HandleIn, then call Reply on the ref.
+// (Phoenix's socket_ref/1 + reply/2). Return NoReply from HandleIn, then call Reply on the ref. It keeps the
+// push's ref only, not the push. Outside HandleIn (and the first Join, where it is the phx_join) there
+// is no push: the ref is null.
 func (s *Socket) ReplyRef() ReplyRef {
 	r := ReplyRef{out: s.ch.conn.out, joinRef: s.ch.pushRef, topic: s.ch.topic}
 	if s.current != nil {
@@ -143,22 +147,23 @@ func (s *Socket) ReplyRef() ReplyRef {
 // channel's callbacks; subscriptions end with the channel.
 func (s *Socket) Subscribe(topic string) {
 	a := s.ch
-	if _, ok := a.extra[topic]; ok {
+	if _, ok := a.extra()[topic]; ok {
 		return
 	}
 	sub := &infoSub{ch: a, incarnation: s.incarnation}
-	if a.extra == nil {
-		a.extra = make(map[string]*infoSub, 1)
+	ext := a.extension()
+	if ext.extra == nil {
+		ext.extra = make(map[string]*infoSub, 1)
 	}
-	a.extra[topic] = sub
+	ext.extra[topic] = sub
 	a.conn.host.ps.Subscribe(topic, sub)
 }
 
 // Unsubscribe undoes Subscribe.
 func (s *Socket) Unsubscribe(topic string) {
 	a := s.ch
-	if sub, ok := a.extra[topic]; ok {
-		delete(a.extra, topic)
+	if sub, ok := a.extra()[topic]; ok {
+		delete(a.ext.extra, topic)
 		a.conn.host.ps.Unsubscribe(topic, sub)
 	}
 }

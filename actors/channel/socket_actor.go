@@ -54,6 +54,7 @@ func (a *socketActor) Receive(ctx actor.Context) {
 	case drain:
 		a.drain(ctx)
 	case *actor.Terminated:
+		supervisor.ReleaseChild(ctx, m.Who)
 		if a.draining && len(ctx.Children()) == 0 {
 			a.drained(ctx)
 		}
@@ -81,6 +82,7 @@ func (a *socketActor) Receive(ctx actor.Context) {
 		a.cs.host.forget(a.cs)
 		a.cs.markStopped()
 		a.cs.host.wg.Done()
+		a.channels, a.kick = channelTable{}, nil // nothing of its channels stays reachable through it
 	}
 }
 
@@ -207,12 +209,12 @@ func (a *socketActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, 
 		cs.host.log.Error("pyre: channel actor failed", "topic", st.topic, "reason", c.Value)
 		if m, ok := failed.(*message.Message); ok {
 			cs.release()
-			if st.route.restart != supervisor.Temporary && m.Event != message.EventJoin {
+			if st.restartType() != supervisor.Temporary && m.Event != message.EventJoin {
 				st.reply(m, message.StatusError, crashPayload)
 			}
 		}
 	}
-	if !supervisor.ShouldRestart(st.route.restart, why) {
+	if !supervisor.ShouldRestart(st.restartType(), why) {
 		a.giveUp(sup, e, supervisor.IsNormal(why))
 		return
 	}
