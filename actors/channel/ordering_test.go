@@ -44,17 +44,17 @@ func (c *publishingConn) add(event string) {
 
 func (c *publishingConn) Close(CloseCode) {}
 
-type plainChannel struct{}
+type quietChannel struct{}
 
-func (plainChannel) Join(*Socket, string, Payload) (any, error)       { return nil, nil }
-func (plainChannel) HandleIn(*Socket, string, Payload) (Reply, error) { return NoReply, nil }
+func (quietChannel) Join(*Socket, string, Payload) (any, error)       { return nil, nil }
+func (quietChannel) HandleIn(*Socket, string, Payload) (Reply, error) { return NoReply, nil }
 
 // A broadcast published between the channel's subscription and the queueing of its join reply goes out after
 // the reply (ORDERING.md row 2; Phoenix: fastlane frames wait in the socket's mailbox behind the reply).
 func TestJoinReplyPrecedesBroadcastPublishedDuringIt(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
-	r.Channel("room:*", func() Channel { return plainChannel{} })
+	r.Channel("room:*", func() Channel { return quietChannel{} })
 	h := NewHost(HostConfig{})
 	connected, err := r.Connect(nil, ConnectInfo{Transport: "websocket"})
 	if err != nil {
