@@ -1,0 +1,172 @@
+package transport
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestTopBitLengthCloses1002(t *testing.T) {
+	f := newFixture(t, Config{})
+	addr := strings.TrimPrefix(f.srv.URL, "http://")
+	control := dial(t, f.srv, v2, nil)
+	for _, length := range []uint64{0xFFFFFFFFFFFFFFFF, 0x8000000000000000} {
+		c := rawDial(t, addr, nil)
+		c.write(hugeLength(length))
+		c.expectClose(1002)
+		// Pipelined with the handshake: the bytes net/http already buffered are checked too.
+		c = rawDial(t, addr, hugeLength(length))
+		c.expectClose(1002)
+		control.sync("alive")
+	}
+}
+
+// chunkReader returns its data in the given chunk sizes (the last chunk takes the rest).
+type chunkReader struct {
+	data   []byte
+	chunks []int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := len(r.data)
+	if len(r.chunks) > 0 {
+		n = min(n, r.chunks[0])
+		r.chunks = r.chunks[1:]
+	}
+	n = copy(p, r.data[:n])
+	r.data = r.data[n:]
+	return n, nil
+}
+
+type guardRefusal struct {
+	code uint16
+	why  string
+}
+
+// guardRead reads stream through a read guard as gws does (through a small bufio.Reader), with the
+// client's bytes arriving in chunks, and returns what gws would see and the refusal, if any.
+func guardRead(t *testing.T, ep *Endpoint, stream []byte, chunks []int) ([]byte, *guardRefusal, *readGuard) {
+	t.Helper()
+	var g readGuard
+	var got *guardRefusal
+	g.init(ep, &chunkReader{data: stream, chunks: chunks}, nil, func(code uint16, why string) {
+		if got != nil {
+			t.Fatalf("refused twice: %d %q, then %d %q", got.code, got.why, code, why)
+		}
+		got = &guardRefusal{code, why}
+	})
+	out, err := io.ReadAll(bufio.NewReaderSize(&g, 16))
+	if got != nil && !errors.Is(err, errRefused) || got == nil && err != nil {
+		t.Fatalf("read error %v with refusal %v", err, got)
+	}
+	return out, got, &g
+}
+
+func guardEndpoint(maxFrame, budget int) *Endpoint {
+	ep := &Endpoint{cfg: Config{MaxFrameSize: maxFrame}}
+	ep.inbound.max = int64(budget)
+	return ep
+}
+
+// splits runs check for stream split in two at every byte, and sent a byte at a time. In a long stream,
+// the middle (a long payload) is split at every 997th byte only.
+func splits(t *testing.T, stream []byte, check func(chunks []int)) {
+	t.Helper()
+	for i := 0; i <= len(stream); i++ {
+		if i > 1000 && i < len(stream)-1000 && i%997 != 0 {
+			continue
+		}
+		check([]int{i})
+	}
+	ones := make([]int, len(stream))
+	for i := range ones {
+		ones[i] = 1
+	}
+	check(ones)
+}
+
+func TestReadGuardPassesValidStreams(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), 70_000) // a 64-bit length
+	mid := bytes.Repeat([]byte("y"), 300)    // a 16-bit length
+	var stream []byte
+	for _, f := range [][]byte{
+		clientFrame(true, 1, []byte(`[null,"1","phoenix","heartbeat",{}]`), -1),
+		clientFrame(false, 1, []byte(`[null,"2",`), -1), // fragmented, with control frames between
+		clientFrame(true, 9, []byte("ping"), -1),
+		clientFrame(false, 0, nil, -1),
+		clientFrame(true, 10, nil, -1),
+		clientFrame(true, 0, []byte(`"phoenix","heartbeat",{}]`), -1),
+		clientFrame(true, 2, mid, -1),
+		clientFrame(true, 2, big, -1),
+		clientFrame(true, 1, nil, -1),
+		clientFrame(true, 8, []byte{3, 232}, -1),
+	} {
+		stream = append(stream, f...)
+	}
+	claimed := int64(35 + 10 + 25 + 300 + 70_000)
+	splits(t, stream, func(chunks []int) {
+		ep := guardEndpoint(1<<20, 1<<20)
+		out, ref, g := guardRead(t, ep, stream, chunks)
+		if ref != nil || !bytes.Equal(out, stream) {
+			t.Fatalf("chunks %v: refusal %v, passed %d of %d bytes", chunks[:min(len(chunks), 3)], ref, len(out), len(stream))
+		}
+		if used := ep.inbound.used.Load(); used != claimed || g.since.Load() != 0 {
+			t.Fatalf("budget used %d, want %d; unfinished since %d", used, claimed, g.since.Load())
+		}
+		g.handed()
+		if used := ep.inbound.used.Load(); used != 0 {
+			t.Fatalf("budget used %d after the messages were handed over", used)
+		}
+	})
+}
+
+func TestReadGuardRefusals(t *testing.T) {
+	prefix := clientFrame(true, 1, []byte(`[null,"1","phoenix","heartbeat",{}]`), -1)
+	frag := clientFrame(false, 1, []byte("[1,"), -1)
+	for _, tc := range []struct {
+		name          string
+		before, bad   []byte
+		code          uint16
+		maxFrame, max int
+	}{
+		{"top bit all ones", nil, hugeLength(0xFFFFFFFFFFFFFFFF), 1002, 0, 0},
+		{"top bit only", nil, hugeLength(0x8000000000000000), 1002, 0, 0},
+		{"top bit on a ping", nil, append([]byte{0x89, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0}, 0, 0, 0, 0), 1002, 0, 0},
+		{"rsv1", nil, append([]byte{0xC1}, clientFrame(true, 1, []byte("x"), -1)[1:]...), 1002, 0, 0},
+		{"rsv3", nil, append([]byte{0x91}, clientFrame(true, 1, []byte("x"), -1)[1:]...), 1002, 0, 0},
+		{"unmasked", nil, []byte{0x81, 0x01, 'x'}, 1002, 0, 0},
+		{"reserved data opcode", nil, clientFrame(true, 3, nil, -1), 1002, 0, 0},
+		{"reserved control opcode", nil, clientFrame(true, 11, nil, -1), 1002, 0, 0},
+		{"fragmented ping", nil, clientFrame(false, 9, nil, -1), 1002, 0, 0},
+		{"long ping", nil, clientFrame(true, 9, make([]byte, 126), -1), 1002, 0, 0},
+		{"continuation first", nil, clientFrame(true, 0, []byte("x"), -1), 1002, 0, 0},
+		{"text inside a fragmented message", frag, clientFrame(true, 1, []byte("x"), -1), 1002, 0, 0},
+		{"frame too big", nil, clientFrame(true, 2, nil, 1025), 1009, 1024, 0},
+		{"huge frame", nil, clientFrame(true, 2, nil, 1<<62), 1009, 1024, 0},
+		{"fragments too big", clientFrame(false, 2, make([]byte, 1000), -1), clientFrame(true, 0, nil, 25), 1009, 1024, 0},
+		{"budget", nil, clientFrame(true, 2, nil, 9000), 1013, 1 << 20, 8192},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := append(append([]byte(nil), prefix...), tc.before...)
+			stream := append(append(append([]byte(nil), before...), tc.bad...), prefix...)
+			splits(t, stream, func(chunks []int) {
+				ep := guardEndpoint(cmp.Or(tc.maxFrame, 1<<20), cmp.Or(tc.max, 1<<20))
+				out, ref, g := guardRead(t, ep, stream, chunks)
+				if ref == nil || ref.code != tc.code || !bytes.Equal(out, before) {
+					t.Fatalf("chunks %v: refusal %v, passed %x; want %d after %x", chunks[:min(len(chunks), 3)], ref, out, tc.code, before)
+				}
+				g.end()
+				if used := ep.inbound.used.Load(); used != 0 {
+					t.Fatalf("budget used %d after the connection ended", used)
+				}
+			})
+		})
+	}
+}
