@@ -60,7 +60,7 @@ type readGuard struct {
 
 	code uint16 // a refusal's close code, to send at the next Read
 	why  string
-	err    error // sticky: the read failed
+	err  error // sticky: the read failed
 
 	since atomic.Int64 // unix ns: a data message has been unfinished since then; 0 when none is
 }
