@@ -4,10 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"io"
+	"log/slog"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestTopBitLengthCloses1002(t *testing.T) {
@@ -168,5 +173,178 @@ func TestReadGuardRefusals(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// logRecorder is a slog handler that keeps the messages it is given.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, rec.Message)
+	return nil
+}
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler      { return r }
+
+func (r *logRecorder) count(substr string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.msgs {
+		if strings.Contains(m, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+// A panic on a connection's read goroutine ends that connection only, with 1011 and a log line, and its
+// bookkeeping is done: the endpoint counts it gone, and Shutdown (the fixture's cleanup) returns.
+func TestReadLoopPanicClosesOnlyThatConnection(t *testing.T) {
+	logs := &logRecorder{}
+	f := newFixture(t, Config{Logger: slog.New(logs)})
+	f.ep.readHook = func(b []byte) {
+		if bytes.Contains(b, []byte("PANIC")) {
+			panic("test: read hook")
+		}
+	}
+	control := dial(t, f.srv, v2, nil)
+	control.send(`["1","1","room:1","phx_join",{}]`)
+	control.expect(`["1","1","room:1","phx_reply",{"response":{"joined":"room:1"},"status":"ok"}]`)
+	for i := 0; i < 3; i++ {
+		c := rawDial(t, strings.TrimPrefix(f.srv.URL, "http://"), nil)
+		c.write(clientFrame(true, 1, []byte(`"PANIC"`), -1))
+		c.expectClose(1011)
+	}
+	eventually(t, "crashed connections untracked", func() bool { return f.ep.Stats().Sockets == 1 })
+	if n := logs.count("read loop panicked"); n != 1 { // rate-limited: one line a second
+		t.Fatalf("%d panic log lines, want 1", n)
+	}
+	if n := f.ep.panics.Load(); n != 3 {
+		t.Fatalf("%d panics counted, want 3", n)
+	}
+	control.send(`["1","2","room:1","echo",{"still":"here"}]`)
+	control.expect(`["1","2","room:1","phx_reply",{"response":{"still":"here"},"status":"ok"}]`)
+}
+
+// heapAlloc is the live heap after a collection.
+func heapAlloc() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// Frames in progress cannot take more memory than the inbound budget across the endpoint: the claims that
+// do not fit close their connections with 1013, the others carry on, and a small message still gets
+// through a full budget.
+func TestInboundBudgetBoundsFramesInProgress(t *testing.T) {
+	const claim, budget = 4 << 20, 8 << 20
+	logs := &logRecorder{}
+	f := newFixture(t, Config{MaxFrameSize: claim, MaxInboundBytes: budget, Logger: slog.New(logs)})
+	addr := strings.TrimPrefix(f.srv.URL, "http://")
+	control := dial(t, f.srv, v2, nil)
+	control.send(`["1","1","room:1","phx_join",{}]`)
+	control.expect(`["1","1","room:1","phx_reply",{"response":{"joined":"room:1"},"status":"ok"}]`)
+	before := heapAlloc()
+	var open []*rawConn
+	for i := 0; i < 10; i++ {
+		c := rawDial(t, addr, nil)
+		// A 4 MiB binary frame, all but its last byte held back: gws holds the frame's buffer meanwhile.
+		c.write(clientFrame(true, 2, make([]byte, 1024), claim))
+		if i < budget/claim {
+			eventually(t, "claim taken", func() bool { return f.ep.inbound.used.Load() == int64(i+1)*claim })
+			open = append(open, c)
+			continue
+		}
+		c.expectClose(1013)
+	}
+	if grown := heapAlloc() - before; grown > budget+budget/2 {
+		t.Fatalf("live heap grew by %d MiB with %d MiB of frames in progress allowed", grown>>20, budget>>20)
+	}
+	control.send(`["1","2","room:1","echo",{"still":"here"}]`)
+	control.expect(`["1","2","room:1","phx_reply",{"response":{"still":"here"},"status":"ok"}]`)
+	eventually(t, "refused connections gone, the others open", func() bool {
+		return f.ep.Stats().Sockets == int64(1+len(open))
+	})
+	for _, c := range open { // still open: a heartbeat after the rest of the frame gets its reply
+		c.write(make([]byte, claim-1024))
+		c.write(clientFrame(true, 1, []byte(`[null,"9","phoenix","heartbeat",{}]`), -1))
+		for {
+			_, reply := c.readFrame()
+			if jsonEqual(reply, []byte(`[null,"9","phoenix","phx_reply",{"response":{},"status":"ok"}]`)) {
+				break
+			}
+		}
+	}
+	if n := logs.count("inbound frame refused"); n != 1 {
+		t.Fatalf("%d refusal log lines, want 1 (rate-limited)", n)
+	}
+	for _, c := range open {
+		c.conn.Close()
+	}
+	eventually(t, "budget released", func() bool { return f.ep.inbound.used.Load() == 0 })
+}
+
+// A message left unfinished is closed after IdleTimeout, although the client pings between fragments
+// (each ping resets the idle clock); a connection that only pings stays open.
+func TestUnfinishedMessageTimesOut(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	f := newFixture(t, Config{IdleTimeout: idle})
+	addr := strings.TrimPrefix(f.srv.URL, "http://")
+	half := rawDial(t, addr, nil)
+	pinger := rawDial(t, addr, nil)
+	half.write(clientFrame(false, 1, bytes.Repeat([]byte("x"), 1000), -1))
+	start := time.Now()
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() { // pings from both, every idle/6, for 10 idle timeouts at most
+		defer close(stopped)
+		for i := 0; i < 60; i++ {
+			select {
+			case <-done:
+				return
+			case <-time.After(idle / 6):
+			}
+			_, _ = half.conn.Write(clientFrame(true, 9, []byte("p"), -1))
+			_, _ = pinger.conn.Write(clientFrame(true, 9, []byte("p"), -1))
+		}
+	}()
+	defer func() { <-stopped }()
+	defer close(done)
+	for {
+		op, payload := half.readFrame()
+		if op == 0xA {
+			continue // a pong
+		}
+		if op != 0x8 || !bytes.Equal(payload, []byte{0x03, 0xE9}) {
+			t.Fatalf("frame %x %x, want close 1001", op, payload)
+		}
+		break
+	}
+	select {
+	case <-stopped:
+		t.Fatalf("closed only once the pings stopped, after %v: the message outlived the idle timeout (%v)", time.Since(start), idle)
+	default:
+	}
+	if d := time.Since(start); d < idle {
+		t.Fatalf("closed after %v, before the idle timeout (%v)", d, idle)
+	}
+	// The pinger, connected as long (past the idle timeout), was never idle: it still answers.
+	pinger.write(clientFrame(true, 1, []byte(`[null,"9","phoenix","heartbeat",{}]`), -1))
+	for {
+		op, payload := pinger.readFrame()
+		if op == 0xA {
+			continue
+		}
+		if op != 0x1 || !jsonEqual(payload, []byte(`[null,"9","phoenix","phx_reply",{"response":{},"status":"ok"}]`)) {
+			t.Fatalf("pinger got %x %x, want the heartbeat reply", op, payload)
+		}
+		break
 	}
 }
