@@ -31,7 +31,8 @@ type Config struct {
 	MaxFrameSize int
 	// MaxInboundBytes bounds the memory of inbound WebSocket messages in progress across the endpoint: a
 	// frame's length is claimed when its header arrives (gws allocates the whole frame then) and held until
-	// its message is handed to the socket actor. A claim that does not fit closes its connection (the
+	// its message is handed to the socket actor (a fragmented message counts three times its size: gws
+	// reassembles it in a buffer grown by doubling). A claim that does not fit closes its connection (the
 	// newest claimant) with 1013 (Try Again Later), logged; messages up to 4 KiB always fit, so heartbeats
 	// and ordinary pushes keep flowing while large messages hold the budget.
 	// Zero value means 256 MiB; a value below MaxFrameSize is raised to MaxFrameSize.

@@ -55,8 +55,9 @@ type readGuard struct {
 	inData bool   // the current frame is a data frame
 	fin    bool   // ... and the last of its message
 	open   bool   // a data message has begun and its last frame has not
-	msg    int64  // payload bytes claimed by the message in progress
-	held   int64  // bytes this connection holds in the endpoint's inbound budget
+	msg    int64  // payload bytes of the message in progress
+	claim  int64  // budget bytes claimed by the message in progress
+	held   int64  // budget bytes this connection holds, for it and for messages not yet handed over
 
 	code uint16 // a refusal's close code, to send at the next Read
 	why  string
@@ -204,12 +205,18 @@ func (g *readGuard) accept() (uint16, string) {
 	if n > uint64(max) || g.msg+int64(n) > max {
 		return closeMessageTooBig, "message larger than MaxFrameSize"
 	}
-	total := g.msg + int64(n)
-	if n > 0 {
-		if !g.ep.inbound.take(int64(n), total <= smallMessage) {
+	total, cost := g.msg+int64(n), int64(n)
+	if op == 0 || !fin {
+		// gws reassembles a fragmented message in a buffer grown by doubling: up to twice the message,
+		// and the buffer it outgrew, live at once.
+		cost *= 3
+	}
+	if cost > 0 {
+		if !g.ep.inbound.take(cost, total <= smallMessage) {
 			return closeTryAgainLater, "inbound budget (MaxInboundBytes) exhausted"
 		}
-		g.held += int64(n)
+		g.held += cost
+		g.claim += cost
 	}
 	g.msg, g.left, g.inData, g.fin, g.open = total, n, true, fin, !fin
 	return 0, ""
@@ -218,7 +225,7 @@ func (g *readGuard) accept() (uint16, string) {
 // frameDone ends the current frame: the last frame of a message ends the message.
 func (g *readGuard) frameDone() {
 	if g.inData && g.fin {
-		g.msg, g.inData = 0, false
+		g.msg, g.claim, g.inData = 0, 0, false
 	}
 }
 
@@ -243,7 +250,7 @@ func (g *readGuard) unfinishedBefore(t int64) bool {
 // handed releases the budget held by the messages gws has handed over (OnMessage), keeping the claim of
 // one already begun behind them.
 func (g *readGuard) handed() {
-	if r := g.held - g.msg; r > 0 {
+	if r := g.held - g.claim; r > 0 {
 		g.ep.inbound.release(r)
 		g.held -= r
 	}
@@ -252,7 +259,7 @@ func (g *readGuard) handed() {
 // end releases everything the connection holds.
 func (g *readGuard) end() {
 	g.ep.inbound.release(g.held)
-	g.held, g.msg = 0, 0
+	g.held, g.msg, g.claim = 0, 0, 0
 	g.since.Store(0)
 }
 
