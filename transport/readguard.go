@@ -273,7 +273,12 @@ func (g *readGuard) fail() error {
 // refuse closes the connection for a frame its read guard refused, from the read goroutine. gws writes a
 // close frame once: this one, and not the 1000 it would send for the failed read.
 func (c *wsConn) refuse(code uint16, why string) {
-	c.ep.refused(c, code, why)
+	c.mu.Lock()
+	closing := c.closing
+	c.mu.Unlock()
+	if !closing { // a connection being closed lingers, reading beside gws: what the guard saw is no frame
+		c.ep.refused(c, code, why)
+	}
 	_ = c.socket.WriteClose(code, nil)
 }
 
