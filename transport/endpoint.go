@@ -35,7 +35,8 @@ type Config struct {
 	// reassembles it in a buffer grown by doubling). A claim that does not fit closes its connection (the
 	// newest claimant) with 1013 (Try Again Later), logged; messages up to 4 KiB always fit, so heartbeats
 	// and ordinary pushes keep flowing while large messages hold the budget.
-	// Zero value means 256 MiB; a value below MaxFrameSize is raised to MaxFrameSize.
+	// Zero value means 256 MiB; a value below 3 × MaxFrameSize is raised to it (room for one fragmented
+	// message of MaxFrameSize).
 	MaxInboundBytes int
 	// IdleTimeout closes a connection that sent nothing (not even a heartbeat) for this long, or whose
 	// message in progress has been unfinished for this long (pings between its fragments notwithstanding),
@@ -97,7 +98,7 @@ func (c *Config) setDefaults() {
 	if c.MaxInboundBytes <= 0 {
 		c.MaxInboundBytes = 256 << 20
 	}
-	c.MaxInboundBytes = max(c.MaxInboundBytes, c.MaxFrameSize)
+	c.MaxInboundBytes = max(c.MaxInboundBytes, 3*c.MaxFrameSize)
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 60 * time.Second
 	}

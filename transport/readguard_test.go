@@ -245,7 +245,7 @@ func heapAlloc() int64 {
 // do not fit close their connections with 1013, the others carry on, and a small message still gets
 // through a full budget.
 func TestInboundBudgetBoundsFramesInProgress(t *testing.T) {
-	const claim, budget = 4 << 20, 8 << 20
+	const claim, budget = 4 << 20, 12 << 20 // the smallest budget for this MaxFrameSize
 	logs := &logRecorder{}
 	f := newFixture(t, Config{MaxFrameSize: claim, MaxInboundBytes: budget, Logger: slog.New(logs)})
 	addr := strings.TrimPrefix(f.srv.URL, "http://")
