@@ -11,6 +11,9 @@ NPM       ?= npm
 # Iterations, not seconds: a time budget makes go test fail with "context deadline exceeded" when a
 # loaded machine is slow to stop its fuzz workers.
 FUZZTIME  ?= 100000x
+# Fuzz targets that make a network round trip per input (a live server), and their smaller count (~5 s).
+FUZZ_NET     := FuzzWebSocketBytes
+FUZZTIME_NET ?= 10000x
 NPM_DIRS  := examples/conformance/js examples/conformance/browser examples/tapracer/assets examples/tapracer/browser
 BENCH_OUT   ?= bench-results
 BENCH_FLAGS ?=
@@ -69,8 +72,9 @@ fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 	  for target in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
-	    echo "fuzz $$pkg $$target"; \
-	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    n=$(FUZZTIME); case " $(FUZZ_NET) " in *" $$target "*) n=$(FUZZTIME_NET);; esac; \
+	    echo "fuzz $$pkg $$target ($$n)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $$n $$pkg; \
 	  done; \
 	done
 

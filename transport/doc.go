@@ -12,14 +12,25 @@
 // no session); the auth token is the single bearer entry of the first Sec-WebSocket-Protocol header.
 // After the upgrade, the connection closes with:
 //
-//	1001  kicked (a "disconnect" broadcast to the socket id) or idle for Config.IdleTimeout
-//	1009  an inbound frame larger than Config.MaxFrameSize
-//	1011  a malformed frame, or the socket actor crashed
+//	1001  kicked (a "disconnect" broadcast to the socket id), idle for Config.IdleTimeout, or with a
+//	      message unfinished for that long
+//	1002  a frame RFC 6455 forbids (e.g. a 64-bit length with the top bit set, an unmasked frame)
+//	1009  an inbound message larger than Config.MaxFrameSize (refused at its frame header)
+//	1011  a malformed frame, the socket actor crashed, or the connection's read goroutine panicked
 //	1012  Endpoint.Shutdown (the drain: after the connection's in-flight replies, in batches)
 //	1013  slow consumer: the outbound queue overflowed (when a write is stuck, the TCP connection is
-//	      dropped instead, since no close frame can get through)
+//	      dropped instead, since no close frame can get through); or the endpoint's inbound budget
+//	      (Config.MaxInboundBytes) cannot take the frame the connection started
 //
 // Never 1000, after which phoenix.js before 1.8.16 does not reconnect.
+//
+// # Reads
+//
+// A read guard under gws's reader (readguard.go) sees every byte a client sends and checks each frame
+// header before gws parses it: gws trusts header lengths and allocates a whole frame when its header
+// arrives. The claimed bytes of messages in progress are held in an endpoint-wide budget until the
+// message is handed to its socket actor. Refusals are logged (rate-limited); a panic on a read goroutine
+// ends its connection only.
 //
 // # Writes
 //

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -24,11 +25,22 @@ type Config struct {
 	PubSub *pubsub.PubSub
 	// CheckOrigin decides which browser origins may connect. Zero value means SameAsRequest().
 	CheckOrigin OriginPolicy
-	// MaxFrameSize is the largest inbound frame accepted; a larger one closes the connection with 1009.
+	// MaxFrameSize is the largest inbound message accepted (one frame, or the fragments of one message in
+	// all); a larger one closes the connection with 1009 as soon as its frame header arrives.
 	// Zero value means 10 MB, Phoenix's default.
 	MaxFrameSize int
-	// IdleTimeout closes a connection that sent nothing (not even a heartbeat) for this long, with 1001.
-	// Zero value means 60 s.
+	// MaxInboundBytes bounds the memory of inbound WebSocket messages in progress across the endpoint: a
+	// frame's length is claimed when its header arrives (gws allocates the whole frame then) and held until
+	// its message is handed to the socket actor (a fragmented message counts three times its size: gws
+	// reassembles it in a buffer grown by doubling). A claim that does not fit closes its connection (the
+	// newest claimant) with 1013 (Try Again Later), logged; messages up to 4 KiB always fit, so heartbeats
+	// and ordinary pushes keep flowing while large messages hold the budget.
+	// Zero value means 256 MiB; a value below 3 × MaxFrameSize is raised to it (room for one fragmented
+	// message of MaxFrameSize).
+	MaxInboundBytes int
+	// IdleTimeout closes a connection that sent nothing (not even a heartbeat) for this long, or whose
+	// message in progress has been unfinished for this long (pings between its fragments notwithstanding),
+	// with 1001. Zero value means 60 s.
 	IdleTimeout time.Duration
 	// WriteTimeout bounds each write to a client; a client that does not read for this long is dropped.
 	// Zero value means 10 s.
@@ -86,6 +98,10 @@ func (c *Config) setDefaults() {
 	if c.MaxFrameSize <= 0 {
 		c.MaxFrameSize = 10 << 20
 	}
+	if c.MaxInboundBytes <= 0 {
+		c.MaxInboundBytes = 256 << 20
+	}
+	c.MaxInboundBytes = max(c.MaxInboundBytes, 3*c.MaxFrameSize)
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 60 * time.Second
 	}
@@ -130,6 +146,14 @@ type Endpoint struct {
 	readers sync.WaitGroup // one per connection read loop, and one per long-poll session
 	flush   *flushPool     // writers shared by all connections
 	lp      *longPoll      // nil when long-poll is disabled
+
+	// The WebSocket read side (readguard.go).
+	inbound    inboundBudget // Config.MaxInboundBytes
+	refusals   atomic.Int64  // connections closed for a refused frame
+	panics     atomic.Int64  // read loops that panicked
+	refusalLog logLimiter
+	panicLog   logLimiter
+	readHook   func([]byte) // tests: sees every chunk read from a client
 }
 
 // NewEndpoint returns an Endpoint with no sockets mounted yet.
@@ -142,6 +166,7 @@ func NewEndpoint(cfg Config) *Endpoint {
 		conns:   make(map[*wsConn]struct{}),
 		polls:   make(map[string]*pollConn),
 	}
+	e.inbound.max = int64(cfg.MaxInboundBytes)
 	if !cfg.DisableLongPoll {
 		e.lp = newLongPoll(cfg.SecretKeyBase, cfg.LongPollWindow)
 	}
@@ -336,10 +361,10 @@ func (e *Endpoint) forgetPoll(c *pollConn) {
 	e.mu.Unlock()
 }
 
-// janitor closes connections silent for longer than IdleTimeout (1001) and ends long-poll sessions nobody
-// polled (expirePolls). It is an infrastructure worker under the endpoint supervisor: one timer for all
-// connections costs far less than a deadline reset per frame, and a janitor that crashes is restarted with
-// nothing to recover.
+// janitor closes connections silent for longer than IdleTimeout, or with a message unfinished for that
+// long (1001), and ends long-poll sessions nobody polled (expirePolls). It is an infrastructure worker
+// under the endpoint supervisor: one timer for all connections costs far less than a deadline reset per
+// frame, and a janitor that crashes is restarted with nothing to recover.
 type janitor struct {
 	e     *Endpoint
 	stop  func() bool
@@ -381,7 +406,7 @@ func (j *janitor) sweep(now time.Time) {
 	j.idle = j.idle[:0]
 	e.mu.Lock()
 	for c := range e.conns {
-		if c.lastRead.Load() < limit {
+		if c.lastRead.Load() < limit || c.in.unfinishedBefore(limit) {
 			j.idle = append(j.idle, c)
 		}
 	}

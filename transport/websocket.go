@@ -79,18 +79,18 @@ func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lc := &lingerConn{Conn: netConn}
-	// gws reads through the reader it is given for the connection's whole life: net/http's is 4 KiB, so
-	// unless the client already sent bytes past the handshake, use one of Config.ReadBufferSize.
-	br := brw.Reader
-	if br.Buffered() == 0 && br.Size() != ep.cfg.ReadBufferSize {
-		br = bufio.NewReaderSize(lc, ep.cfg.ReadBufferSize)
-	}
-	socket, err := up.UpgradeFromConn(lc, br, r)
+	// gws reads through the reader it is given for the connection's whole life: one of
+	// Config.ReadBufferSize over the read guard, which sees every byte first, including any the client
+	// sent along with the handshake (already in net/http's reader).
+	c := &wsConn{ep: ep, ser: ser}
+	pre, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	c.in.init(ep, lc, pre, c.refuse)
+	socket, err := up.UpgradeFromConn(lc, bufio.NewReaderSize(&c.in, ep.cfg.ReadBufferSize), r)
 	if err != nil {
 		_ = netConn.Close()
 		return
 	}
-	c := &wsConn{ep: ep, socket: socket, ser: ser}
+	c.socket = socket
 	c.lastRead.Store(time.Now().UnixNano())
 	socket.Session().(*connSlot).c = c
 	if !ep.track(c) {
@@ -104,7 +104,50 @@ func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.session = session
-	go socket.ReadLoop()
+	go c.readLoop()
+}
+
+// readLoop runs gws's read loop. gws recovers panics only around OnMessage: one anywhere else on its read
+// path would end the process. Here it ends this connection only: logged, closed with 1011, and the
+// bookkeeping OnClose does, done once.
+func (c *wsConn) readLoop() {
+	defer func() {
+		if v := recover(); v != nil {
+			c.ep.readPanicked(v)
+			c.closeAfterPanic()
+		}
+		c.ended()
+	}()
+	c.socket.ReadLoop()
+}
+
+func (c *wsConn) closeAfterPanic() {
+	defer func() { _ = recover() }() // gws's state may be what panicked: the TCP close below is enough
+	_ = c.socket.WriteClose(uint16(channel.CloseInternalError), nil)
+	_ = c.socket.NetConn().Close()
+}
+
+// ended does once what the end of the read loop means: the connection is gone, its socket actor is told,
+// its inbound budget released, and the endpoint stops counting it (Shutdown waits for that), whatever
+// panics on the way.
+func (c *wsConn) ended() {
+	if !c.over.CompareAndSwap(false, true) {
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			c.ep.readPanicked(v)
+		}
+		c.ep.untrack(c)
+	}()
+	c.in.end()
+	c.mu.Lock()
+	c.closing, c.dead = true, true
+	c.queue = nil
+	c.mu.Unlock()
+	if c.session != nil {
+		c.session.Close()
+	}
 }
 
 // lingerConn closes gracefully: it half-closes, then reads and discards what the client still sends for a
@@ -173,16 +216,39 @@ type wsHandler struct{}
 
 func (wsHandler) OnOpen(*gws.Conn) {}
 
+// ownMin is the message size from which the decoded message keeps gws's buffer instead of copying its
+// payload: gws allocates a buffer of this size or more for its message alone (it pools only smaller ones),
+// so handing it over costs nothing and saves a copy of the whole message.
+const ownMin = 256 << 10
+
 func (wsHandler) OnMessage(socket *gws.Conn, msg *gws.Message) {
-	defer msg.Close()
 	c := connOf(socket)
+	defer c.in.handed()
+	defer func() {
+		// gws would log this to its own logger and read on: log it to ours, and close the connection.
+		if v := recover(); v != nil {
+			c.ep.readPanicked(v)
+			c.Close(channel.CloseInternalError)
+		}
+	}()
 	c.lastRead.Store(time.Now().UnixNano())
 	switch msg.Opcode {
 	case gws.OpcodeText, gws.OpcodeBinary:
 	default:
+		_ = msg.Close()
 		return
 	}
-	m, err := c.ser.Decode(msg.Bytes(), msg.Opcode == gws.OpcodeBinary)
+	data, binary := msg.Bytes(), msg.Opcode == gws.OpcodeBinary
+	var m *message.Message
+	var err error
+	if len(data) >= ownMin && cap(data)-len(data) <= len(data)/8 {
+		// Not closed: the message keeps the buffer. (A fragmented message's buffer grew by doubling:
+		// one much larger than the message is copied from instead, so that it is not kept.)
+		m, err = serializer.DecodeOwned(c.ser, data, binary)
+	} else {
+		m, err = c.ser.Decode(data, binary)
+		_ = msg.Close()
+	}
 	if err != nil {
 		// Phoenix crashes the connection on a malformed frame: 1011, and only this connection.
 		c.ep.cfg.Logger.Debug("pyre: malformed frame", "err", err)
@@ -202,18 +268,7 @@ func (wsHandler) OnPong(socket *gws.Conn, _ []byte) {
 	connOf(socket).lastRead.Store(time.Now().UnixNano())
 }
 
-func (wsHandler) OnClose(socket *gws.Conn, _ error) {
-	defer func() { _ = recover() }()
-	c := connOf(socket)
-	c.mu.Lock()
-	c.closing, c.dead = true, true
-	c.queue = nil
-	c.mu.Unlock()
-	if c.session != nil {
-		c.session.Close()
-	}
-	c.ep.untrack(c)
-}
+func (wsHandler) OnClose(socket *gws.Conn, _ error) { connOf(socket).ended() }
 
 var encoders = map[serializer.Serializer]func(*message.Broadcast) ([]byte, error){}
 
@@ -240,6 +295,8 @@ type wsConn struct {
 	ser      serializer.Serializer
 	session  *channel.Session
 	lastRead atomic.Int64 // unix nanoseconds of the last inbound frame
+	in       readGuard    // under gws's reader: checks frame headers, claims the inbound budget
+	over     atomic.Bool  // the read loop has ended (ended ran)
 
 	mu          sync.Mutex
 	queue       []outFrame

@@ -30,3 +30,25 @@ const (
 	slotV1 = 0
 	slotV2 = 1
 )
+
+// DecodeOwned is s.Decode for a frame the caller gives up: the message may keep frame (its payload a part of
+// it) instead of copying the payload, which for a large frame saves a copy of the whole message. The caller
+// must not use or reuse frame afterwards. A Serializer of another package is simply asked to Decode.
+func DecodeOwned(s Serializer, frame []byte, binary bool) (*message.Message, error) {
+	if o, ok := s.(interface {
+		decodeOwned(frame []byte, binary bool) (*message.Message, error)
+	}); ok {
+		return o.decodeOwned(frame, binary)
+	}
+	return s.Decode(frame, binary)
+}
+
+// payloadOf returns frame[start:end], copied unless own.
+func payloadOf(frame []byte, start, end int, own bool) []byte {
+	if own {
+		return frame[start:end:end]
+	}
+	p := make([]byte, end-start)
+	copy(p, frame[start:end])
+	return p
+}

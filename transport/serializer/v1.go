@@ -28,6 +28,14 @@ var v1Keys = [numKeys]string{"topic", "event", "payload", "ref", "join_ref"}
 // Decode parses {"topic": T, "event": E, "payload": P, "ref": R} with an optional "join_ref"; other keys are
 // ignored and, as in encoding/json, the last of duplicate keys wins.
 func (v1) Decode(frame []byte, binary bool) (*message.Message, error) {
+	return decodeV1(frame, binary, false)
+}
+
+func (v1) decodeOwned(frame []byte, binary bool) (*message.Message, error) {
+	return decodeV1(frame, binary, true)
+}
+
+func decodeV1(frame []byte, binary, own bool) (*message.Message, error) {
 	const what = "V1 frame"
 	if binary {
 		return nil, fmt.Errorf("%w: %s: V1 has no binary frames", ErrMalformed, what)
@@ -113,9 +121,7 @@ func (v1) Decode(frame []byte, binary bool) (*message.Message, error) {
 	if found[keyJoinRef] {
 		m.JoinRef = refOf(string(tok(keyJoinRef)))
 	}
-	p := make([]byte, vals[keyPayload].end-vals[keyPayload].start)
-	copy(p, tok(keyPayload))
-	m.Payload = message.JSON(p)
+	m.Payload = message.JSON(payloadOf(frame, vals[keyPayload].start, vals[keyPayload].end, own))
 	return m, nil
 }
 

@@ -23,15 +23,24 @@ const (
 )
 
 func (v2) Decode(frame []byte, binary bool) (*message.Message, error) {
+	return decodeV2(frame, binary, false)
+}
+
+func (v2) decodeOwned(frame []byte, binary bool) (*message.Message, error) {
+	return decodeV2(frame, binary, true)
+}
+
+func decodeV2(frame []byte, binary, own bool) (*message.Message, error) {
 	if binary {
-		return decodeV2Binary(frame)
+		return decodeV2Binary(frame, own)
 	}
-	return decodeV2Text(frame)
+	return decodeV2Text(frame, own)
 }
 
 // decodeV2Text decodes [J, R, T, E, P, ...]. The message shares one string for J, R, T and E (which are
-// adjacent in the frame) and copies P: three allocations in all for the usual frame.
-func decodeV2Text(frame []byte) (*message.Message, error) {
+// adjacent in the frame) and copies P (unless own: see DecodeOwned): three allocations in all for the usual
+// frame.
+func decodeV2Text(frame []byte, own bool) (*message.Message, error) {
 	const what = "V2 text frame"
 	s := scanner{data: frame}
 	s.ws()
@@ -100,9 +109,7 @@ func decodeV2Text(frame []byte) (*message.Message, error) {
 		Topic:   stringOf(hdr, frame, el[2], base),
 		Event:   stringOf(hdr, frame, el[3], base),
 	}
-	p := make([]byte, el[4].end-el[4].start)
-	copy(p, frame[el[4].start:el[4].end])
-	m.Payload = message.JSON(p)
+	m.Payload = message.JSON(payloadOf(frame, el[4].start, el[4].end, own))
 	return m, nil
 }
 
@@ -128,7 +135,7 @@ func stringOf(hdr string, frame []byte, sp span, base int) string {
 }
 
 // decodeV2Binary decodes a client push: 0, len(J), len(R), len(T), len(E), J, R, T, E, data.
-func decodeV2Binary(frame []byte) (*message.Message, error) {
+func decodeV2Binary(frame []byte, own bool) (*message.Message, error) {
 	const what = "V2 binary frame"
 	if len(frame) == 0 {
 		return nil, fmt.Errorf("%w: %s: empty", ErrMalformed, what)
@@ -159,8 +166,7 @@ func decodeV2Binary(frame []byte) (*message.Message, error) {
 		}
 		at += lens[i]
 	}
-	data := make([]byte, len(frame)-end)
-	copy(data, frame[end:])
+	data := payloadOf(frame, end, len(frame), own)
 	return &message.Message{
 		JoinRef: binaryRef(fields[0]),
 		Ref:     binaryRef(fields[1]),
