@@ -75,7 +75,7 @@ type Config struct {
 	DrainBatchSize int
 	DrainInterval  time.Duration
 	// DisableLongPoll turns the long-poll transport off. Zero value means every socket also answers
-	// long-poll at path+"/longpoll" (PROTOCOL.md §7), with the same router, channels and serializers.
+	// long-poll at path+"/longpoll" (transport/PROTOCOL.md §7), with the same router, channels and serializers.
 	DisableLongPoll bool
 	// LongPollWindow is how long a long-poll GET waits for frames before answering 204 and how long a POST
 	// may take to send its body and have its frames accepted (else 408: every read of a long-poll request

@@ -24,7 +24,7 @@ import (
 	"github.com/pyrehq/pyre/transport/token"
 )
 
-// The long-poll transport (PROTOCOL.md §7), at path+"/longpoll" of every socket. A session is a socket
+// The long-poll transport (transport/PROTOCOL.md §7), at path+"/longpoll" of every socket. A session is a socket
 // actor like a WebSocket connection's, with a pollConn as its channel.Conn: same router, channels, pubsub
 // and fastlane. Every answer is HTTP 200 with the logical status in a JSON body:
 //
@@ -132,7 +132,7 @@ func (lp *longPoll) watchServer(r *http.Request) {
 	})
 }
 
-// serveLongPoll answers the long-poll transport (PROTOCOL.md §7). Every answer but a non-GET/POST/OPTIONS
+// serveLongPoll answers the long-poll transport (transport/PROTOCOL.md §7). Every answer but a non-GET/POST/OPTIONS
 // method (400) is HTTP 200 with the logical status in the JSON body.
 // deadline is when reading r's body must end (Endpoint.ServeHTTP): a POST answers 408 past it.
 func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request, deadline time.Time) {

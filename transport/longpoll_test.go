@@ -25,7 +25,7 @@ import (
 	"github.com/pyrehq/pyre/transport/token"
 )
 
-// Long-poll, PROTOCOL.md §7. Unless a test says otherwise the window is lpWindow: a GET that expects
+// Long-poll, transport/PROTOCOL.md §7. Unless a test says otherwise the window is lpWindow: a GET that expects
 // frames gets them at once, and no session expires during a test.
 const lpWindow = 5 * time.Second
 

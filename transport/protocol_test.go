@@ -187,7 +187,7 @@ func newFixture(t *testing.T, cfg Config, opts ...channel.RouterOption) *fixture
 	f := &fixture{terminated: &reasons{}}
 	router := channel.NewRouter(testSocket{}, opts...)
 	newRoom := func() channel.Channel { return &room{terminated: f.terminated} }
-	// room:* is Phoenix-exact; the others exercise in-place restarts (PROTOCOL.md §6).
+	// room:* is Phoenix-exact; the others exercise in-place restarts (transport/PROTOCOL.md §6).
 	router.Channel("room:*", newRoom, channel.WithRestart(supervisor.Temporary))
 	router.Channel("rs:*", newRoom)
 	router.Channel("perm:*", newRoom, channel.WithRestart(supervisor.Permanent))

@@ -12,7 +12,7 @@ import (
 	"github.com/pyrehq/pyre/supervisor/chaos"
 )
 
-// In-place channel restarts, PROTOCOL.md §6. The fixture's routes: room:* Temporary (Phoenix), rs:*
+// In-place channel restarts, transport/PROTOCOL.md §6. The fixture's routes: room:* Temporary (Phoenix), rs:*
 // Transient (the default), perm:* Permanent, once:* Transient with one restart allowed per hour.
 
 const crashReply = `{"response":{"reason":"channel_crash"},"status":"error"}`

@@ -48,7 +48,7 @@
 //
 // A panic in any callback is caught in the channel's actor and Terminate runs with a *CrashError; the
 // socket and its other channels carry on. What happens next is the route's restart type (WithRestart,
-// PROTOCOL.md §6), decided by the socket actor, which supervises its channels:
+// transport/PROTOCOL.md §6), decided by the socket actor, which supervises its channels:
 //
 //	supervisor.Transient (default)  crash → in-place restart: a fresh Channel value, Join re-run with the
 //	                                original params and assigns (Socket.Incarnation() > 1), same join_ref,

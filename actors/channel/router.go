@@ -79,7 +79,7 @@ type RouterOption func(*Router)
 // WithMaxChannels caps the channels one connection may have joined at once (default 100).
 func WithMaxChannels(n int) RouterOption { return func(r *Router) { r.maxChannels = n } }
 
-// Default restart intensities (PROTOCOL.md §6). OTP's default of 1 in 5 s would turn a second crash of a
+// Default restart intensities (transport/PROTOCOL.md §6). OTP's default of 1 in 5 s would turn a second crash of a
 // chatty channel into phx_error; a channel gets three in-place restarts per 5 s, a connection ten.
 var (
 	DefaultChannelIntensity = supervisor.Intensity{Max: 3, Period: 5 * time.Second}
@@ -125,7 +125,7 @@ type RouteOption func(*route)
 // WithAssigns merges assigns into every channel joined through the route.
 func WithAssigns(a Assigns) RouteOption { return func(r *route) { r.assigns = a } }
 
-// WithRestart sets what happens when a channel of the route crashes (PROTOCOL.md §6):
+// WithRestart sets what happens when a channel of the route crashes (transport/PROTOCOL.md §6):
 // supervisor.Transient (the default) restarts it in place after an abnormal exit, supervisor.Permanent
 // also after a normal stop the client did not ask for, supervisor.Temporary never (Phoenix: phx_error and
 // the client rejoins).

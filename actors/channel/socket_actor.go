@@ -110,7 +110,7 @@ func (a *socketActor) drained(ctx actor.Context) {
 	supervisor.Exit(ctx, ErrShutdown)
 }
 
-// route dispatches one inbound message (PROTOCOL.md §3).
+// route dispatches one inbound message (transport/PROTOCOL.md §3).
 func (a *socketActor) route(ctx actor.Context, m *message.Message) {
 	cs := a.cs
 	if a.draining {
@@ -179,7 +179,7 @@ func (a *socketActor) join(ctx actor.Context, m *message.Message) {
 	a.channels.put(&chanEntry{pid: pid, st: st})
 }
 
-// HandleFailure is the channel supervisor (PROTOCOL.md §6), run in the socket actor's turn while the failed
+// HandleFailure is the channel supervisor (transport/PROTOCOL.md §6), run in the socket actor's turn while the failed
 // channel's mailbox is suspended. reason is a channelExit (the channel ended on its own, Terminate done),
 // a killSignal (killed from outside) or a panic value (a fault outside user code). The route's restart type
 // and two intensity windows, the channel's and the connection's, decide: restart in place, end the channel

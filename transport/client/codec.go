@@ -119,7 +119,7 @@ func replyFromMessage(m Message) (Reply, error) {
 	return r, nil
 }
 
-// Decode decodes one server-to-client V2 frame: a text frame [J,R,T,E,P] (PROTOCOL.md §2; extra elements
+// Decode decodes one server-to-client V2 frame: a text frame [J,R,T,E,P] (transport/PROTOCOL.md §2; extra elements
 // are ignored) or a binary push (kind 0), reply (kind 1) or broadcast (kind 2). The returned Message does
 // not alias data. Errors wrap ErrMalformed.
 func Decode(typ FrameType, data []byte) (Message, error) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// The binary vectors of PROTOCOL.md §2.
+// The binary vectors of transport/PROTOCOL.md §2.
 var (
 	vecClientPush = []byte("\x00\x02\x03\x05\x05" + "12" + "123" + "topic" + "event" + "efg")
 	vecServerPush = []byte("\x00\x02\x05\x05" + "12" + "topic" + "event" + "efg")

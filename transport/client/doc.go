@@ -1,5 +1,5 @@
 // Package client is a Phoenix Channels V2 WebSocket client: the client side of the wire described in
-// PROTOCOL.md. Pyre's tests use it to drive servers (Pyre's, or Phoenix itself) over real sockets, and load
+// transport/PROTOCOL.md. Pyre's tests use it to drive servers (Pyre's, or Phoenix itself) over real sockets, and load
 // generators use it to hold thousands of connections per process, so it is deliberately lean: one read
 // goroutine per connection and none per channel.
 //

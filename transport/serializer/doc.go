@@ -1,5 +1,5 @@
 // Package serializer turns message values into Phoenix frames and back: V1 (JSON objects), V2 (JSON
-// arrays) and V2 binary frames (PROTOCOL.md §2).
+// arrays) and V2 binary frames (transport/PROTOCOL.md §2).
 //
 // A connection picks its serializer once, from the client's vsn (ForVsn), then calls Decode for every inbound
 // frame and Encode for every push and reply. Broadcasts are encoded once per serializer and shared by every

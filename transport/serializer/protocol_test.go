@@ -8,7 +8,7 @@ import (
 	"github.com/pyrehq/pyre/actors/message"
 )
 
-// The vectors of PROTOCOL.md §2 (binary frames), byte for byte.
+// The vectors of transport/PROTOCOL.md §2 (binary frames), byte for byte.
 func TestBinaryVectors(t *testing.T) {
 	efg := []byte{101, 102, 103}
 
@@ -68,7 +68,7 @@ func TestBinaryVectors(t *testing.T) {
 	}
 }
 
-// The framing rows of PROTOCOL.md §3: the client's frame is decoded, the server's answer is built from it
+// The framing rows of transport/PROTOCOL.md §3: the client's frame is decoded, the server's answer is built from it
 // as the socket would, and encoded.
 func TestProtocolFraming(t *testing.T) {
 	reply := func(status, response string) func(*message.Message) *message.Message {

@@ -1,4 +1,4 @@
-// The long-poll transport (PROTOCOL.md §7) with phoenix.js's own LongPoll: connect, join, push/reply,
+// The long-poll transport (transport/PROTOCOL.md §7) with phoenix.js's own LongPoll: connect, join, push/reply,
 // broadcasts, leave, refusal, the session expiring, and 1.8's fallback from a refused WebSocket.
 //
 // Under Node, phoenix 1.8's Ajax uses fetch; 1.7's needs XMLHttpRequest, which Node lacks: FetchXHR below

@@ -1,4 +1,4 @@
-// Presence (PROTOCOL.md §8) seen through phoenix.js's own Presence class: every client's list() must
+// Presence (transport/PROTOCOL.md §8) seen through phoenix.js's own Presence class: every client's list() must
 // converge to the server's list (GET /presence?topic=T) after joins, updates, leaves, closed sockets,
 // crashes and kills. presence:* tracks the socket's user_id (or the join's params.user) with
 // {"online_at"}, pushes presence_state after joining, and is restarted in place (Transient).

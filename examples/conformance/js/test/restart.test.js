@@ -1,4 +1,4 @@
-// Pyre's supervised restarts (PROTOCOL.md §6) seen by phoenix.js: restart:* is echo:* under Transient.
+// Pyre's supervised restarts (transport/PROTOCOL.md §6) seen by phoenix.js: restart:* is echo:* under Transient.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { clients, Client, unique, endpointBroadcast, httpGet, waitFor } from "../lib/pyre.js";
