@@ -20,23 +20,34 @@ import (
 // Config configures an Endpoint. The zero value works; every field documents its zero value.
 type Config struct {
 	// PubSub is the topic registry shared by every socket of the endpoint. Zero value means a new
-	// local-only registry.
+	// local-only registry limited to MaxOutboundPayload (set pubsub.Config.MaxPayloadSize on one you pass:
+	// the Endpoint's and channels' broadcasts are checked either way, PubSub.Broadcast called directly is not).
 	PubSub *pubsub.PubSub
 	// CheckOrigin decides which browser origins may connect. Zero value means SameAsRequest().
 	CheckOrigin OriginPolicy
 	// MaxFrameSize is the largest inbound frame accepted; a larger one closes the connection with 1009.
 	// Zero value means 10 MB, Phoenix's default.
 	MaxFrameSize int
+	// MaxOutboundPayload is the largest payload (bytes of JSON or binary) of a push, reply or broadcast
+	// sent to clients. A larger one is refused where it is made, never cut at the receivers: Socket.Push,
+	// Socket.Broadcast/BroadcastFrom and the Endpoint's broadcasts return channel.ErrMessageTooLarge; a
+	// reply too large is answered {"reason":"reply too large"} with status error, and logged. Zero value
+	// means MaxFrameSize, so that whatever a client may send can be echoed or broadcast.
+	MaxOutboundPayload int
 	// IdleTimeout closes a connection that sent nothing (not even a heartbeat) for this long, with 1001.
 	// Zero value means 60 s.
 	IdleTimeout time.Duration
 	// WriteTimeout bounds each write to a client; a client that does not read for this long is dropped.
 	// Zero value means 10 s.
 	WriteTimeout time.Duration
-	// MaxQueueMessages and MaxQueueBytes bound the frames waiting to be written to one connection. A client
-	// whose queue overflows is a slow consumer: it is disconnected with 1013 (Try Again Later) and its
-	// queued frames are dropped, so it can neither grow memory nor stall anyone else.
-	// Zero values mean 1024 messages and 4 MiB.
+	// MaxQueueMessages and MaxQueueBytes bound the frames waiting to be written to one connection. A frame
+	// that finds the queue full (that many frames, or that many bytes already queued) makes the client a
+	// slow consumer: it is disconnected with 1013 (Try Again Later) and its queued frames are dropped, so it
+	// can neither grow memory (at most MaxQueueBytes plus one message) nor stall anyone else. A queue below
+	// its byte bound takes a frame of any size, so one big message never cuts a client that reads. While
+	// the queue holds half a bound or more, the connection's reader pauses until it is down to a quarter:
+	// a client that pipelines pushes faster than it reads their replies is slowed, not cut.
+	// Zero values mean 1024 messages and MaxOutboundPayload + 4 MiB.
 	MaxQueueMessages int
 	MaxQueueBytes    int
 	// WriteDelay holds a connection's first pending frame this long before writing, so that more frames
@@ -74,9 +85,6 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.PubSub == nil {
-		c.PubSub = pubsub.New(pubsub.Config{})
-	}
 	if c.CheckOrigin == nil {
 		c.CheckOrigin = SameAsRequest()
 	}
@@ -92,8 +100,14 @@ func (c *Config) setDefaults() {
 	if c.MaxQueueMessages <= 0 {
 		c.MaxQueueMessages = 1024
 	}
+	if c.MaxOutboundPayload <= 0 {
+		c.MaxOutboundPayload = c.MaxFrameSize
+	}
 	if c.MaxQueueBytes <= 0 {
-		c.MaxQueueBytes = 4 << 20
+		c.MaxQueueBytes = c.MaxOutboundPayload + 4<<20 // room for a max-size message behind other traffic
+	}
+	if c.PubSub == nil {
+		c.PubSub = pubsub.New(pubsub.Config{MaxPayloadSize: c.MaxOutboundPayload})
 	}
 	if c.ReadBufferSize <= 0 {
 		c.ReadBufferSize = 512
@@ -142,7 +156,7 @@ func NewEndpoint(cfg Config) *Endpoint {
 		e.lp = newLongPoll(cfg.SecretKeyBase, cfg.LongPollWindow)
 	}
 	e.host = channel.NewHost(channel.HostConfig{
-		PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, Logger: cfg.Logger,
+		PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, MaxPayloadSize: cfg.MaxOutboundPayload, Logger: cfg.Logger,
 		Infrastructure: []supervisor.ChildSpec{{
 			ID:      "janitor",
 			Restart: supervisor.Permanent,
@@ -369,7 +383,7 @@ func (j *janitor) sweep(now time.Time) {
 	j.idle = j.idle[:0]
 	e.mu.Lock()
 	for c := range e.conns {
-		if c.lastRead.Load() < limit {
+		if c.lastRead.Load() < limit && !c.paused.Load() { // a paused reader is silent because of us
 			j.idle = append(j.idle, c)
 		}
 	}

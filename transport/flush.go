@@ -129,8 +129,16 @@ func (c *wsConn) flushOnce() {
 
 // takeTurn takes the frames of one turn from the queue: all of them when they fit in maxCoalesce bytes,
 // else as many as fit (at least one). A connection with a long backlog then goes to the back of the ready
-// queue instead of holding a worker while every other connection waits. Called with c.mu held.
+// queue instead of holding a worker while every other connection waits. It resumes a reader paused by
+// awaitRoom once the queue is below low water. Called with c.mu held.
 func (c *wsConn) takeTurn() []outFrame {
+	if c.resume != nil {
+		defer func() {
+			if c.belowLowWater() {
+				c.wakeReader()
+			}
+		}()
+	}
 	k, size := 0, 0
 	for k < len(c.queue) && (k == 0 || size+len(c.queue[k].data) <= maxCoalesce) {
 		size += len(c.queue[k].data)
@@ -195,7 +203,7 @@ func (c *wsConn) drainFrom(rest []byte) {
 		c.fail()
 		return
 	}
-	if _, err := c.socket.NetConn().Write(rest); err != nil {
+	if _, err := c.write(rest); err != nil {
 		c.fail()
 		return
 	}

@@ -77,7 +77,8 @@ func (s *Socket) Assign(key string, value any) { s.assigns[key] = value }
 func (s *Socket) PubSub() *pubsub.PubSub { return s.ch.conn.host.ps }
 
 // Push sends event to this client (Phoenix's push/3). A JSON payload must be an object; a non-object
-// payload crashes the channel, as in Phoenix. Not allowed inside Join.
+// payload crashes the channel, as in Phoenix. One over the outbound limit is not sent: ErrMessageTooLarge.
+// Not allowed inside Join.
 func (s *Socket) Push(event string, payload any) error {
 	if !s.ch.joined.Load() {
 		return ErrPushInJoin
@@ -87,10 +88,15 @@ func (s *Socket) Push(event string, payload any) error {
 		s.ch.conn.host.root.Send(s.ch.pid, crashMsg{err: err, incarnation: s.incarnation})
 		return err
 	}
-	return s.ch.conn.out.Write(&message.Message{JoinRef: s.ch.pushRef, Topic: s.ch.topic, Event: event, Payload: p})
+	m := &message.Message{JoinRef: s.ch.pushRef, Topic: s.ch.topic, Event: event, Payload: p}
+	if err := message.CheckSize(m.Payload.Len(), s.ch.conn.host.maxSize); err != nil {
+		return err
+	}
+	return s.ch.conn.out.Write(m)
 }
 
-// Broadcast sends event to every subscriber of this topic, this client included.
+// Broadcast sends event to every subscriber of this topic, this client included. One over the outbound
+// limit reaches nobody: ErrMessageTooLarge.
 func (s *Socket) Broadcast(event string, payload any) error {
 	return s.broadcast(nil, event, payload)
 }
@@ -108,7 +114,11 @@ func (s *Socket) broadcast(from pubsub.Subscriber, event string, payload any) er
 	if err != nil {
 		return err
 	}
-	return s.ch.conn.host.ps.BroadcastFrom(from, message.NewBroadcast(s.ch.topic, event, p))
+	b := message.NewBroadcast(s.ch.topic, event, p)
+	if err := message.CheckSize(b.Payload.Len(), s.ch.conn.host.maxSize); err != nil {
+		return err
+	}
+	return s.ch.conn.host.ps.BroadcastFrom(from, b)
 }
 
 // Send delivers msg to this channel's HandleInfo, after the current callback. Messages sent through the
@@ -126,7 +136,7 @@ func (s *Socket) SendAfter(d time.Duration, msg any) (cancel func() bool) {
 // ReplyRef captures the push being handled so that it can be answered later, from any goroutine
 // (Phoenix's socket_ref/1 + reply/2). Return NoReply from HandleIn, then call Reply on the ref.
 func (s *Socket) ReplyRef() ReplyRef {
-	r := ReplyRef{out: s.ch.conn.out, joinRef: s.ch.pushRef, topic: s.ch.topic}
+	r := ReplyRef{conn: s.ch.conn, joinRef: s.ch.pushRef, topic: s.ch.topic}
 	if s.current != nil {
 		r.ref = s.current.Ref
 	}
@@ -159,15 +169,16 @@ func (s *Socket) Unsubscribe(topic string) {
 
 // ReplyRef answers a push later. The zero value is not usable.
 type ReplyRef struct {
-	out     Conn
+	conn    *connState
 	joinRef message.Ref
 	ref     message.Ref
 	topic   string
 }
 
-// Reply sends r to the captured push. NoReply does nothing.
+// Reply sends r to the captured push. NoReply does nothing. A reply over the outbound limit is answered
+// {"reason":"reply too large"} with status error instead, and Reply returns ErrMessageTooLarge.
 func (r ReplyRef) Reply(rep Reply) error {
-	if r.out == nil {
+	if r.conn == nil {
 		return ErrNotJoined
 	}
 	if rep.IsNoReply() {
@@ -177,5 +188,5 @@ func (r ReplyRef) Reply(rep Reply) error {
 	if err != nil {
 		return err
 	}
-	return r.out.Write(&message.Message{JoinRef: r.joinRef, Ref: r.ref, Topic: r.topic, Event: message.EventReply, Status: rep.status, Payload: p})
+	return r.conn.sendReply(&message.Message{JoinRef: r.joinRef, Ref: r.ref, Topic: r.topic, Event: message.EventReply, Status: rep.status, Payload: p})
 }
