@@ -45,8 +45,8 @@ type Config struct {
 	// slow consumer: it is disconnected with 1013 (Try Again Later) and its queued frames are dropped, so it
 	// can neither grow memory (at most MaxQueueBytes plus one message) nor stall anyone else. A queue below
 	// its byte bound takes a frame of any size, so one big message never cuts a client that reads. While
-	// the queue holds half a bound or more, the connection's reader pauses until it is down to a quarter:
-	// a client that pipelines pushes faster than it reads their replies is slowed, not cut.
+	// the queue holds a quarter of a bound or more, the connection's reader pauses until it is down to an
+	// eighth: a client that pipelines pushes faster than it reads their replies is slowed, not cut.
 	// Zero values mean 1024 messages and MaxOutboundPayload + 4 MiB.
 	MaxQueueMessages int
 	MaxQueueBytes    int
@@ -63,7 +63,8 @@ type Config struct {
 	// 4 KiB default costs 3.5 KB more per connection).
 	ReadBufferSize int
 	// MaxInflight bounds inbound messages of one connection not yet handled; past it, reading from that
-	// client pauses. Zero value means 256.
+	// client pauses. Zero value means 256, or MaxQueueMessages/4 if smaller: the replies to the messages
+	// in flight when the reader pauses for its queue (see MaxQueueMessages) must still fit in it.
 	MaxInflight int
 	// Logger receives connection and crash reports. Zero value means slog.Default().
 	Logger *slog.Logger
@@ -99,6 +100,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxQueueMessages <= 0 {
 		c.MaxQueueMessages = 1024
+	}
+	if c.MaxInflight <= 0 {
+		c.MaxInflight = max(min(256, c.MaxQueueMessages/4), 1)
 	}
 	if c.MaxOutboundPayload <= 0 {
 		c.MaxOutboundPayload = c.MaxFrameSize

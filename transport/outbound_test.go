@@ -1,8 +1,10 @@
 package transport
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
@@ -275,4 +277,32 @@ func TestPipeliningClientThatNeverReadsIsCut(t *testing.T) {
 	if peak > ep.cfg.MaxQueueMessages {
 		t.Fatalf("queue peaked at %d frames, bound %d", peak, ep.cfg.MaxQueueMessages)
 	}
+}
+
+// A long-poll client that posts a batch faster than it polls gets every reply: the POST waits while the
+// session's queue is half full, until a GET takes it, instead of the session ending as a slow consumer.
+func TestLongPollBatchLargerThanQueue(t *testing.T) {
+	f := lpFixture(t, Config{MaxQueueMessages: 8})
+	c := lpOpen(t, f.srv, lpParams)
+	c.join("1", "room:lpq")
+	lines := make([]string, 100)
+	for i := range lines {
+		lines[i] = `["1","e` + strconv.Itoa(i) + `","room:lpq","echo",{"n":` + strconv.Itoa(i) + `}]`
+	}
+	posted := make(chan int, 1)
+	go func() {
+		r, err := lpTry(context.Background(), http.MethodPost, c.url(), c.hdr("application/x-ndjson"), strings.Join(lines, "\n"))
+		if err != nil {
+			posted <- -1
+			return
+		}
+		posted <- r.Status
+	}()
+	for i := range lines {
+		c.expect(`["1","e` + strconv.Itoa(i) + `","room:lpq","phx_reply",{"response":{"n":` + strconv.Itoa(i) + `},"status":"ok"}]`)
+	}
+	if s := <-posted; s != http.StatusOK {
+		t.Fatalf("POST: %d, want 200", s)
+	}
+	c.sync("open")
 }

@@ -378,14 +378,20 @@ func (c *wsConn) slowConsumer() {
 	}
 }
 
-// Reader backpressure: while the outbound queue holds half a bound (messages or bytes) or more, the
-// connection's reader stops reading until it is down to a quarter.
+// Reader backpressure: while the outbound queue holds a quarter of a bound (messages or bytes) or more,
+// the connection's reader stops reading until it is down to an eighth. A quarter, because the reader checks
+// before it waits for MaxInflight (at most a quarter of MaxQueueMessages by default): the replies to the
+// messages in flight then, and to those it hands on after, still fit.
 func (c *wsConn) aboveHighWater() bool {
-	return len(c.queue) >= max(c.ep.cfg.MaxQueueMessages/2, 1) || c.queuedBytes >= max(c.ep.cfg.MaxQueueBytes/2, 1)
+	return aboveHighWater(&c.ep.cfg, len(c.queue), c.queuedBytes)
 }
 
 func (c *wsConn) belowLowWater() bool {
-	return len(c.queue) <= c.ep.cfg.MaxQueueMessages/4 && c.queuedBytes <= c.ep.cfg.MaxQueueBytes/4
+	return len(c.queue) <= c.ep.cfg.MaxQueueMessages/8 && c.queuedBytes <= c.ep.cfg.MaxQueueBytes/8
+}
+
+func aboveHighWater(cfg *Config, frames, bytes int) bool {
+	return frames >= max(cfg.MaxQueueMessages/4, 1) || bytes >= max(cfg.MaxQueueBytes/4, 1)
 }
 
 // awaitRoom runs on the connection's read goroutine (gws's, never an actor) before each inbound message is
