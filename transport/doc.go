@@ -13,10 +13,33 @@
 //	1009  an inbound frame larger than Config.MaxFrameSize
 //	1011  a malformed frame, or the socket actor crashed
 //	1012  Endpoint.Shutdown (the drain: after the connection's in-flight replies, in batches)
-//	1013  slow consumer: the outbound queue overflowed (when a write is stuck, the TCP connection is
-//	      dropped instead, since no close frame can get through)
+//	1013  slow consumer: the outbound queue overflowed because the client does not read (when a write has
+//	      been stuck for 50 ms or more, the TCP connection is dropped instead, since no close frame can get
+//	      through)
 //
 // Never 1000, after which phoenix.js before 1.8.16 does not reconnect.
+//
+// # Limits
+//
+// The defaults are consistent: whatever a client may send can be echoed, replied or broadcast to clients
+// that read, and only a client that does not read is cut.
+//
+//	limit                      default                   past it
+//	inbound frame              MaxFrameSize 10 MB        close 1009
+//	outbound payload           MaxOutboundPayload        refused at its source: Push / Broadcast / the Endpoint's
+//	(push, reply, broadcast)   = MaxFrameSize            broadcasts return channel.ErrMessageTooLarge; a reply becomes
+//	                                                     {"reason":"reply too large"} (status error, logged)
+//	outbound queue             MaxQueueMessages 1024,    a quarter of either: the reader pauses until an eighth;
+//	                           MaxQueueBytes             full (that many frames, or that many bytes already
+//	                           = MaxOutboundPayload+4 MiB queued): slow consumer, 1013. At most MaxQueueBytes
+//	                                                     plus one message per connection
+//	inbound in flight          MaxInflight 256           the reader pauses (TCP backpressure on that client)
+//	(unhandled messages)       (≤ MaxQueueMessages/4)
+//	a write                    WriteTimeout 10 s         the connection is dropped
+//
+// A queue below its byte bound takes a frame of any size, so one big message never cuts a client. A client
+// that pipelines pushes faster than it reads their replies is slowed by its paused reader, not cut; one
+// that stops reading is cut by the queue bound or WriteTimeout, which also wake its reader.
 //
 // # Writes
 //
