@@ -564,8 +564,9 @@ func (cs *connState) replyNotJoined(m *message.Message) {
 
 var tooLargePayload = reasonPayload("reply too large")
 
-// sendReply writes the reply r, or, when its payload is over MaxPayloadSize, an error reply {"reason":"reply too
-// large"} in its place (logged): the client's push is answered either way, and no receiver is cut for it.
+// sendReply writes the reply r, or, when its payload is over MaxPayloadSize, an error reply
+// {"reason":"reply too large"} in its place (logged): the client's push is answered either way, and no
+// receiver is cut for it. It returns ErrMessageTooLarge then.
 func (cs *connState) sendReply(r *message.Message) error {
 	err := message.CheckSize(r.Payload.Len(), cs.host.maxSize)
 	if err != nil {
