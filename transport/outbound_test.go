@@ -306,3 +306,34 @@ func TestLongPollBatchLargerThanQueue(t *testing.T) {
 	}
 	c.sync("open")
 }
+
+// Closing a connection (Shutdown, a kick, the janitor) wakes its reader paused for a full queue at once,
+// not when the stuck write gives up WriteTimeout later.
+func TestCloseWakesPausedReader(t *testing.T) {
+	ep, srv := chatServer(t, Config{WriteTimeout: time.Minute})
+	conn := stalledClient(t, strings.TrimPrefix(srv.URL, "http://"), "chat:wake")
+	eventually(t, "joined", func() bool { return ep.Stats().Channels == 1 })
+	frame := appendClientFrame(nil, `["1","0","chat:wake","echo",{"pad":"`+strings.Repeat("x", 1000)+`"}]`)
+	buf := make([]byte, 0, 10_000*len(frame))
+	for range 10_000 {
+		buf = append(buf, frame...)
+	}
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		_, _ = conn.Write(buf) // ends when the test's cleanup closes conn, or the server drops it
+	}()
+	var wc *wsConn
+	eventually(t, "reader paused", func() bool {
+		ep.mu.Lock()
+		defer ep.mu.Unlock()
+		for c := range ep.conns {
+			wc = c
+		}
+		return wc != nil && wc.paused.Load()
+	})
+	wc.Close(channel.CloseServiceRestart)
+	eventually(t, "reader woken", func() bool { return !wc.paused.Load() })
+	_ = conn.Close()
+	<-sent
+}
