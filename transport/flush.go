@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/pyrehq/pyre/actors/channel"
 )
 
 // flushPool is a few writer goroutines (one per P) shared by every connection. A connection with frames
@@ -191,10 +193,20 @@ func (c *wsConn) writePooled(batch []outFrame) (rest []byte, err error) {
 		return nil, err
 	}
 	rest, err = c.writeFrames(batch)
-	if err != nil && (!errors.Is(err, os.ErrDeadlineExceeded) || c.abort.Load()) {
-		rest = nil // not a slow write to hand over: the connection is done
+	if err != nil && (!errors.Is(err, os.ErrDeadlineExceeded) || c.abort.Load() || c.cutSlow()) {
+		// Not a slow write to hand over: the connection is done. A client already cut as a slow consumer
+		// that did not read this write within poolWriteTimeout is not reading: no close frame will get
+		// through (slowConsumer left the write to finish while it was moving).
+		rest = nil
 	}
 	return rest, err
+}
+
+// cutSlow reports whether c is being cut as a slow consumer.
+func (c *wsConn) cutSlow() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing && c.closeCode == channel.CloseTryAgainLater
 }
 
 // drainFrom finishes a write the pool gave up waiting for, then carries on as the connection's writer.

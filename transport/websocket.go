@@ -367,12 +367,12 @@ func (c *wsConn) slowConsumer() {
 		go c.drain()
 		return
 	}
-	// A write that has lasted longer than a pooled write may is blocked on a client that stopped reading:
-	// fail it now rather than at the write deadline, so the connection and what it holds are released at
-	// once (a writer about to set a later deadline sees abort right after setting it). A write still
-	// moving is left to finish, then the writer sends the close frame: aborting it would cut a client
-	// that reads with no close frame at all.
-	if t := c.writeStart.Load(); t != 0 && time.Since(time.Unix(0, t)) >= poolWriteTimeout {
+	// A write in progress to a client already too slow for the shared writers once (ownWriter), or for
+	// longer than a pooled write may take, is blocked on a client that stopped reading: fail it now rather
+	// than at the write deadline, so the connection and what it holds are released at once (a writer about
+	// to set a later deadline sees abort right after setting it). Any other write is left to finish, then
+	// the writer sends the close frame: aborting it would cut a client that reads with no close frame.
+	if t := c.writeStart.Load(); t != 0 && (c.ownWriter.Load() || time.Since(time.Unix(0, t)) >= poolWriteTimeout) {
 		c.abort.Store(true)
 		_ = c.socket.SetWriteDeadline(time.Now())
 	}
