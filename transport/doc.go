@@ -18,9 +18,10 @@
 //	1009  an inbound message larger than Config.MaxFrameSize (refused at its frame header)
 //	1011  a malformed frame, the socket actor crashed, or the connection's read goroutine panicked
 //	1012  Endpoint.Shutdown (the drain: after the connection's in-flight replies, in batches)
-//	1013  slow consumer: the outbound queue overflowed (when a write is stuck, the TCP connection is
-//	      dropped instead, since no close frame can get through); or the endpoint's inbound budget
-//	      (Config.MaxInboundBytes) cannot take the frame the connection started
+//	1013  slow consumer: the outbound queue overflowed because the client does not read (when a write has
+//	      been stuck for 50 ms or more, the TCP connection is dropped instead, since no close frame can get
+//	      through); or the endpoint's inbound budget (Config.MaxInboundBytes) cannot take the frame the
+//	      connection started
 //
 // Never 1000, after which phoenix.js before 1.8.16 does not reconnect.
 //
@@ -31,6 +32,30 @@
 // arrives. The claimed bytes of messages in progress are held in an endpoint-wide budget until the
 // message is handed to its socket actor. Refusals are logged (rate-limited); a panic on a read goroutine
 // ends its connection only.
+//
+// # Limits
+//
+// The defaults are consistent: whatever a client may send can be echoed, replied or broadcast to clients
+// that read, and only a client that does not read is cut.
+//
+//	limit                      default                   past it
+//	inbound frame              MaxFrameSize 10 MB        close 1009
+//	inbound frames in progress MaxInboundBytes 256 MiB   close 1013 (the newest claimant), logged
+//	(whole endpoint)           (≥ 3 × MaxFrameSize)
+//	outbound payload           MaxOutboundPayload        refused at its source: Push / Broadcast / the Endpoint's
+//	(push, reply, broadcast)   = MaxFrameSize            broadcasts return channel.ErrMessageTooLarge; a reply becomes
+//	                                                     {"reason":"reply too large"} (status error, logged)
+//	outbound queue             MaxQueueMessages 1024,    a quarter of either: the reader pauses until an eighth;
+//	                           MaxQueueBytes             full (that many frames, or that many bytes already
+//	                           = MaxOutboundPayload+4 MiB queued): slow consumer, 1013. At most MaxQueueBytes
+//	                                                     plus one message per connection
+//	inbound in flight          MaxInflight 256           the reader pauses (TCP backpressure on that client)
+//	(unhandled messages)       (≤ MaxQueueMessages/4)
+//	a write                    WriteTimeout 10 s         the connection is dropped
+//
+// A queue below its byte bound takes a frame of any size, so one big message never cuts a client. A client
+// that pipelines pushes faster than it reads their replies is slowed by its paused reader, not cut; one
+// that stops reading is cut by the queue bound or WriteTimeout, which also wake its reader.
 //
 // # Writes
 //

@@ -21,7 +21,8 @@ import (
 // Config configures an Endpoint. The zero value works; every field documents its zero value.
 type Config struct {
 	// PubSub is the topic registry shared by every socket of the endpoint. Zero value means a new
-	// local-only registry.
+	// local-only registry limited to MaxOutboundPayload (set pubsub.Config.MaxPayloadSize on one you pass:
+	// the Endpoint's and channels' broadcasts are checked either way, PubSub.Broadcast called directly is not).
 	PubSub *pubsub.PubSub
 	// CheckOrigin decides which browser origins may connect. Zero value means SameAsRequest().
 	CheckOrigin OriginPolicy
@@ -38,6 +39,12 @@ type Config struct {
 	// Zero value means 256 MiB; a value below 3 × MaxFrameSize is raised to it (room for one fragmented
 	// message of MaxFrameSize).
 	MaxInboundBytes int
+	// MaxOutboundPayload is the largest payload (bytes of JSON or binary) of a push, reply or broadcast
+	// sent to clients. A larger one is refused where it is made, never cut at the receivers: Socket.Push,
+	// Socket.Broadcast/BroadcastFrom and the Endpoint's broadcasts return channel.ErrMessageTooLarge; a
+	// reply too large is answered {"reason":"reply too large"} with status error, and logged. Zero value
+	// means MaxFrameSize, so that whatever a client may send can be echoed or broadcast.
+	MaxOutboundPayload int
 	// IdleTimeout closes a connection that sent nothing (not even a heartbeat) for this long, or whose
 	// message in progress has been unfinished for this long (pings between its fragments notwithstanding),
 	// with 1001. Zero value means 60 s.
@@ -45,10 +52,14 @@ type Config struct {
 	// WriteTimeout bounds each write to a client; a client that does not read for this long is dropped.
 	// Zero value means 10 s.
 	WriteTimeout time.Duration
-	// MaxQueueMessages and MaxQueueBytes bound the frames waiting to be written to one connection. A client
-	// whose queue overflows is a slow consumer: it is disconnected with 1013 (Try Again Later) and its
-	// queued frames are dropped, so it can neither grow memory nor stall anyone else.
-	// Zero values mean 1024 messages and 4 MiB.
+	// MaxQueueMessages and MaxQueueBytes bound the frames waiting to be written to one connection. A frame
+	// that finds the queue full (that many frames, or that many bytes already queued) makes the client a
+	// slow consumer: it is disconnected with 1013 (Try Again Later) and its queued frames are dropped, so it
+	// can neither grow memory (at most MaxQueueBytes plus one message) nor stall anyone else. A queue below
+	// its byte bound takes a frame of any size, so one big message never cuts a client that reads. While
+	// the queue holds a quarter of a bound or more, the connection's reader pauses until it is down to an
+	// eighth: a client that pipelines pushes faster than it reads their replies is slowed, not cut.
+	// Zero values mean 1024 messages and MaxOutboundPayload + 4 MiB.
 	MaxQueueMessages int
 	MaxQueueBytes    int
 	// WriteDelay holds a connection's first pending frame this long before writing, so that more frames
@@ -64,7 +75,8 @@ type Config struct {
 	// 4 KiB default costs 3.5 KB more per connection).
 	ReadBufferSize int
 	// MaxInflight bounds inbound messages of one connection not yet handled; past it, reading from that
-	// client pauses. Zero value means 256.
+	// client pauses. Zero value means 256, or MaxQueueMessages/4 if smaller: the replies to the messages
+	// in flight when the reader pauses for its queue (see MaxQueueMessages) must still fit in it.
 	MaxInflight int
 	// Logger receives connection and crash reports. Zero value means slog.Default(). Each line's message and
 	// attribute values are cut to 1 KB ("…(N bytes)" marks a cut): clients and panics control much of what
@@ -89,9 +101,6 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.PubSub == nil {
-		c.PubSub = pubsub.New(pubsub.Config{})
-	}
 	if c.CheckOrigin == nil {
 		c.CheckOrigin = SameAsRequest()
 	}
@@ -111,8 +120,17 @@ func (c *Config) setDefaults() {
 	if c.MaxQueueMessages <= 0 {
 		c.MaxQueueMessages = 1024
 	}
+	if c.MaxInflight <= 0 {
+		c.MaxInflight = max(min(256, c.MaxQueueMessages/4), 1)
+	}
+	if c.MaxOutboundPayload <= 0 {
+		c.MaxOutboundPayload = c.MaxFrameSize
+	}
 	if c.MaxQueueBytes <= 0 {
-		c.MaxQueueBytes = 4 << 20
+		c.MaxQueueBytes = c.MaxOutboundPayload + 4<<20 // room for a max-size message behind other traffic
+	}
+	if c.PubSub == nil {
+		c.PubSub = pubsub.New(pubsub.Config{MaxPayloadSize: c.MaxOutboundPayload})
 	}
 	if c.ReadBufferSize <= 0 {
 		c.ReadBufferSize = 512
@@ -171,7 +189,7 @@ func NewEndpoint(cfg Config) *Endpoint {
 		e.lp = newLongPoll(cfg.SecretKeyBase, cfg.LongPollWindow)
 	}
 	e.host = channel.NewHost(channel.HostConfig{
-		PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, Logger: cfg.Logger,
+		PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, MaxPayloadSize: cfg.MaxOutboundPayload, Logger: cfg.Logger,
 		Infrastructure: []supervisor.ChildSpec{{
 			ID:      "janitor",
 			Restart: supervisor.Permanent,
@@ -406,7 +424,8 @@ func (j *janitor) sweep(now time.Time) {
 	j.idle = j.idle[:0]
 	e.mu.Lock()
 	for c := range e.conns {
-		if c.lastRead.Load() < limit || c.in.unfinishedBefore(limit) {
+		// A paused reader is silent because of us (its replies wait to be written).
+		if !c.paused.Load() && (c.lastRead.Load() < limit || c.in.unfinishedBefore(limit)) {
 			j.idle = append(j.idle, c)
 		}
 	}

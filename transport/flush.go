@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/pyrehq/pyre/actors/channel"
 )
 
 // flushPool is a few writer goroutines (one per P) shared by every connection. A connection with frames
@@ -129,8 +131,16 @@ func (c *wsConn) flushOnce() {
 
 // takeTurn takes the frames of one turn from the queue: all of them when they fit in maxCoalesce bytes,
 // else as many as fit (at least one). A connection with a long backlog then goes to the back of the ready
-// queue instead of holding a worker while every other connection waits. Called with c.mu held.
+// queue instead of holding a worker while every other connection waits. It resumes a reader paused by
+// awaitRoom once the queue is below low water. Called with c.mu held.
 func (c *wsConn) takeTurn() []outFrame {
+	if c.resume != nil {
+		defer func() {
+			if c.belowLowWater() {
+				c.wakeReader()
+			}
+		}()
+	}
 	k, size := 0, 0
 	for k < len(c.queue) && (k == 0 || size+len(c.queue[k].data) <= maxCoalesce) {
 		size += len(c.queue[k].data)
@@ -183,10 +193,20 @@ func (c *wsConn) writePooled(batch []outFrame) (rest []byte, err error) {
 		return nil, err
 	}
 	rest, err = c.writeFrames(batch)
-	if err != nil && (!errors.Is(err, os.ErrDeadlineExceeded) || c.abort.Load()) {
-		rest = nil // not a slow write to hand over: the connection is done
+	if err != nil && (!errors.Is(err, os.ErrDeadlineExceeded) || c.abort.Load() || c.cutSlow()) {
+		// Not a slow write to hand over: the connection is done. A client already cut as a slow consumer
+		// that did not read this write within poolWriteTimeout is not reading: no close frame will get
+		// through (slowConsumer left the write to finish while it was moving).
+		rest = nil
 	}
 	return rest, err
+}
+
+// cutSlow reports whether c is being cut as a slow consumer.
+func (c *wsConn) cutSlow() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing && c.closeCode == channel.CloseTryAgainLater
 }
 
 // drainFrom finishes a write the pool gave up waiting for, then carries on as the connection's writer.
@@ -195,7 +215,7 @@ func (c *wsConn) drainFrom(rest []byte) {
 		c.fail()
 		return
 	}
-	if _, err := c.socket.NetConn().Write(rest); err != nil {
+	if _, err := c.write(rest); err != nil {
 		c.fail()
 		return
 	}

@@ -43,8 +43,9 @@ import (
 // are read up to 100 lines. Differences: no binary frames server → client (ErrLongPollBinary; Phoenix
 // sends what phoenix.js cannot decode); a malformed frame answers 400 at once (Phoenix's session crashes
 // and the POST times out with 408); empty ndjson lines are skipped; the outbound queue is bounded
-// (Config.MaxQueueMessages and MaxQueueBytes; past them the session ends as a slow consumer); sessions
-// live on one endpoint (across nodes, sticky sessions).
+// (Config.MaxQueueMessages and MaxQueueBytes, with the WebSocket's rules: past them the session ends as a
+// slow consumer, and a POST waits while the queue is a quarter full, so a client that posts faster than it
+// polls is slowed, not ended); sessions live on one endpoint (across nodes, sticky sessions).
 
 // Long-poll errors.
 var (
@@ -291,6 +292,7 @@ type pollConn struct {
 	queue    [][]byte
 	queued   int           // bytes in queue
 	waiter   chan struct{} // the newest waiting GET's wake-up; nil when none waits
+	room     chan struct{} // closed when a GET empties the queue or the session ends: a waiting POST goes on
 	polling  int           // GETs in progress: a session being polled does not expire
 	lastPoll time.Time     // when a GET last started or ended
 	ended    bool
@@ -334,7 +336,9 @@ func (c *pollConn) enqueue(data []byte) error {
 		c.mu.Unlock()
 		return channel.ErrConnClosed
 	}
-	if len(c.queue) >= c.ep.cfg.MaxQueueMessages || c.queued+len(data) > c.ep.cfg.MaxQueueBytes {
+	// As wsConn.enqueue: full at MaxQueueMessages frames or MaxQueueBytes already queued, so that one message
+	// within Config.MaxOutboundPayload never ends a session that polls.
+	if len(c.queue) >= c.ep.cfg.MaxQueueMessages || c.queued >= c.ep.cfg.MaxQueueBytes {
 		// A slow consumer: a client that stopped polling cannot grow memory. The session ends; its next
 		// request finds none (410).
 		c.queue, c.queued = nil, 0
@@ -367,6 +371,7 @@ func (c *pollConn) end(reason error) {
 		return
 	}
 	c.ended = true
+	c.openRoom()
 	s := c.session
 	// Frames nobody is waiting for (the last replies of a drained session) stay for the session's next
 	// GET, then it is forgotten; or the janitor forgets it after 1.5 windows.
@@ -438,7 +443,38 @@ func (c *pollConn) poll(ctx context.Context, window time.Duration, release <-cha
 func (c *pollConn) take() [][]byte {
 	q := c.queue
 	c.queue, c.queued = nil, 0
+	c.openRoom()
 	return q
+}
+
+// openRoom lets a POST waiting in awaitRoom go on; c.mu is held.
+func (c *pollConn) openRoom() {
+	if c.room != nil {
+		close(c.room)
+		c.room = nil
+	}
+}
+
+// awaitRoom holds a POST's next frame while the queue is above its high-water mark (a quarter of a bound,
+// as a WebSocket's), until a GET takes it or the session ends: a client that posts faster than it polls is
+// slowed (408 past the window), as a WebSocket reader is paused, instead of ending as a slow consumer.
+func (c *pollConn) awaitRoom(ctx context.Context) error {
+	c.mu.Lock()
+	if c.ended || !aboveHighWater(&c.ep.cfg, len(c.queue), c.queued) {
+		c.mu.Unlock()
+		return nil
+	}
+	if c.room == nil {
+		c.room = make(chan struct{})
+	}
+	room := c.room
+	c.mu.Unlock()
+	select {
+	case <-room:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (c *pollConn) getSession() *channel.Session {
@@ -490,6 +526,9 @@ func (c *pollConn) publish(r *http.Request, deadline time.Time) int {
 			ep.cfg.Logger.Debug("pyre: malformed frame", "err", err)
 			c.end(channel.ErrClosed)
 			return http.StatusBadRequest
+		}
+		if c.awaitRoom(ctx) != nil {
+			return http.StatusRequestTimeout
 		}
 		switch err := session.ReceiveContext(ctx, m); {
 		case errors.Is(err, channel.ErrConnClosed):

@@ -255,6 +255,7 @@ func (wsHandler) OnMessage(socket *gws.Conn, msg *gws.Message) {
 		c.Close(channel.CloseInternalError)
 		return
 	}
+	c.awaitRoom()
 	c.session.Receive(m)
 }
 
@@ -304,10 +305,13 @@ type wsConn struct {
 	writing     bool // a drain goroutine is running
 	closing     bool // Close was called: no more frames accepted
 	closeCode   channel.CloseCode
-	dead        bool // the connection is gone
+	dead        bool          // the connection is gone
+	resume      chan struct{} // closed to wake the reader paused by awaitRoom; nil while it reads
 
-	abort     atomic.Bool // set on a slow consumer: every write from now on fails
-	ownWriter atomic.Bool // a pooled write to it timed out: it is written by goroutines of its own
+	abort      atomic.Bool  // set on a slow consumer: every write from now on fails
+	ownWriter  atomic.Bool  // a pooled write to it timed out: it is written by goroutines of its own
+	paused     atomic.Bool  // the reader waits in awaitRoom (the janitor does not count it idle)
+	writeStart atomic.Int64 // unix nanoseconds when the socket write in progress started; 0 between writes
 
 	// Owned by the connection's writer (a pool worker or its own goroutine), one at a time.
 	renewAt time.Time  // when the write deadline must be pushed back
@@ -335,13 +339,18 @@ func (c *wsConn) WriteBroadcast(b *message.Broadcast) error {
 	return c.enqueue(outFrame{data: data, binary: b.Payload.IsBinary()})
 }
 
+// enqueue queues f, or cuts the connection as a slow consumer when its queue is full: MaxQueueMessages
+// frames, or MaxQueueBytes already queued. A queue below its byte bound takes a frame of any size (the
+// sources bound each payload, Config.MaxOutboundPayload), so one big message never cuts a client, and a
+// queue overflows only by growing while the client does not read. Memory per connection stays under
+// MaxQueueBytes plus one message.
 func (c *wsConn) enqueue(f outFrame) error {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
 		return channel.ErrConnClosed
 	}
-	if len(c.queue) >= c.ep.cfg.MaxQueueMessages || c.queuedBytes+len(f.data) > c.ep.cfg.MaxQueueBytes {
+	if len(c.queue) >= c.ep.cfg.MaxQueueMessages || c.queuedBytes >= c.ep.cfg.MaxQueueBytes {
 		c.mu.Unlock()
 		c.slowConsumer()
 		return channel.ErrSlowConsumer
@@ -374,8 +383,9 @@ func frameOpcode(f outFrame) byte {
 	return opText
 }
 
-// slowConsumer drops what is queued and disconnects: with 1013 when the writer is idle, by closing the
-// connection when a write is stuck (a client that does not read would never see a close frame anyway).
+// slowConsumer drops what is queued and disconnects: with 1013 after the write in progress, if any, or by
+// closing the connection when that write is stuck (a client that does not read would never see a close
+// frame anyway).
 func (c *wsConn) slowConsumer() {
 	c.mu.Lock()
 	if c.closing {
@@ -384,6 +394,7 @@ func (c *wsConn) slowConsumer() {
 	}
 	c.closing, c.closeCode = true, channel.CloseTryAgainLater
 	c.queue, c.queuedBytes = nil, 0
+	c.wakeReader()
 	start := !c.writing
 	c.writing = true
 	c.mu.Unlock()
@@ -391,11 +402,60 @@ func (c *wsConn) slowConsumer() {
 		go c.drain()
 		return
 	}
-	// A write is in progress, most likely blocked on a client that stopped reading: fail it now rather than
-	// at the write deadline, so the connection and what it holds are released at once. A writer about to
-	// set a later deadline sees abort right after setting it.
-	c.abort.Store(true)
-	_ = c.socket.SetWriteDeadline(time.Now())
+	// A write in progress to a client already too slow for the shared writers once (ownWriter), or for
+	// longer than a pooled write may take, is blocked on a client that stopped reading: fail it now rather
+	// than at the write deadline, so the connection and what it holds are released at once (a writer about
+	// to set a later deadline sees abort right after setting it). Any other write is left to finish, then
+	// the writer sends the close frame: aborting it would cut a client that reads with no close frame.
+	if t := c.writeStart.Load(); t != 0 && (c.ownWriter.Load() || time.Since(time.Unix(0, t)) >= poolWriteTimeout) {
+		c.abort.Store(true)
+		_ = c.socket.SetWriteDeadline(time.Now())
+	}
+}
+
+// Reader backpressure: while the outbound queue holds a quarter of a bound (messages or bytes) or more,
+// the connection's reader stops reading until it is down to an eighth. A quarter, because the reader checks
+// before it waits for MaxInflight (at most a quarter of MaxQueueMessages by default): the replies to the
+// messages in flight then, and to those it hands on after, still fit.
+func (c *wsConn) aboveHighWater() bool {
+	return aboveHighWater(&c.ep.cfg, len(c.queue), c.queuedBytes)
+}
+
+func (c *wsConn) belowLowWater() bool {
+	return len(c.queue) <= c.ep.cfg.MaxQueueMessages/8 && c.queuedBytes <= c.ep.cfg.MaxQueueBytes/8
+}
+
+func aboveHighWater(cfg *Config, frames, bytes int) bool {
+	return frames >= max(cfg.MaxQueueMessages/4, 1) || bytes >= max(cfg.MaxQueueBytes/4, 1)
+}
+
+// awaitRoom runs on the connection's read goroutine (gws's, never an actor) before each inbound message is
+// handed on: while the outbound queue is above its high-water mark it waits until the writer brings it
+// below the low-water mark, or the connection closes. A client that pipelines pushes faster than it
+// reads their replies is so slowed by TCP, as MaxInflight slows it for unhandled messages, instead of
+// being cut as a slow consumer; one that stops reading is still cut, by the queue bound or WriteTimeout,
+// which close the connection and so wake its reader. Called with c.mu not held.
+func (c *wsConn) awaitRoom() {
+	c.mu.Lock()
+	if c.closing || !c.aboveHighWater() {
+		c.mu.Unlock()
+		return
+	}
+	wake := make(chan struct{})
+	c.resume = wake
+	c.paused.Store(true)
+	c.mu.Unlock()
+	<-wake // a queue above high water has a writer: it drains it, or fails and closes (see wakeReader)
+	c.paused.Store(false)
+}
+
+// wakeReader releases a reader paused in awaitRoom. Called with c.mu held, by the writer once the queue is
+// below low water, and by every path that sets closing.
+func (c *wsConn) wakeReader() {
+	if c.resume != nil {
+		close(c.resume)
+		c.resume = nil
+	}
 }
 
 // Close closes the connection with code after the frames already queued.
@@ -406,6 +466,7 @@ func (c *wsConn) Close(code channel.CloseCode) {
 		return
 	}
 	c.closing, c.closeCode = true, code
+	c.wakeReader()
 	start := !c.writing
 	c.writing = true
 	c.mu.Unlock()
@@ -471,7 +532,7 @@ func (c *wsConn) writeFrames(batch []outFrame) (rest []byte, err error) {
 	for i := range batch {
 		buf = appendFrame(buf, frameOpcode(batch[i]), batch[i].data)
 	}
-	n, err := c.socket.NetConn().Write(buf)
+	n, err := c.write(buf)
 	if err != nil {
 		rest = append([]byte(nil), buf[n:]...)
 	}
@@ -480,6 +541,14 @@ func (c *wsConn) writeFrames(batch []outFrame) (rest []byte, err error) {
 		writeBufs.Put(bp)
 	}
 	return rest, err
+}
+
+// write writes b to the connection, recording when the write started for slowConsumer.
+func (c *wsConn) write(b []byte) (int, error) {
+	c.writeStart.Store(time.Now().UnixNano())
+	n, err := c.socket.NetConn().Write(b)
+	c.writeStart.Store(0)
+	return n, err
 }
 
 // errAborted fails the writes of a connection cut as a slow consumer.
@@ -501,6 +570,7 @@ func (c *wsConn) fail() {
 	c.mu.Lock()
 	c.closing, c.dead, c.writing = true, true, false
 	c.queue, c.queuedBytes = nil, 0
+	c.wakeReader()
 	c.mu.Unlock()
 	_ = c.socket.NetConn().Close()
 }

@@ -197,7 +197,7 @@ func (st *chanState) frame(event string, p message.Payload) *message.Message {
 }
 
 func (st *chanState) reply(to *message.Message, status string, p message.Payload) {
-	_ = st.conn.out.Write(&message.Message{JoinRef: st.pushRef, Ref: to.Ref, Topic: st.topic, Event: message.EventReply, Status: status, Payload: p})
+	_ = st.conn.sendReply(&message.Message{JoinRef: st.pushRef, Ref: to.Ref, Topic: st.topic, Event: message.EventReply, Status: status, Payload: p})
 }
 
 func (st *chanState) unsubscribeAll() {
@@ -418,10 +418,14 @@ func (a *channelActor) start(ctx actor.Context) {
 			status, resp = message.StatusError, reasonPayload("join crashed")
 		}
 	}
+	r := &message.Message{JoinRef: st.joinRef, Ref: ref, Topic: st.topic, Event: message.EventReply, Status: status, Payload: resp}
+	if status == message.StatusOK && message.CheckSize(r.Payload.Len(), st.conn.host.maxSize) != nil {
+		status = message.StatusError // a join whose reply cannot be sent is refused (sendReply logs it)
+	}
 	if status == message.StatusOK {
 		st.conn.host.ps.Subscribe(st.topic, st.sub)
 	}
-	_ = st.conn.out.Write(&message.Message{JoinRef: st.joinRef, Ref: ref, Topic: st.topic, Event: message.EventReply, Status: status, Payload: resp})
+	_ = st.conn.sendReply(r)
 	if st.oldClose != nil {
 		_ = st.conn.out.Write(st.oldClose)
 		st.oldClose = nil

@@ -69,6 +69,14 @@
 // Host is a chaos.Population: its socket and channel actors can be killed on purpose (see
 // supervisor/chaos). A killed channel is restarted as after a crash, without Terminate (OTP's kill).
 //
+// # Message size
+//
+// A payload larger than HostConfig.MaxPayloadSize (transport.Config.MaxOutboundPayload, by default the
+// largest frame a client may send) is refused where it is made, so that no receiver is cut for it: Push,
+// Broadcast, BroadcastFrom, the Host's broadcasts and ReplyRef.Reply return ErrMessageTooLarge; a reply
+// from HandleIn (or a join reply) too large is answered {"reason":"reply too large"} with status error,
+// and logged.
+//
 // # Concurrency
 //
 // A Channel value is only ever called from its actor, one callback at a time: its fields need no locks.

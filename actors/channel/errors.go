@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 
+	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/supervisor"
 )
 
@@ -29,6 +30,10 @@ var (
 	ErrUnmatchedTopic  = errors.New("channel: unmatched topic")
 	ErrTooManyChannels = errors.New("channel: too many channels joined")
 	ErrSlowConsumer    = errors.New("channel: slow consumer")
+	// ErrMessageTooLarge (message.ErrTooLarge) is returned by Push, the broadcasts and ReplyRef.Reply for a
+	// message over the outbound limit (HostConfig.MaxPayloadSize, transport.Config.MaxOutboundPayload); it is
+	// sent to nobody (a reply is answered {"reason":"reply too large"} instead).
+	ErrMessageTooLarge = message.ErrTooLarge
 	// ErrTooManyRestarts ends a connection whose channels were restarted past its intensity
 	// (WithConnIntensity): its channels terminate with supervisor.Shutdown(ErrTooManyRestarts).
 	ErrTooManyRestarts = errors.New("channel: too many channel restarts")

@@ -32,6 +32,12 @@ type HostConfig struct {
 	// phx_error, as in Phoenix, and the client rejoins with its params. Zero value means
 	// DefaultMaxRejoinParams; a negative value keeps none (no channel restarts in place).
 	MaxRejoinParams int
+	// MaxPayloadSize bounds the payload bytes of each outbound push, reply and broadcast, checked where it
+	// is made: Push and the broadcasts return ErrMessageTooLarge, a reply too large is answered
+	// {"reason":"reply too large"} with status error and logged, a join reply too large refuses the join
+	// so. The transport sets it so that any message fits the outbound queue of a reading receiver. Zero
+	// value means no limit.
+	MaxPayloadSize int
 	// Logger receives crash reports. Zero value means slog.Default().
 	Logger *slog.Logger
 	// Infrastructure are the endpoint's own workers (the transport's idle sweeper, ...), started in order
@@ -52,6 +58,7 @@ type Host struct {
 	maxInflight     int32
 	maxPendingOut   int32
 	maxRejoinParams int
+	maxSize         int
 
 	// One Props for every channel actor (a Props each would cost ~230 B per channel). The producer makes a
 	// bare actor; it finds its chanState through its parent socket (adoptChannel, reincarnated).
@@ -89,6 +96,7 @@ func NewHost(cfg HostConfig) *Host {
 		maxInflight:     int32(cfg.MaxInflight),
 		maxPendingOut:   int32(cfg.MaxPendingOut),
 		maxRejoinParams: cfg.MaxRejoinParams,
+		maxSize:         cfg.MaxPayloadSize,
 		sessions:        make(map[string]*connState),
 	}
 	if h.ps == nil {
@@ -251,13 +259,10 @@ func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
 	return &Session{cs: cs}, nil
 }
 
-// Broadcast sends event to every subscriber of topic, on every node.
+// Broadcast sends event to every subscriber of topic, on every node. One larger than
+// HostConfig.MaxPayloadSize reaches nobody: ErrMessageTooLarge.
 func (h *Host) Broadcast(topic, event string, payload any) error {
-	p, err := message.ObjectPayloadOf(payload)
-	if err != nil {
-		return err
-	}
-	return h.ps.Broadcast(message.NewBroadcast(topic, event, p))
+	return h.BroadcastFrom(nil, topic, event, payload)
 }
 
 // BroadcastFrom is Broadcast skipping the channel behind from (a channel's Socket).
@@ -270,7 +275,11 @@ func (h *Host) BroadcastFrom(from *Socket, topic, event string, payload any) err
 	if from != nil {
 		skip = from.ch.sub
 	}
-	return h.ps.BroadcastFrom(skip, message.NewBroadcast(topic, event, p))
+	b := message.NewBroadcast(topic, event, p)
+	if err := message.CheckSize(b.Payload.Len(), h.maxSize); err != nil {
+		return err
+	}
+	return h.ps.BroadcastFrom(skip, b)
 }
 
 // LocalBroadcast is Broadcast to this node's subscribers only.
@@ -279,7 +288,14 @@ func (h *Host) LocalBroadcast(topic, event string, payload any) error {
 	if err != nil {
 		return err
 	}
-	h.ps.LocalBroadcast(message.NewBroadcast(topic, event, p))
+	b := message.NewBroadcast(topic, event, p)
+	if err := message.CheckSize(b.Payload.Len(), h.maxSize); err != nil {
+		return err
+	}
+	if err := h.ps.CheckSize(b); err != nil {
+		return err
+	}
+	h.ps.LocalBroadcast(b)
 	return nil
 }
 
@@ -557,6 +573,23 @@ func (cs *connState) replyNotJoined(m *message.Message) {
 	r := message.NewReply(m, message.StatusError, reasonPayload("unmatched topic"))
 	r.JoinRef = ""
 	_ = cs.out.Write(r)
+}
+
+var tooLargePayload = reasonPayload("reply too large")
+
+// sendReply writes the reply r, or, when its payload is over MaxPayloadSize, an error reply
+// {"reason":"reply too large"} in its place (logged): the client's push is answered either way, and no
+// receiver is cut for it. It returns ErrMessageTooLarge then.
+func (cs *connState) sendReply(r *message.Message) error {
+	err := message.CheckSize(r.Payload.Len(), cs.host.maxSize)
+	if err != nil {
+		cs.host.log.Error("pyre: reply too large, answered with an error", "topic", r.Topic, "err", err)
+		r = &message.Message{JoinRef: r.JoinRef, Ref: r.Ref, Topic: r.Topic, Event: r.Event, Status: message.StatusError, Payload: tooLargePayload}
+	}
+	if werr := cs.out.Write(r); werr != nil {
+		return werr
+	}
+	return err
 }
 
 func reasonPayload(reason string) message.Payload {

@@ -80,13 +80,16 @@ func (s *Socket) PubSub() *pubsub.PubSub { return s.ch.conn.host.ps }
 
 // Push sends event to this client (Phoenix's push/3). On a V2 connection a JSON payload must be an
 // object: a non-object payload crashes the channel, as Phoenix's V2 serializer raises; V1 carries any JSON
-// value. Not allowed inside Join.
+// value. One over the outbound limit is not sent: ErrMessageTooLarge. Not allowed inside Join.
 func (s *Socket) Push(event string, payload any) error {
 	if !s.ch.joined.Load() {
 		return ErrPushInJoin
 	}
 	p, err := message.PayloadOf(payload)
 	if err == nil {
+		if err := message.CheckSize(p.Len(), s.ch.conn.host.maxSize); err != nil {
+			return err
+		}
 		// The connection's serializer decides, as Phoenix's encode! runs in the channel process.
 		err = s.ch.conn.out.Write(&message.Message{JoinRef: s.ch.pushRef, Topic: s.ch.topic, Event: event, Payload: p})
 		if !errors.Is(err, message.ErrNotObject) {
@@ -97,7 +100,8 @@ func (s *Socket) Push(event string, payload any) error {
 	return err
 }
 
-// Broadcast sends event to every subscriber of this topic, this client included.
+// Broadcast sends event to every subscriber of this topic, this client included. One over the outbound
+// limit reaches nobody: ErrMessageTooLarge.
 func (s *Socket) Broadcast(event string, payload any) error {
 	return s.broadcast(nil, event, payload)
 }
@@ -115,7 +119,11 @@ func (s *Socket) broadcast(from pubsub.Subscriber, event string, payload any) er
 	if err != nil {
 		return err
 	}
-	return s.ch.conn.host.ps.BroadcastFrom(from, message.NewBroadcast(s.ch.topic, event, p))
+	b := message.NewBroadcast(s.ch.topic, event, p)
+	if err := message.CheckSize(b.Payload.Len(), s.ch.conn.host.maxSize); err != nil {
+		return err
+	}
+	return s.ch.conn.host.ps.BroadcastFrom(from, b)
 }
 
 // Send delivers msg to this channel's HandleInfo, after the current callback. What Join sends is handled
@@ -136,7 +144,7 @@ func (s *Socket) SendAfter(d time.Duration, msg any) (cancel func() bool) {
 // push's ref only, not the push. Outside HandleIn (and the first Join, where it is the phx_join) there
 // is no push: the ref is null.
 func (s *Socket) ReplyRef() ReplyRef {
-	r := ReplyRef{out: s.ch.conn.out, joinRef: s.ch.pushRef, topic: s.ch.topic}
+	r := ReplyRef{conn: s.ch.conn, joinRef: s.ch.pushRef, topic: s.ch.topic}
 	if s.current != nil {
 		r.ref = s.current.Ref
 	}
@@ -170,15 +178,16 @@ func (s *Socket) Unsubscribe(topic string) {
 
 // ReplyRef answers a push later. The zero value is not usable.
 type ReplyRef struct {
-	out     Conn
+	conn    *connState
 	joinRef message.Ref
 	ref     message.Ref
 	topic   string
 }
 
-// Reply sends r to the captured push. NoReply does nothing.
+// Reply sends r to the captured push. NoReply does nothing. A reply over the outbound limit is answered
+// {"reason":"reply too large"} with status error instead, and Reply returns ErrMessageTooLarge.
 func (r ReplyRef) Reply(rep Reply) error {
-	if r.out == nil {
+	if r.conn == nil {
 		return ErrNotJoined
 	}
 	if rep.IsNoReply() {
@@ -188,5 +197,5 @@ func (r ReplyRef) Reply(rep Reply) error {
 	if err != nil {
 		return err
 	}
-	return r.out.Write(&message.Message{JoinRef: r.joinRef, Ref: r.ref, Topic: r.topic, Event: message.EventReply, Status: rep.status, Payload: p})
+	return r.conn.sendReply(&message.Message{JoinRef: r.joinRef, Ref: r.ref, Topic: r.topic, Event: message.EventReply, Status: rep.status, Payload: p})
 }

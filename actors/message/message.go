@@ -45,7 +45,18 @@ var (
 	ErrBinaryPayload = errors.New("message: payload is binary, not JSON")
 	ErrNotObject     = errors.New("message: JSON payload is not an object")
 	ErrBadRef        = errors.New("message: ref must be a JSON string, number or null")
+	// ErrTooLarge refuses an outbound message whose Size is over the endpoint's limit, where it is made
+	// (push, reply, broadcast): one message no receiver could take must not cut them all.
+	ErrTooLarge = errors.New("message: too large to send")
 )
+
+// CheckSize returns ErrTooLarge (with the sizes) when size is over limit; a limit <= 0 means none.
+func CheckSize(size, limit int) error {
+	if limit > 0 && size > limit {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, limit)
+	}
+	return nil
+}
 
 // Ref is a client-chosen reference (join_ref or ref), kept as the JSON token the client sent so that it is
 // echoed exactly: a string stays a string, a number a number. The zero Ref is null.

@@ -42,6 +42,11 @@ type Adapter interface {
 type Config struct {
 	// Adapter forwards broadcasts to other nodes. Zero value means local only.
 	Adapter Adapter
+	// MaxPayloadSize refuses broadcasts whose payload has more bytes (message.ErrTooLarge) before any
+	// subscriber sees them: a broadcast too big for the receivers' outbound queues is an error to its
+	// publisher, not a disconnect of every subscriber. transport.Endpoint sets it to
+	// Config.MaxOutboundPayload for the registry it creates. Zero value means no limit.
+	MaxPayloadSize int
 }
 
 const shardCount = 64
@@ -49,6 +54,7 @@ const shardCount = 64
 // PubSub is a topic registry. The zero value is not usable; call New.
 type PubSub struct {
 	adapter Adapter
+	maxSize int
 	seed    maphash.Seed
 	shards  [shardCount]shard
 }
@@ -67,7 +73,7 @@ type topicSubs struct {
 
 // New returns an empty registry.
 func New(cfg Config) *PubSub {
-	ps := &PubSub{adapter: cfg.Adapter, seed: maphash.MakeSeed()}
+	ps := &PubSub{adapter: cfg.Adapter, maxSize: cfg.MaxPayloadSize, seed: maphash.MakeSeed()}
 	for i := range ps.shards {
 		ps.shards[i].topics = make(map[string]*topicSubs)
 	}
@@ -182,8 +188,12 @@ func (ps *PubSub) Broadcast(b *message.Broadcast) error {
 	return ps.BroadcastFrom(nil, b)
 }
 
-// BroadcastFrom is Broadcast skipping the local subscriber from (nil skips nobody).
+// BroadcastFrom is Broadcast skipping the local subscriber from (nil skips nobody). A broadcast over
+// Config.MaxPayloadSize reaches nobody: the error wraps message.ErrTooLarge.
 func (ps *PubSub) BroadcastFrom(from Subscriber, b *message.Broadcast) error {
+	if err := ps.CheckSize(b); err != nil {
+		return err
+	}
 	ps.LocalBroadcastFrom(from, b)
 	if ps.adapter != nil {
 		return ps.adapter.Broadcast(b)
@@ -191,13 +201,22 @@ func (ps *PubSub) BroadcastFrom(from Subscriber, b *message.Broadcast) error {
 	return nil
 }
 
+// CheckSize returns an error wrapping message.ErrTooLarge when b's payload is over Config.MaxPayloadSize.
+func (ps *PubSub) CheckSize(b *message.Broadcast) error {
+	return message.CheckSize(b.Payload.Len(), ps.maxSize)
+}
+
 // LocalBroadcast delivers b to this node's subscribers only and returns how many it reached.
 func (ps *PubSub) LocalBroadcast(b *message.Broadcast) int {
 	return ps.LocalBroadcastFrom(nil, b)
 }
 
-// LocalBroadcastFrom is LocalBroadcast skipping from.
+// LocalBroadcastFrom is LocalBroadcast skipping from. A broadcast over Config.MaxPayloadSize reaches
+// nobody (0): call CheckSize first to tell why.
 func (ps *PubSub) LocalBroadcastFrom(from Subscriber, b *message.Broadcast) int {
+	if ps.CheckSize(b) != nil {
+		return 0
+	}
 	n := 0
 	for _, s := range ps.snapshot(b.Topic) {
 		if from != nil && s == from {

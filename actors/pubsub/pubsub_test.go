@@ -1,6 +1,7 @@
 package pubsub
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -112,5 +113,33 @@ func BenchmarkBroadcast10kSubscribers(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		ps.LocalBroadcast(bc)
+	}
+}
+
+// A broadcast over MaxPayloadSize is refused before any subscriber or the adapter sees it; one at the
+// limit goes through.
+func TestMaxPayloadSize(t *testing.T) {
+	ad := &countingAdapter{}
+	ps := New(Config{Adapter: ad, MaxPayloadSize: 8})
+	r := &recorder{}
+	ps.Subscribe("t", r)
+	big := message.NewBroadcast("t", "big", message.JSON([]byte(`{"a":123}`))) // 9 bytes
+	if err := ps.Broadcast(big); !errors.Is(err, message.ErrTooLarge) {
+		t.Fatalf("Broadcast: %v, want ErrTooLarge", err)
+	}
+	if err := ps.BroadcastFrom(nil, big); !errors.Is(err, message.ErrTooLarge) {
+		t.Fatalf("BroadcastFrom: %v, want ErrTooLarge", err)
+	}
+	if n := ps.LocalBroadcast(big); n != 0 {
+		t.Fatalf("LocalBroadcast reached %d", n)
+	}
+	if err := ps.CheckSize(big); !errors.Is(err, message.ErrTooLarge) {
+		t.Fatalf("CheckSize: %v", err)
+	}
+	if err := ps.Broadcast(message.NewBroadcast("t", "ok", message.JSON([]byte(`{"a":12}`)))); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.events(); len(got) != 1 || got[0] != "t/ok" || ad.n != 1 {
+		t.Fatalf("delivered %v, adapter %d; want only t/ok, once", got, ad.n)
 	}
 }
