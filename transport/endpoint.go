@@ -78,6 +78,10 @@ type Config struct {
 	// client pauses. Zero value means 256, or MaxQueueMessages/4 if smaller: the replies to the messages
 	// in flight when the reader pauses for its queue (see MaxQueueMessages) must still fit in it.
 	MaxInflight int
+	// MaxRejoinParams bounds the join params each channel keeps to re-run Join after an in-place restart
+	// (channel.WithRestart); a channel joined with larger params ends with phx_error on a crash, as in
+	// Phoenix. Zero value means channel.DefaultMaxRejoinParams (64 KiB); negative keeps none.
+	MaxRejoinParams int
 	// Logger receives connection and crash reports. Zero value means slog.Default(). Each line's message and
 	// attribute values are cut to 1 KB ("…(N bytes)" marks a cut): clients and panics control much of what
 	// is logged (topics, event names, panic values).
@@ -189,7 +193,8 @@ func NewEndpoint(cfg Config) *Endpoint {
 		e.lp = newLongPoll(cfg.SecretKeyBase, cfg.LongPollWindow)
 	}
 	e.host = channel.NewHost(channel.HostConfig{
-		PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, MaxPayloadSize: cfg.MaxOutboundPayload, Logger: cfg.Logger,
+		PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, MaxPayloadSize: cfg.MaxOutboundPayload,
+		MaxRejoinParams: cfg.MaxRejoinParams, Logger: cfg.Logger,
 		Infrastructure: []supervisor.ChildSpec{{
 			ID:      "janitor",
 			Restart: supervisor.Permanent,
