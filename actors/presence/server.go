@@ -255,7 +255,6 @@ func (s *server) Receive(ctx actor.Context) {
 		}
 		s.t.flush()
 		s.t.pid.CompareAndSwap(s.self, nil)
-		s.t.wg.Wait() // the topics' workers: they only queue frames, so this is short
 	}
 }
 

@@ -69,7 +69,7 @@ type Tracker struct {
 	state *crdt.State
 	batch map[string]*topicBatch // Config.Window only
 	pubs  map[string]*topicPub   // topics with a worker
-	wg    sync.WaitGroup         // the workers
+	wg    sync.WaitGroup         // the workers: each ends once its topic's queue is empty
 
 	stateBytes atomic.Int64 // presence_state bytes encoded, for tests and benchmarks
 
