@@ -2,8 +2,12 @@ package transport
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/pyrehq/pyre/actors/message"
@@ -49,4 +53,36 @@ func TestSharedPushFrame(t *testing.T) {
 			t.Errorf("%s %+v queued by reference", c.ser.Vsn(), c.m)
 		}
 	}
+}
+
+// The same large push queued to many connections costs its payload once, not once per connection: the
+// queues hold a head each and share the payload (issue 11: a presence_state to thousands of joiners).
+func TestLargePushQueuedOnce(t *testing.T) {
+	const conns, size = 64, 1 << 20
+	ep := NewEndpoint(Config{})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = ep.Shutdown(ctx)
+	})
+	payload := message.JSON([]byte(`{"k":"` + strings.Repeat("x", size) + `"}`))
+	cs := make([]*wsConn, conns)
+	for i := range cs {
+		cs[i] = &wsConn{ep: ep, ser: serializer.V2, writing: true} // a writer "runs": the frames stay queued
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i, c := range cs {
+		m := &message.Message{JoinRef: message.Ref(fmt.Sprintf(`"%d"`, i)), Topic: "room:1", Event: "presence_state", Payload: payload}
+		if err := c.Write(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > size {
+		t.Fatalf("%d connections queued a %d-byte push: the heap grew by %d bytes, want at most one payload", conns, size, grown)
+	}
+	runtime.KeepAlive(cs)
 }
