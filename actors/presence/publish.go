@@ -27,8 +27,8 @@ type topicPub struct {
 type pubItem struct {
 	diff    *topicDiff
 	waiters []*channel.Socket
-	// snap is the state to send, of version version; nil for waiters in a default-mode queue, which
-	// get the state as of the end of the worker's turn.
+	// snap is the state to send, of version version, when hasSnap; waiters queued without one (the
+	// default mode) get the state as of the end of the worker's turn.
 	snap    []crdt.Entry
 	hasSnap bool
 	version uint64
@@ -73,8 +73,8 @@ func (t *Tracker) queueState(topic string, s *channel.Socket) {
 	p.queue = append(p.queue, pubItem{waiters: []*channel.Socket{s}})
 }
 
-// queueSnapshot queues the state as it is now for waiters (t.mu held, batching mode: the set may be
-// ahead of what the queue has sent only between flushes, and a flush calls this).
+// queueSnapshot queues the state as it is now for waiters (t.mu held). For the batching mode, where the
+// set runs ahead of the queue between flushes: a flush, which has just queued the batch, calls it.
 func (t *Tracker) queueSnapshot(topic string, waiters []*channel.Socket) {
 	p := t.pub(topic)
 	p.queue = append(p.queue, pubItem{waiters: waiters, snap: t.state.Get(topic), hasSnap: true, version: p.version})

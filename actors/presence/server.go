@@ -68,10 +68,12 @@ func (t *Tracker) apply(o op) {
 			}
 		}
 	case opDown:
-		var d *topicDiff                           // one diff per topic for all of them, as Phoenix when a tracked process exits
-		for i, e := range st.LeaveOwner(o.owner) { // in topic order
-			if i == 0 || e.Topic != o.topic {
-				d, o.topic = t.diff(e.Topic), e.Topic
+		// One diff per topic with all of them, as Phoenix's when a tracked process exits.
+		var d *topicDiff
+		var topic string
+		for _, e := range st.LeaveOwner(o.owner) { // in topic order
+			if d == nil || e.Topic != topic {
+				d, topic = t.diff(e.Topic), e.Topic
 			}
 			d.leave(e.Key, e.Meta)
 		}
