@@ -276,3 +276,63 @@ func TestJoinStormSharesOneState(t *testing.T) {
 	}
 	runtime.KeepAlive(conns)
 }
+
+// With Config.Window too, a presence_state holds exactly the diffs its client got before it, and the
+// client gets every later diff after it: lists built strictly from the state and the diffs after it
+// (no diff applied twice, none missing) equal the server's.
+func TestWindowStateThenDiffsExact(t *testing.T) {
+	const clients = 300
+	h := channel.NewHost(channel.HostConfig{})
+	tr, err := Start(context.Background(), h, Config{Window: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := channel.NewRouter(channel.ConnectFunc(func(p url.Values, _ channel.ConnectInfo) (channel.Assigns, error) {
+		return channel.Assigns{"user": p.Get("user")}, nil
+	}))
+	r.Channel("*", func() channel.Channel { return &room{tr: tr} })
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		if err := h.Shutdown(ctx, channel.CloseServiceRestart); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	w := &stormWorld{diffs: map[*message.Broadcast]view{}, states: map[*byte]view{}}
+	conns := make([]*stormConn, clients)
+	for i := range conns {
+		conns[i] = &stormConn{t: t, w: w}
+		connected, err := r.Connect(url.Values{"user": {fmt.Sprint("u", i)}}, channel.ConnectInfo{Transport: "websocket"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := h.Open(connected, conns[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Receive(&message.Message{JoinRef: `"1"`, Ref: `"1"`, Topic: "win:1", Event: message.EventJoin, Payload: message.EmptyObject})
+	}
+	for deadline := time.Now().Add(waitLimit); ; time.Sleep(5 * time.Millisecond) {
+		var want view
+		for k, p := range tr.List("win:1") {
+			want.add(k, p.Metas, 1)
+		}
+		done := want.n == clients
+		for _, c := range conns {
+			if v, n := c.view(); n != 1 || v != want {
+				done = false
+			}
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) { // a liveness bound
+			for i, c := range conns {
+				if v, n := c.view(); n != 1 || v != want {
+					t.Fatalf("client %d: %d states, list of %d presences, want 1 state and the server's %d", i, n, v.n, want.n)
+				}
+			}
+			t.Fatalf("the server lists %d presences, want %d", want.n, clients)
+		}
+	}
+}
