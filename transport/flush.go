@@ -142,8 +142,8 @@ func (c *wsConn) takeTurn() []outFrame {
 		}()
 	}
 	k, size := 0, 0
-	for k < len(c.queue) && (k == 0 || size+len(c.queue[k].data) <= maxCoalesce) {
-		size += len(c.queue[k].data)
+	for k < len(c.queue) && (k == 0 || size+c.queue[k].size() <= maxCoalesce) {
+		size += c.queue[k].size()
 		k++
 	}
 	if k == len(c.queue) {

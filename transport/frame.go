@@ -15,7 +15,11 @@ const (
 // all pending frames of a connection into one buffer so they leave in a single write: a syscall costs far
 // more than the copy.
 func appendFrame(dst []byte, opcode byte, payload []byte) []byte {
-	n := len(payload)
+	return append(appendFrameHeader(dst, opcode, len(payload)), payload...)
+}
+
+// appendFrameHeader appends the header of a frame whose payload is n bytes long.
+func appendFrameHeader(dst []byte, opcode byte, n int) []byte {
 	switch {
 	case n < 126:
 		dst = append(dst, 0x80|opcode, byte(n))
@@ -25,7 +29,7 @@ func appendFrame(dst []byte, opcode byte, payload []byte) []byte {
 		dst = append(dst, 0x80|opcode, 127)
 		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
 	}
-	return append(dst, payload...)
+	return dst
 }
 
 // maxCoalesce is how many bytes one write carries at most; bigger batches are written in several.

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -321,9 +322,41 @@ type wsConn struct {
 type outFrame struct {
 	data   []byte
 	binary bool
+	// body, when set, follows data in the frame, then tail: a large payload queued by reference, shared
+	// with every connection it is pushed to (a presence_state to a storm of joiners), not copied per
+	// connection into its queue.
+	body []byte
+	tail byte
+}
+
+func (f *outFrame) size() int {
+	if f.body == nil {
+		return len(f.data)
+	}
+	return len(f.data) + len(f.body) + 1
+}
+
+// sharedMin is the payload size from which a V2 push is queued by reference (sharedPush).
+const sharedMin = 4 << 10
+
+// sharedPush renders a large JSON push (V2 only) as its frame's head, up to the payload, and the payload
+// itself, not copied: the bytes are shared by every connection it goes to.
+func sharedPush(ser serializer.Serializer, m *message.Message) (outFrame, bool) {
+	p := m.Payload
+	if ser != serializer.V2 || m.IsReply() || p.Len() < sharedMin || !p.IsObject() {
+		return outFrame{}, false
+	}
+	head, _, err := ser.Encode(&message.Message{JoinRef: m.JoinRef, Ref: m.Ref, Topic: m.Topic, Event: m.Event, Payload: message.EmptyObject})
+	if err != nil || !bytes.HasSuffix(head, []byte("{}]")) {
+		return outFrame{}, false
+	}
+	return outFrame{data: head[:len(head)-3], body: p.Bytes(), tail: ']'}, true
 }
 
 func (c *wsConn) Write(m *message.Message) error {
+	if f, ok := sharedPush(c.ser, m); ok {
+		return c.enqueue(f)
+	}
 	data, binary, err := c.ser.Encode(m)
 	if err != nil {
 		return err
@@ -356,7 +389,7 @@ func (c *wsConn) enqueue(f outFrame) error {
 		return channel.ErrSlowConsumer
 	}
 	c.queue = append(c.queue, f)
-	c.queuedBytes += len(f.data)
+	c.queuedBytes += f.size()
 	start := !c.writing
 	c.writing = true
 	c.mu.Unlock()
@@ -381,6 +414,17 @@ func frameOpcode(f outFrame) byte {
 		return opBinary
 	}
 	return opText
+}
+
+// appendOutFrame appends f as one WebSocket frame.
+func appendOutFrame(dst []byte, f *outFrame) []byte {
+	if f.body == nil {
+		return appendFrame(dst, frameOpcode(*f), f.data)
+	}
+	dst = appendFrameHeader(dst, frameOpcode(*f), f.size())
+	dst = append(dst, f.data...)
+	dst = append(dst, f.body...)
+	return append(dst, f.tail)
 }
 
 // slowConsumer drops what is queued and disconnects: with 1013 after the write in progress, if any, or by
@@ -530,7 +574,7 @@ func (c *wsConn) writeFrames(batch []outFrame) (rest []byte, err error) {
 	bp := writeBufs.Get().(*[]byte)
 	buf := (*bp)[:0]
 	for i := range batch {
-		buf = appendFrame(buf, frameOpcode(batch[i]), batch[i].data)
+		buf = appendOutFrame(buf, &batch[i])
 	}
 	n, err := c.write(buf)
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/presence/crdt"
 )
 
@@ -32,7 +32,7 @@ const (
 )
 
 // apply applies o to the set at once, in the caller's goroutine, so that a List right after a Track sees
-// it; the diff waits in the batch for the tracker actor's next flush.
+// it, and queues its diff (or adds it to the batch, with Config.Window).
 func (t *Tracker) apply(o op) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -68,8 +68,14 @@ func (t *Tracker) apply(o op) {
 			}
 		}
 	case opDown:
-		for _, e := range st.LeaveOwner(o.owner) {
-			t.diff(e.Topic).leave(e.Key, e.Meta)
+		// One diff per topic with all of them, as Phoenix's when a tracked process exits.
+		var d *topicDiff
+		var topic string
+		for _, e := range st.LeaveOwner(o.owner) { // in topic order
+			if d == nil || e.Topic != topic {
+				d, topic = t.diff(e.Topic), e.Topic
+			}
+			d.leave(e.Key, e.Meta)
 		}
 	}
 }
@@ -87,60 +93,79 @@ func current(st *crdt.State, o op) (crdt.Entry, bool) {
 	return crdt.Entry{}, false
 }
 
-// diff is topic's pending diff (t.mu held); the batch's first change asks the actor for a flush.
+// diff is where this change's joins and leaves go (t.mu held): a presence_diff of its own, queued at
+// once, as Phoenix sends one per change; or, with Config.Window, topic's batch, which asks the actor for a
+// flush when it begins.
 func (t *Tracker) diff(topic string) *topicDiff {
+	if t.cfg.Window <= 0 {
+		return t.queueDiff(topic)
+	}
+	b := t.batchOf(topic)
+	if b.diff == nil {
+		b.diff = newTopicDiff()
+	}
+	return b.diff
+}
+
+// batchOf is topic's batch (t.mu held, batching mode); the first batch of a window asks the actor for a
+// flush.
+func (t *Tracker) batchOf(topic string) *topicBatch {
 	if t.batch == nil {
-		t.batch = make(map[string]*topicDiff)
+		t.batch = make(map[string]*topicBatch)
 		if pid := t.pid.Load(); pid != nil {
 			t.root.Send(pid, flushSoon{})
 		} // else the restarted actor flushes what it finds
 	}
-	d := t.batch[topic]
-	if d == nil {
-		d = &topicDiff{joins: map[string][]json.RawMessage{}, leaves: map[string][]json.RawMessage{}}
-		t.batch[topic] = d
+	b := t.batch[topic]
+	if b == nil {
+		b = &topicBatch{}
+		t.batch[topic] = b
 	}
-	return d
+	return b
 }
 
-// topicDiff is one topic's pending presence_diff.
+// topicBatch is what a topic's window has gathered: one diff, and the channels waiting for the state.
+type topicBatch struct {
+	diff    *topicDiff
+	waiters []*channel.Socket
+}
+
+// topicDiff is one presence_diff being built.
 type topicDiff struct {
 	joins, leaves map[string][]json.RawMessage
+}
+
+func newTopicDiff() *topicDiff {
+	return &topicDiff{joins: map[string][]json.RawMessage{}, leaves: map[string][]json.RawMessage{}}
 }
 
 func (d *topicDiff) join(key string, meta json.RawMessage) {
 	d.joins[key] = append(d.joins[key], meta)
 }
 
-// leave records a leave. A leave of a meta that joined in the same batch still goes out with it: a
-// state pushed meanwhile may hold that meta (changes apply at once), and phoenix.js applies a diff's joins
-// before its leaves, so the pair leaves every client without it.
+// leave records a leave. In a batch, a leave of a meta that joined in the same window still goes out with
+// it: phoenix.js applies a diff's joins before its leaves, so the pair leaves every client without it.
 func (d *topicDiff) leave(key string, meta json.RawMessage) {
 	d.leaves[key] = append(d.leaves[key], meta)
 }
 
-// flush broadcasts each topic's pending diff to this node's subscribers. A diff always leaves after the
-// changes in it were applied, so a state pushed by PushState and a diff that overlaps it are idempotent
-// for phoenix.js (joins and leaves go by phx_ref).
+// flush queues each topic's batch (Config.Window): its diff, then the state for the channels that waited
+// for it, as of that diff.
 func (t *Tracker) flush() {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	batch := t.batch
 	t.batch = nil
 	_ = t.state.TakeDelta() // no peers yet: the delta only frees the removals it keeps
-	t.mu.Unlock()
-	for topic, d := range batch {
-		if len(d.joins) == 0 && len(d.leaves) == 0 {
-			continue
+	for topic, b := range batch {
+		if d := b.diff; d != nil && (len(d.joins) > 0 || len(d.leaves) > 0) {
+			p := t.pub(topic)
+			p.version++
+			p.queue = append(p.queue, pubItem{diff: d})
 		}
-		payload, err := json.Marshal(struct {
-			Joins  map[string]Presence `json:"joins"`
-			Leaves map[string]Presence `json:"leaves"`
-		}{t.fetch(topic, asPresences(d.joins)), t.fetch(topic, asPresences(d.leaves))})
-		if err != nil {
-			t.cfg.Logger.Error("pyre: presence_diff not encoded", "topic", topic, "err", err)
-			continue
+		if len(b.waiters) > 0 {
+			t.queueSnapshot(topic, b.waiters)
 		}
-		t.ps.LocalBroadcast(message.NewBroadcast(topic, "presence_diff", message.JSON(payload)))
 	}
 }
 
@@ -171,14 +196,21 @@ func (t *Tracker) rebuild() {
 		return m
 	}
 	was, is := index(entries(t.state)), index(entries(fresh))
+	diffs := map[string]*topicDiff{} // one per topic: a heal is not a change of anyone's
+	diff := func(topic string) *topicDiff {
+		if diffs[topic] == nil {
+			diffs[topic] = t.diff(topic)
+		}
+		return diffs[topic]
+	}
 	for k, meta := range was {
 		if now, ok := is[k]; !ok || !bytes.Equal(now, meta) {
-			t.diff(k.topic).leave(k.key, meta)
+			diff(k.topic).leave(k.key, meta)
 		}
 	}
 	for k, meta := range is {
 		if then, ok := was[k]; !ok || !bytes.Equal(then, meta) {
-			t.diff(k.topic).join(k.key, meta)
+			diff(k.topic).join(k.key, meta)
 		}
 	}
 	t.state = fresh
@@ -198,7 +230,7 @@ type (
 )
 
 // server is the tracker actor, under the endpoint supervisor: it times the flushes of the batched diffs
-// and, when (re)started, checks the set against the live channels.
+// (Config.Window) and, when (re)started, checks the set against the live channels.
 type server struct {
 	t       *Tracker
 	self    *actor.PID

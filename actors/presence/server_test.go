@@ -54,6 +54,7 @@ func TestBatchingCoalesces(t *testing.T) {
 	s.apply(op{kind: opUntrack, owner: "ch2", topic: "room:a", key: "u2", prev: metaOf("stale")}) // not the meta it has: ignored
 	s.apply(op{kind: opTrack, owner: "ch3", topic: "room:a", key: "u3", meta: metaOf("r3")})      // again: ignored
 	s.flush()
+	s.wg.Wait()
 	if len(a.got) != 1 || len(b.got) != 1 {
 		t.Fatalf("%d and %d diffs for 500 changes in one window, want 1 each", len(a.got), len(b.got))
 	}
@@ -69,6 +70,7 @@ func TestBatchingCoalesces(t *testing.T) {
 	s.apply(op{kind: opUpdate, owner: "ch2", topic: "room:a", key: "u2", meta: metaOf("r2b"), prev: metaOf("r2")})
 	s.apply(op{kind: opDown, owner: "ch4"})
 	s.flush()
+	s.wg.Wait()
 	raw = a.got[1].Payload.Bytes()
 	if !strings.Contains(string(raw), `"joins":{"u2":{"metas":[{"phx_ref":"r2b"}]}}`) ||
 		!strings.Contains(string(raw), `"leaves":{"u2":{"metas":[{"phx_ref":"r2"}]},"u4":{"metas":[{"phx_ref":"r4"}]}}`) {

@@ -32,8 +32,11 @@ var (
 type Config struct {
 	// Name is the tracker's child id under the endpoint supervisor. Zero value means "presence".
 	Name string
-	// Window is how long changes are batched per topic before one presence_diff goes out. Zero value
-	// means 50 ms.
+	// Window, when positive, batches a topic's changes for that long into one presence_diff, and the
+	// presence_states asked for meanwhile into one encoding: for reconnect storms of thousands of
+	// clients per topic. Clients then see Phoenix's changes merged (a join and a leave of one meta in one
+	// diff, a user's join with another's); phoenix.js copes, other clients may not. Zero value means one
+	// presence_diff per change as it happens, exactly as Phoenix sends them.
 	Window time.Duration
 	// Fetch enriches presences before they are listed or sent (Phoenix's fetch/2), e.g. to add each
 	// key's user record next to its "metas". It gets the topic and the presences by key, and returns
@@ -59,11 +62,16 @@ type Tracker struct {
 	root *actor.RootContext
 	pid  atomic.Pointer[actor.PID] // the tracker actor now running; a dead one until its restart
 
-	// mu guards the set and the pending diffs. Changes are applied at once by the channel that makes
-	// them; the actor only flushes the diffs (and checks the set when it restarts).
+	// mu guards the set, the batches and the topics' queues. Changes are applied at once by the channel
+	// that makes them; each topic's worker sends its queue; the actor times the batches (Config.Window)
+	// and checks the set when it restarts.
 	mu    sync.RWMutex
 	state *crdt.State
-	batch map[string]*topicDiff
+	batch map[string]*topicBatch // Config.Window only
+	pubs  map[string]*topicPub   // topics with a worker
+	wg    sync.WaitGroup         // the workers: each ends once its topic's queue is empty
+
+	stateBytes atomic.Int64 // presence_state bytes encoded, for tests and benchmarks
 
 	ownersMu sync.Mutex
 	owners   map[string]*owned // channels with presences, by channel id: what a restart rebuilds from
@@ -77,9 +85,6 @@ type Tracker struct {
 func Start(ctx context.Context, h Host, cfg Config) (*Tracker, error) {
 	if cfg.Name == "" {
 		cfg.Name = "presence"
-	}
-	if cfg.Window <= 0 {
-		cfg.Window = 50 * time.Millisecond
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -192,14 +197,24 @@ func (t *Tracker) Untrack(s *channel.Socket, key string) {
 	t.apply(op{kind: opUntrack, owner: o.id, topic: o.topic, key: key, prev: old.meta})
 }
 
-// PushState pushes "presence_state" (List of the channel's topic) to the channel's client, in one order
-// with the presence_diff broadcasts: call it after a join (from HandleInfo, as Phoenix's after_join), and
-// again after an in-place restart if you like. Pushing List yourself works too, but a diff could then
-// overtake the state and be undone by it until that key changes again.
+// PushState has "presence_state" (List of the channel's topic) pushed to the channel's client, in one
+// order with the presence_diff broadcasts: the state holds every diff the client got before it, and the
+// client gets every later diff after it. Call it after a join (from HandleInfo, as Phoenix's after_join;
+// not in Join), and again after an in-place restart if you like. The push is queued: the topic's worker
+// sends it, with the same encoded bytes for every channel asking at the same point (a join storm costs one
+// encoding per turn of the worker, not one per joiner). Pushing List yourself works too, but a diff could
+// then overtake the state and be undone by it until that key changes again; nor are its bytes shared.
+// The error is always nil: a state that cannot be pushed (the connection is going) is dropped.
 func (t *Tracker) PushState(s *channel.Socket) error {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	return s.Push("presence_state", t.fetch(s.Topic(), group(t.state.Get(s.Topic()))))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cfg.Window > 0 {
+		b := t.batchOf(s.Topic())
+		b.waiters = append(b.waiters, s)
+		return nil
+	}
+	t.queueState(s.Topic(), s)
+	return nil
 }
 
 // Tracked is the meta this channel tracks under key, as clients have it (with "phx_ref"): a channel

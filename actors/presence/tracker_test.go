@@ -70,6 +70,13 @@ func (r *room) HandleIn(s *channel.Socket, event string, p channel.Payload) (cha
 			return channel.ReplyError(nil), nil
 		}
 		return channel.ReplyOK(meta), nil
+	case "flap": // another key joins and leaves in one turn; replies with the meta it had
+		if err := r.tr.Track(s, "ghost", map[string]string{"x": "1"}); err != nil {
+			return channel.ReplyError(map[string]string{"reason": err.Error()}), nil
+		}
+		meta, _ := r.tr.Tracked(s, "ghost")
+		r.tr.Untrack(s, "ghost")
+		return channel.ReplyOK(meta), nil
 	case "crash":
 		panic("boom")
 	}
@@ -110,13 +117,14 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 
 // member is a client joined to a topic that keeps the presence list as phoenix.js's Presence does.
 type member struct {
-	t     testing.TB
-	conn  *client.Conn
-	ch    *client.Channel
-	view  map[string]map[string]json.RawMessage // key → phx_ref → meta
-	state bool                                  // presence_state seen; diffs before it wait
-	wait  []json.RawMessage
-	diffs []json.RawMessage // every presence_diff, in order
+	t      testing.TB
+	conn   *client.Conn
+	ch     *client.Channel
+	view   map[string]map[string]json.RawMessage // key → phx_ref → meta
+	state  bool                                  // presence_state seen; diffs before it wait
+	wait   []json.RawMessage
+	diffs  []json.RawMessage // every presence_diff, in order
+	states []json.RawMessage // every presence_state, in order
 }
 
 func (f *fixture) join(user, topic string) *member {
@@ -166,6 +174,7 @@ func (m *member) drain() {
 		case msg := <-m.ch.Messages():
 			switch msg.Event {
 			case "presence_state":
+				m.states = append(m.states, msg.Payload)
 				var st map[string]wirePresence
 				if err := json.Unmarshal(msg.Payload, &st); err != nil {
 					m.t.Fatalf("presence_state %s: %v", msg.Payload, err)
@@ -460,7 +469,7 @@ func TestKilledTrackerRebuildsFromChannels(t *testing.T) {
 
 // A presence_state pushed right after the Track that joined lists the joiner (Track applies at once).
 func TestStateAfterTrackListsTheJoiner(t *testing.T) {
-	f := newFixture(t, Config{Window: time.Hour}) // no diff goes out: the state alone must have it
+	f := newFixture(t, Config{})
 	for i := range 10 {
 		m := f.join(fmt.Sprint("u", i), "room:6")
 		deadline := time.Now().Add(waitLimit)
@@ -470,8 +479,9 @@ func TestStateAfterTrackListsTheJoiner(t *testing.T) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		if _, ok := m.view[fmt.Sprint("u", i)]; !ok {
-			t.Fatalf("u%d's presence_state does not list u%d: %s", i, i, m.listed())
+		var st map[string]wirePresence
+		if err := json.Unmarshal(m.states[0], &st); err != nil || len(st[fmt.Sprint("u", i)].Metas) != 1 {
+			t.Fatalf("u%d's presence_state does not list u%d: %s", i, i, m.states[0])
 		}
 	}
 }
@@ -536,6 +546,79 @@ func (f *fixture) waitKeys(topic string, keys ...string) {
 	for deadline := time.Now().Add(waitLimit); !slices.Equal(keysOf(f.listed(topic)), keys); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) { // a liveness bound
 			f.t.Fatalf("the server lists %q in %s, want keys %v", f.listed(topic), topic, keys)
+		}
+	}
+}
+
+// With the default Config, clients get Phoenix's frames: one presence_diff per change, as it happens, in
+// order — a join, another client's join, a join and a leave in the same instant, an update (a leave of
+// the old meta and a join of the new, in one diff), a channel's exit — each a broadcast frame of its own.
+func TestDiffsAsPhoenixSendsThem(t *testing.T) {
+	f := newFixture(t, Config{})
+	obs := f.join("obs", "room:phx")
+	f.converge("room:phx", obs)
+	var frames []string // the observer's presence_diff frames after its state, as sent
+	tracked := func(m *member) string {
+		t.Helper()
+		r := m.push("tracked", nil)
+		if !r.OK() {
+			t.Fatalf("tracked: %+v", r)
+		}
+		return string(r.Response)
+	}
+	alice := f.join("alice", "room:phx")
+	bob := f.join("bob", "room:phx")
+	aliceMeta, bobMeta := tracked(alice), tracked(bob)
+	r := alice.push("flap", nil)
+	if !r.OK() {
+		t.Fatalf("flap: %+v", r)
+	}
+	ghost := string(r.Response)
+	alice.push("update", map[string]string{"status": "away"})
+	aliceNew := tracked(alice)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := bob.ch.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.waitKeys("room:phx", "alice", "obs")               // bob's channel has ended
+	obs.push("update", map[string]string{"marker": "1"}) // the last change: nothing is sent after its diff
+	obsNew := f.tr.List("room:phx")["obs"].Metas[0]
+	obsOld := obs.states[0][len(`{"obs":{"metas":[`) : len(obs.states[0])-len(`]}}`)]
+	want := []string{
+		`{"joins":{"alice":{"metas":[` + aliceMeta + `]}},"leaves":{}}`,
+		`{"joins":{"bob":{"metas":[` + bobMeta + `]}},"leaves":{}}`,
+		`{"joins":{"ghost":{"metas":[` + ghost + `]}},"leaves":{}}`,
+		`{"joins":{},"leaves":{"ghost":{"metas":[` + ghost + `]}}}`,
+		`{"joins":{"alice":{"metas":[` + aliceNew + `]}},"leaves":{"alice":{"metas":[` + aliceMeta + `]}}}`,
+		`{"joins":{},"leaves":{"bob":{"metas":[` + bobMeta + `]}}}`,
+		`{"joins":{"obs":{"metas":[` + string(obsNew) + `]}},"leaves":{"obs":{"metas":[` + string(obsOld) + `]}}}`,
+	}
+	for deadline := time.Now().Add(waitLimit); len(frames) < len(want); time.Sleep(5 * time.Millisecond) {
+		obs.drainRaw(&frames)
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	if !slices.Equal(frames, want) {
+		t.Fatalf("presence_diff frames:\n%s\nwant:\n%s", strings.Join(frames, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// drainRaw appends the raw presence_diff frames received so far (as [J,R,T,E,P] with J and R null).
+func (m *member) drainRaw(frames *[]string) {
+	for {
+		select {
+		case msg := <-m.ch.Messages():
+			if msg.Event != "presence_diff" {
+				continue
+			}
+			if msg.JoinRef != "" || msg.Ref != "" {
+				m.t.Fatalf("presence_diff with join_ref %q, ref %q: not a broadcast frame", msg.JoinRef, msg.Ref)
+			}
+			*frames = append(*frames, string(msg.Payload))
+		default:
+			return
 		}
 	}
 }
