@@ -255,6 +255,10 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // PubSub is the endpoint's topic registry.
 func (e *Endpoint) PubSub() *pubsub.PubSub { return e.cfg.PubSub }
 
+// Logger is Config.Logger as the endpoint uses it (each line's values capped at 1 KB), for the endpoint's
+// companions such as a presence tracker.
+func (e *Endpoint) Logger() *slog.Logger { return e.cfg.Logger }
+
 // Broadcast sends event with payload (a JSON object) to every subscriber of topic, from anywhere.
 func (e *Endpoint) Broadcast(topic, event string, payload any) error {
 	return e.host.Broadcast(topic, event, payload)

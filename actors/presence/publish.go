@@ -2,6 +2,7 @@ package presence
 
 import (
 	"encoding/json"
+	"errors"
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/message"
@@ -118,7 +119,9 @@ func (t *Tracker) publish(topic string, p *topicPub) {
 				continue
 			}
 			for _, s := range it.waiters {
-				_ = s.Push("presence_state", payload) // an error: the connection is going
+				if err := s.Push("presence_state", payload); errors.Is(err, message.ErrTooLarge) {
+					t.cfg.Logger.Error("pyre: presence_state over the outbound limit, not sent", "topic", s.Topic(), "err", err)
+				} // another error: the connection is going
 			}
 		}
 	}
@@ -188,5 +191,10 @@ func (t *Tracker) broadcastDiff(topic string, d *topicDiff) {
 		t.cfg.Logger.Error("pyre: presence_diff not encoded", "topic", topic, "err", err)
 		return
 	}
-	t.ps.LocalBroadcast(message.NewBroadcast(topic, "presence_diff", message.JSON(payload)))
+	b := message.NewBroadcast(topic, "presence_diff", message.JSON(payload))
+	if err := t.ps.CheckSize(b); err != nil { // a batched diff (Config.Window) or Fetch's extras made it too big
+		t.cfg.Logger.Error("pyre: presence_diff over the outbound limit, not sent: clients' lists are stale until they rejoin", "topic", topic, "err", err)
+		return
+	}
+	t.ps.LocalBroadcast(b)
 }

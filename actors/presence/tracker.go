@@ -16,6 +16,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/actors/presence/crdt"
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/supervisor"
@@ -43,7 +44,8 @@ type Config struct {
 	// them (it may change them in place). It runs in List's and PushState's callers and in the tracker
 	// actor: it must not block for long nor call the Tracker. Zero value means none.
 	Fetch func(topic string, presences map[string]Presence) map[string]Presence
-	// Logger receives the tracker's reports. Zero value means slog.Default().
+	// Logger receives the tracker's reports. Zero value means the host's Logger() when it has one (a
+	// transport.Endpoint's, with its lines capped), else slog.Default().
 	Logger *slog.Logger
 }
 
@@ -88,6 +90,9 @@ func Start(ctx context.Context, h Host, cfg Config) (*Tracker, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+		if l, ok := h.(interface{ Logger() *slog.Logger }); ok && l.Logger() != nil {
+			cfg.Logger = l.Logger()
+		}
 	}
 	t := &Tracker{cfg: cfg, ps: h.PubSub(), root: h.Root(), owners: map[string]*owned{}, node: rand.Text()[:8]}
 	t.state = crdt.New(t.replica())
@@ -138,6 +143,9 @@ func (t *Tracker) Track(s *channel.Socket, key string, meta any) error {
 	if err != nil {
 		return err
 	}
+	if err := t.diffFits(key, len(raw)); err != nil {
+		return err
+	}
 	o := t.ownedBy(s)
 	o.mu.Lock()
 	if o.find(o.list, key) >= 0 {
@@ -174,6 +182,10 @@ func (t *Tracker) Update(s *channel.Socket, key string, meta any) error {
 		return ErrNotTracked
 	}
 	old := o.list[i]
+	if err := t.diffFits(key, len(raw)+len(old.meta)); err != nil { // the diff carries both metas
+		o.mu.Unlock()
+		return err
+	}
 	o.list[i] = t.newTracked(key, raw, old.ref)
 	n := o.list[i]
 	o.mu.Unlock()
@@ -309,4 +321,13 @@ func withRefs(raw json.RawMessage, ref, prevRef string) json.RawMessage {
 		out = strconv.AppendQuote(out, prevRef)
 	}
 	return append(out, '}')
+}
+
+// diffOverhead bounds what a presence_diff adds to its metas: braces, keys, phx_ref and phx_ref_prev.
+const diffOverhead = 256
+
+// diffFits refuses a change whose presence_diff could not be sent (channel.ErrMessageTooLarge): refused
+// at its source, it never reaches the topic's clients, whose lists would otherwise go stale.
+func (t *Tracker) diffFits(key string, metas int) error {
+	return message.CheckSize(metas+2*len(key)+diffOverhead, t.ps.MaxPayloadSize())
 }

@@ -92,7 +92,12 @@ type fixture struct {
 
 func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
-	ep := transport.NewEndpoint(transport.Config{})
+	return newFixtureOn(t, cfg, transport.Config{})
+}
+
+func newFixtureOn(t testing.TB, cfg Config, tcfg transport.Config) *fixture {
+	t.Helper()
+	ep := transport.NewEndpoint(tcfg)
 	tr, err := Start(context.Background(), ep, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -619,6 +624,32 @@ func (m *member) drainRaw(frames *[]string) {
 			*frames = append(*frames, string(msg.Payload))
 		default:
 			return
+		}
+	}
+}
+
+// A change whose presence_diff would be over the endpoint's outbound limit is refused at its source
+// (Track/Update return ErrMessageTooLarge), so no client's list goes stale behind a diff never sent.
+func TestChangeOverOutboundLimitRefused(t *testing.T) {
+	f := newFixtureOn(t, Config{}, transport.Config{MaxFrameSize: 64 << 10, MaxOutboundPayload: 4096})
+	a := f.join("alice", "room:big")
+	b := f.join("bob", "room:big")
+	f.converge("room:big", a, b)
+	if r := a.push("update", map[string]string{"bio": strings.Repeat("x", 4000)}); r.OK() || !strings.Contains(r.Reason(), "too large") {
+		t.Fatalf("update over the limit: %+v, want refused as too large", r)
+	}
+	if r := a.push("update", map[string]string{"bio": strings.Repeat("x", 3000)}); !r.OK() {
+		t.Fatalf("update within the limit: %+v", r)
+	}
+	// bob's list holds alice's meta as updated within the limit.
+	f.converge("room:big", a, b)
+	metas := b.view["alice"]
+	if len(metas) != 1 {
+		t.Fatalf("bob lists %d metas for alice, want 1", len(metas))
+	}
+	for _, meta := range metas {
+		if !strings.Contains(string(meta), strings.Repeat("x", 3000)) {
+			t.Fatalf("bob's meta for alice: %.80s…", meta)
 		}
 	}
 }

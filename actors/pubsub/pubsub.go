@@ -206,6 +206,9 @@ func (ps *PubSub) CheckSize(b *message.Broadcast) error {
 	return message.CheckSize(b.Payload.Len(), ps.maxSize)
 }
 
+// MaxPayloadSize is Config.MaxPayloadSize: the largest payload a broadcast may carry (0: no limit).
+func (ps *PubSub) MaxPayloadSize() int { return ps.maxSize }
+
 // LocalBroadcast delivers b to this node's subscribers only and returns how many it reached.
 func (ps *PubSub) LocalBroadcast(b *message.Broadcast) int {
 	return ps.LocalBroadcastFrom(nil, b)
