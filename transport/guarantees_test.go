@@ -1,7 +1,7 @@
 package transport
 
 // The ordering guarantees and frame rules a client can observe, one test each, as audited against Phoenix
-// 1.8's source (transport/ORDERING.md lists them with the Phoenix function each comes from). Frames are
+// 1.8's source (transport/PROTOCOL.md §11 lists them with the Phoenix function each comes from). Frames are
 // asserted exactly and in order; "nothing arrives" is asserted after a barrier through the socket actor and
 // every joined channel actor.
 

@@ -50,7 +50,7 @@ func (quietChannel) Join(*Socket, string, Payload) (any, error)       { return n
 func (quietChannel) HandleIn(*Socket, string, Payload) (Reply, error) { return NoReply, nil }
 
 // A broadcast published between the channel's subscription and the queueing of its join reply goes out after
-// the reply (ORDERING.md row 2; Phoenix: fastlane frames wait in the socket's mailbox behind the reply).
+// the reply (transport/PROTOCOL.md §11, row 2; Phoenix: fastlane frames wait in the socket's mailbox behind the reply).
 func TestJoinReplyPrecedesBroadcastPublishedDuringIt(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
