@@ -170,12 +170,14 @@ type Endpoint struct {
 	lp      *longPoll      // nil when long-poll is disabled
 
 	// The WebSocket read side (readguard.go).
-	inbound    inboundBudget // Config.MaxInboundBytes
-	refusals   atomic.Int64  // connections closed for a refused frame
-	panics     atomic.Int64  // read loops that panicked
-	refusalLog logLimiter
-	panicLog   logLimiter
-	readHook   func([]byte) // tests: sees every chunk read from a client
+	inbound      inboundBudget // Config.MaxInboundBytes
+	refusals     atomic.Int64  // connections closed for a refused frame
+	panics       atomic.Int64  // read loops that panicked
+	malformed    atomic.Int64  // connections closed for a frame their serializer could not decode
+	refusalLog   logLimiter
+	panicLog     logLimiter
+	malformedLog logLimiter
+	readHook     func([]byte) // tests: sees every chunk read from a client
 }
 
 // NewEndpoint returns an Endpoint with no sockets mounted yet.
@@ -273,8 +275,24 @@ func (e *Endpoint) LocalBroadcast(topic, event string, payload any) error {
 // Disconnect closes every connection whose socket id is id, with 1001 (phoenix.js reconnects).
 func (e *Endpoint) Disconnect(id string) error { return e.host.Disconnect(id) }
 
-// Stats counts connections, channels and actors.
-func (e *Endpoint) Stats() channel.Stats { return e.host.Stats() }
+// Stats counts an endpoint's connections, channels and actors (channel.Stats), and the connections it
+// closed for bad input since it started.
+type Stats struct {
+	channel.Stats
+	// MalformedFrames counts connections closed for a frame their serializer could not decode (1011 on a
+	// WebSocket, 400 on long-poll).
+	MalformedFrames int64 `json:"malformed_frames"`
+	// RefusedFrames counts WebSocket connections closed for a frame refused by its header: too large
+	// (1009), or over the inbound memory budget (1013).
+	RefusedFrames int64 `json:"refused_frames"`
+	// ReadPanics counts WebSocket read loops that panicked (1011).
+	ReadPanics int64 `json:"read_panics"`
+}
+
+// Stats returns current counts.
+func (e *Endpoint) Stats() Stats {
+	return Stats{Stats: e.host.Stats(), MalformedFrames: e.malformed.Load(), RefusedFrames: e.refusals.Load(), ReadPanics: e.panics.Load()}
+}
 
 // Err is nil while the endpoint serves. It reports why the endpoint stopped on its own: its supervisor
 // gave up after infrastructure crashes past channel.EndpointIntensity (every connection was closed with

@@ -523,7 +523,7 @@ func (c *pollConn) publish(r *http.Request, deadline time.Time) int {
 			m, err = c.ser.Decode(f.data, f.binary)
 		}
 		if err != nil {
-			ep.cfg.Logger.Debug("pyre: malformed frame", "err", err)
+			ep.malformedFrame("longpoll", r.RemoteAddr, err)
 			c.end(channel.ErrClosed)
 			return http.StatusBadRequest
 		}

@@ -251,7 +251,7 @@ func (wsHandler) OnMessage(socket *gws.Conn, msg *gws.Message) {
 	}
 	if err != nil {
 		// Phoenix crashes the connection on a malformed frame: 1011, and only this connection.
-		c.ep.cfg.Logger.Debug("pyre: malformed frame", "err", err)
+		c.ep.malformedFrame("websocket", c.socket.RemoteAddr().String(), err)
 		c.Close(channel.CloseInternalError)
 		return
 	}
