@@ -16,6 +16,7 @@ import (
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
+	"github.com/pyrehq/pyre/transport/serializer"
 )
 
 // Config configures an Endpoint. The zero value works; every field documents its zero value.
@@ -178,6 +179,8 @@ type Endpoint struct {
 	panicLog     logLimiter
 	malformedLog logLimiter
 	readHook     func([]byte) // tests: sees every chunk read from a client
+
+	slots [broadcastSlots]serializer.Serializer // broadcast cache slots taken by the sockets' serializers (mu)
 }
 
 // NewEndpoint returns an Endpoint with no sockets mounted yet.
@@ -189,6 +192,7 @@ func NewEndpoint(cfg Config) *Endpoint {
 		sockets: make(map[string]*socketDef),
 		conns:   make(map[*wsConn]struct{}),
 		polls:   make(map[string]*pollConn),
+		slots:   [broadcastSlots]serializer.Serializer{serializer.V1, serializer.V2},
 	}
 	e.inbound.max = int64(cfg.MaxInboundBytes)
 	if !cfg.DisableLongPoll {
@@ -207,9 +211,9 @@ func NewEndpoint(cfg Config) *Endpoint {
 }
 
 // Socket mounts router at path: the WebSocket transport answers at path+"/websocket", long-poll at
-// path+"/longpoll" (unless Config.DisableLongPoll). A bad path (not starting with "/") or one mounted twice
-// is a programmer error and panics.
-func (e *Endpoint) Socket(path string, router *channel.Router) {
+// path+"/longpoll" (unless Config.DisableLongPoll). Options: WithSerializers. A bad path (not starting with
+// "/"), one mounted twice or a bad option is a programmer error and panics.
+func (e *Endpoint) Socket(path string, router *channel.Router, opts ...SocketOption) {
 	path = strings.TrimSuffix(path, "/")
 	if !strings.HasPrefix(path, "/") {
 		panic("transport: socket path must start with /: " + path)
@@ -219,7 +223,13 @@ func (e *Endpoint) Socket(path string, router *channel.Router) {
 	if _, dup := e.sockets[path]; dup {
 		panic("transport: socket mounted twice at " + path)
 	}
-	e.sockets[path] = newSocketDef(e, router)
+	var o socketOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	d := newSocketDef(e, router)
+	d.serializers, d.codecs = e.codecs(o.serializers)
+	e.sockets[path] = d
 }
 
 // ServeHTTP answers the transports of the mounted sockets and 404 for anything else.
