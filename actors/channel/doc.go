@@ -90,7 +90,7 @@
 //	func (c *Room) Join(s *channel.Socket, topic string, p channel.Payload) (any, error) {
 //		key, ok := s.Assigns()["presence_key"].(string)
 //		if !ok {
-//			key = newRandomKey()
+//			key = rand.Text() // crypto/rand
 //			_ = s.Keep("presence_key", key) // the same key after a crash: no leave, no join
 //		}
 //		return nil, c.tracker.Track(s, key, map[string]any{"online_at": time.Now().Unix()})
