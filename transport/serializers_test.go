@@ -114,3 +114,22 @@ func shutdownNow(t *testing.T, ep *Endpoint) {
 		t.Error(err)
 	}
 }
+
+// A delivery through the fastlane encodes nothing and allocates nothing once the broadcast is encoded for
+// a slot, with a serializer of another package as with Phoenix's.
+func TestCodecBroadcastCacheAllocatesNothing(t *testing.T) {
+	b := message.NewBroadcast("room:1", "news", message.JSON([]byte(`{"n":1}`)))
+	for _, c := range []*codec{newCodec(serializer.V2), newCodec(tagged{serializer.V2, 2})} {
+		first, err := b.Encoded(c.Slot(), c.encodeBroadcast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(100, func() {
+			if f, _ := b.Encoded(c.Slot(), c.encodeBroadcast); &f[0] != &first[0] {
+				t.Fatal("encoded again")
+			}
+		}); n != 0 {
+			t.Fatalf("%T: %v allocations per delivery, want 0", c.Serializer, n)
+		}
+	}
+}
