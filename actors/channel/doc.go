@@ -122,7 +122,7 @@
 // A Channel value is only ever called from its actor, one callback at a time: its fields need no locks.
 // Callbacks must not block for long — they hold up that channel's mailbox (not anyone else's). Socket.Push,
 // Broadcast, BroadcastFrom, Send, SendAfter and ReplyRef.Reply are safe from any goroutine; Assigns,
-// Assign, Subscribe and Unsubscribe belong to the callbacks. Router is configured before serving and
+// Assign, Keep, Subscribe and Unsubscribe belong to the callbacks. Router is configured before serving and
 // read-only afterwards. Host and Session are safe for concurrent use, except Session.Receive, which belongs
 // to the connection's read goroutine.
 package channel

@@ -12,7 +12,7 @@ import (
 // struct inside a channel).
 //
 // Push, Broadcast, BroadcastFrom, Send, SendAfter and ReplyRef values are safe to use from any goroutine.
-// Assigns, Assign, Subscribe and Unsubscribe belong to the channel's own callbacks.
+// Assigns, Assign, Keep, Subscribe and Unsubscribe belong to the channel's own callbacks.
 type Socket struct {
 	ch          *chanState
 	assigns     Assigns
