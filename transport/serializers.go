@@ -51,6 +51,7 @@ func (e *Endpoint) codecs(table []serializer.Versioned) (vs []serializer.Version
 	if len(table) == 0 {
 		panic("transport: WithSerializers needs at least one serializer")
 	}
+	slots := e.slots // taken only if the whole table is accepted
 	for _, v := range table {
 		if err := serializer.CheckRequirement(v.Requirement); err != nil {
 			panic("transport: " + err.Error())
@@ -59,9 +60,9 @@ func (e *Endpoint) codecs(table []serializer.Versioned) (vs []serializer.Version
 			panic("transport: nil serializer for " + v.Requirement)
 		}
 		if slot := v.Serializer.Slot(); slot >= 0 && slot < broadcastSlots {
-			switch prev := e.slots[slot]; {
+			switch prev := slots[slot]; {
 			case prev == nil:
-				e.slots[slot] = v.Serializer
+				slots[slot] = v.Serializer
 			case prev != v.Serializer:
 				panic(fmt.Sprintf("transport: serializers %T and %T both use broadcast cache slot %d", prev, v.Serializer, slot))
 			}
@@ -69,6 +70,7 @@ func (e *Endpoint) codecs(table []serializer.Versioned) (vs []serializer.Version
 		vs = append(vs, v)
 		cs = append(cs, newCodec(v.Serializer))
 	}
+	e.slots = slots
 	return vs, cs
 }
 
