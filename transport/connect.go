@@ -8,14 +8,13 @@ import (
 	"strings"
 
 	"github.com/pyrehq/pyre/actors/channel"
-	"github.com/pyrehq/pyre/transport/serializer"
 )
 
 // accept runs what every transport does before a connection exists: the vsn query parameter picks the
-// serializer, the Origin header is checked, the socket's Connect runs, and a closing endpoint refuses.
+// serializer (the socket's table, WithSerializers), the Origin header is checked, the socket's Connect runs, and a closing endpoint refuses.
 // A refusal is ErrShuttingDown while shutting down, else a *refusal with the HTTP status to answer: 403 for
 // a bad vsn, a refused origin or a refused Connect (RefuseError.Status when set).
-func (d *socketDef) accept(r *http.Request, transport, authToken string) (serializer.Serializer, *channel.Connected, error) {
+func (d *socketDef) accept(r *http.Request, transport, authToken string) (*codec, *channel.Connected, error) {
 	ep := d.ep
 	query := r.URL.Query()
 	// Absent means 1.0.0; present, it must be one non-empty string (vsn[]=… is a list to Phoenix).
@@ -23,8 +22,8 @@ func (d *socketDef) accept(r *http.Request, transport, authToken string) (serial
 	if !one || (present && vsn == "") {
 		return nil, nil, &refusal{http.StatusForbidden}
 	}
-	ser, err := serializer.ForVsn(vsn)
-	if err != nil {
+	ser := d.negotiate(vsn)
+	if ser == nil {
 		return nil, nil, &refusal{http.StatusForbidden}
 	}
 	if !checkOrigin(ep.cfg.CheckOrigin, r) {

@@ -1,7 +1,8 @@
 // Package transport serves Phoenix sockets over HTTP: an Endpoint is an http.Handler that answers the
 // WebSocket transport (gws, at path+"/websocket") and the long-poll transport (path+"/longpoll", see
-// longpoll.go) of every socket mounted on it, with the serializers of package transport/serializer, and
-// hands each connection or long-poll session to the channel runtime (package actors/channel).
+// longpoll.go) of every socket mounted on it, with the serializers of package transport/serializer (Phoenix's
+// V1 and V2 by default, a socket's own table with WithSerializers, chosen by the client's vsn), and hands
+// each connection or long-poll session to the channel runtime (package actors/channel).
 //
 // # Connection lifecycle
 //
@@ -22,6 +23,10 @@
 //	      been stuck for 50 ms or more, the TCP connection is dropped instead, since no close frame can get
 //	      through); or the endpoint's inbound budget (Config.MaxInboundBytes) cannot take the frame the
 //	      connection started
+//
+// Connections closed for bad input (a malformed frame, a refused frame header, a panic on the read
+// goroutine) are counted in Endpoint.Stats and logged at WARN or ERROR, one line a second per kind at most
+// with the number suppressed meanwhile.
 //
 // Never 1000, after which phoenix.js before 1.8.16 does not reconnect.
 //

@@ -16,6 +16,7 @@ import (
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
+	"github.com/pyrehq/pyre/transport/serializer"
 )
 
 // Config configures an Endpoint. The zero value works; every field documents its zero value.
@@ -170,12 +171,16 @@ type Endpoint struct {
 	lp      *longPoll      // nil when long-poll is disabled
 
 	// The WebSocket read side (readguard.go).
-	inbound    inboundBudget // Config.MaxInboundBytes
-	refusals   atomic.Int64  // connections closed for a refused frame
-	panics     atomic.Int64  // read loops that panicked
-	refusalLog logLimiter
-	panicLog   logLimiter
-	readHook   func([]byte) // tests: sees every chunk read from a client
+	inbound      inboundBudget // Config.MaxInboundBytes
+	refusals     atomic.Int64  // connections closed for a refused frame
+	panics       atomic.Int64  // read loops that panicked
+	malformed    atomic.Int64  // connections closed for a frame their serializer could not decode
+	refusalLog   logLimiter
+	panicLog     logLimiter
+	malformedLog logLimiter
+	readHook     func([]byte) // tests: sees every chunk read from a client
+
+	slots [broadcastSlots]serializer.Serializer // broadcast cache slots taken by the sockets' serializers (mu)
 }
 
 // NewEndpoint returns an Endpoint with no sockets mounted yet.
@@ -187,6 +192,7 @@ func NewEndpoint(cfg Config) *Endpoint {
 		sockets: make(map[string]*socketDef),
 		conns:   make(map[*wsConn]struct{}),
 		polls:   make(map[string]*pollConn),
+		slots:   [broadcastSlots]serializer.Serializer{serializer.V1, serializer.V2},
 	}
 	e.inbound.max = int64(cfg.MaxInboundBytes)
 	if !cfg.DisableLongPoll {
@@ -205,9 +211,9 @@ func NewEndpoint(cfg Config) *Endpoint {
 }
 
 // Socket mounts router at path: the WebSocket transport answers at path+"/websocket", long-poll at
-// path+"/longpoll" (unless Config.DisableLongPoll). A bad path (not starting with "/") or one mounted twice
-// is a programmer error and panics.
-func (e *Endpoint) Socket(path string, router *channel.Router) {
+// path+"/longpoll" (unless Config.DisableLongPoll). Options: WithSerializers. A bad path (not starting with
+// "/"), one mounted twice or a bad option is a programmer error and panics.
+func (e *Endpoint) Socket(path string, router *channel.Router, opts ...SocketOption) {
 	path = strings.TrimSuffix(path, "/")
 	if !strings.HasPrefix(path, "/") {
 		panic("transport: socket path must start with /: " + path)
@@ -217,7 +223,13 @@ func (e *Endpoint) Socket(path string, router *channel.Router) {
 	if _, dup := e.sockets[path]; dup {
 		panic("transport: socket mounted twice at " + path)
 	}
-	e.sockets[path] = newSocketDef(e, router)
+	var o socketOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	d := newSocketDef(e, router)
+	d.serializers, d.codecs = e.codecs(o.serializers)
+	e.sockets[path] = d
 }
 
 // ServeHTTP answers the transports of the mounted sockets and 404 for anything else.
@@ -277,8 +289,24 @@ func (e *Endpoint) LocalBroadcast(topic, event string, payload any) error {
 // Disconnect closes every connection whose socket id is id, with 1001 (phoenix.js reconnects).
 func (e *Endpoint) Disconnect(id string) error { return e.host.Disconnect(id) }
 
-// Stats counts connections, channels and actors.
-func (e *Endpoint) Stats() channel.Stats { return e.host.Stats() }
+// Stats counts an endpoint's connections, channels and actors (channel.Stats), and the connections it
+// closed for bad input since it started.
+type Stats struct {
+	channel.Stats
+	// MalformedFrames counts connections closed for a frame their serializer could not decode (1011 on a
+	// WebSocket, 400 on long-poll).
+	MalformedFrames int64 `json:"malformed_frames"`
+	// RefusedFrames counts WebSocket connections closed for a frame refused by its header: too large
+	// (1009), or over the inbound memory budget (1013).
+	RefusedFrames int64 `json:"refused_frames"`
+	// ReadPanics counts WebSocket read loops that panicked (1011).
+	ReadPanics int64 `json:"read_panics"`
+}
+
+// Stats returns current counts.
+func (e *Endpoint) Stats() Stats {
+	return Stats{Stats: e.host.Stats(), MalformedFrames: e.malformed.Load(), RefusedFrames: e.refusals.Load(), ReadPanics: e.panics.Load()}
+}
 
 // Err is nil while the endpoint serves. It reports why the endpoint stopped on its own: its supervisor
 // gave up after infrastructure crashes past channel.EndpointIntensity (every connection was closed with

@@ -283,7 +283,7 @@ type pollConn struct {
 	ep   *Endpoint
 	def  *socketDef // the socket it was opened on
 	id   string     // the session id, in the token
-	ser  serializer.Serializer
+	ser  *codec
 	post chan struct{} // one POST at a time: frames keep their order, ReceiveContext has a single caller
 	done chan struct{} // closed when the session ends
 
@@ -298,7 +298,7 @@ type pollConn struct {
 	ended    bool
 }
 
-func newPollConn(d *socketDef, ser serializer.Serializer) *pollConn {
+func newPollConn(d *socketDef, ser *codec) *pollConn {
 	return &pollConn{
 		ep: d.ep, def: d, id: randomID(16), ser: ser,
 		post: make(chan struct{}, 1), done: make(chan struct{}),
@@ -323,7 +323,7 @@ func (c *pollConn) WriteBroadcast(b *message.Broadcast) error {
 		c.ep.cfg.Logger.Debug("pyre: binary broadcast dropped: long-poll cannot carry it", "topic", b.Topic, "event", b.Event)
 		return ErrLongPollBinary
 	}
-	data, err := b.Encoded(c.ser.Slot(), broadcastEncoder(c.ser))
+	data, err := b.Encoded(c.ser.Slot(), c.ser.encodeBroadcast)
 	if err != nil {
 		return err
 	}
@@ -523,7 +523,7 @@ func (c *pollConn) publish(r *http.Request, deadline time.Time) int {
 			m, err = c.ser.Decode(f.data, f.binary)
 		}
 		if err != nil {
-			ep.cfg.Logger.Debug("pyre: malformed frame", "err", err)
+			ep.malformedFrame("longpoll", r.RemoteAddr, err)
 			c.end(channel.ErrClosed)
 			return http.StatusBadRequest
 		}

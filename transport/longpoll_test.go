@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -568,7 +569,8 @@ func TestLongPollBinary(t *testing.T) {
 }
 
 func TestLongPollMalformedFrameEndsSession(t *testing.T) {
-	f := lpFixture(t, Config{MaxFrameSize: 1024})
+	logs := &logRecorder{}
+	f := lpFixture(t, Config{MaxFrameSize: 1024, Logger: slog.New(logs)})
 	cases := []struct {
 		name, contentType, body string
 		status                  int
@@ -602,6 +604,13 @@ func TestLongPollMalformedFrameEndsSession(t *testing.T) {
 		})
 	}
 	good.sync("still-here")
+	// Counted and logged at WARN (rate-limited) as on a WebSocket; the two size refusals are not malformed.
+	if n := f.ep.Stats().MalformedFrames; n != int64(len(cases)-2) {
+		t.Fatalf("Stats().MalformedFrames = %d, want %d", n, len(cases)-2)
+	}
+	if n := logs.count("WARN pyre: malformed frame"); n != 1 {
+		t.Fatalf("%d WARN lines for malformed frames, want 1", n)
+	}
 }
 
 func TestLongPollPostTimeout(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -604,8 +605,11 @@ func TestConnectInfo(t *testing.T) {
 	}
 }
 
+// A malformed frame closes its connection only (1011), is counted in Stats and logged at WARN, once a
+// second at most (issue 13.5: at DEBUG a client reconnecting in a loop left the log empty).
 func TestMalformedFrameClosesOnlyThatConnection(t *testing.T) {
-	f := newFixture(t, Config{})
+	logs := &logRecorder{}
+	f := newFixture(t, Config{Logger: slog.New(logs)})
 	good := dial(t, f.srv, v2, nil)
 	good.send(`["1","1","room:1","phx_join",{}]`)
 	good.expect(`["1","1","room:1","phx_reply",{"response":{"joined":"room:1"},"status":"ok"}]`)
@@ -625,6 +629,12 @@ func TestMalformedFrameClosesOnlyThatConnection(t *testing.T) {
 	}
 	good.send(`["1","2","room:1","echo",{"still":"here"}]`)
 	good.expect(`["1","2","room:1","phx_reply",{"response":{"still":"here"},"status":"ok"}]`)
+	if n := f.ep.Stats().MalformedFrames; n != 5 {
+		t.Fatalf("Stats().MalformedFrames = %d, want 5", n)
+	}
+	if n := logs.count("WARN pyre: malformed frame"); n != 1 { // rate-limited: one line a second
+		t.Fatalf("%d WARN lines for malformed frames, want 1; log: %q", n, logs.msgs)
+	}
 }
 
 func TestFrameTooBig(t *testing.T) {

@@ -358,3 +358,14 @@ func (e *Endpoint) readPanicked(v any) {
 	e.cfg.Logger.Error("pyre: websocket read loop panicked, connection closed (1011)", "panic", msg,
 		"stack", string(stack), "total", total, "suppressed", suppressed)
 }
+
+// malformedFrame counts and logs a frame the connection's serializer could not decode: the connection
+// ends (1011 on a WebSocket, 400 on long-poll), so a client that reconnects and sends it again loops; the
+// line says so at a level an operator sees, once a second at most.
+func (e *Endpoint) malformedFrame(transport, peer string, err error) {
+	total := e.malformed.Add(1)
+	if ok, suppressed := e.malformedLog.allow(); ok {
+		e.cfg.Logger.Warn("pyre: malformed frame, connection closed", "transport", transport, "err", err,
+			"peer", peer, "total", total, "suppressed", suppressed)
+	}
+}

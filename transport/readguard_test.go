@@ -187,7 +187,7 @@ func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
 func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, rec.Message)
+	r.msgs = append(r.msgs, rec.Level.String()+" "+rec.Message)
 	return nil
 }
 func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }

@@ -25,6 +25,9 @@ const bearerPrefix = "base64url.bearer.phx."
 type socketDef struct {
 	ep     *Endpoint
 	router *channel.Router
+	// The serializers it serves by vsn (WithSerializers), and each one's codec.
+	serializers []serializer.Versioned
+	codecs      []*codec
 	// Two upgraders: gws either always selects a subprotocol or never does, and Phoenix must answer
 	// "phoenix" exactly when the client offered it (phoenix.js aborts otherwise).
 	plain, phoenix *gws.Upgrader
@@ -245,14 +248,14 @@ func (wsHandler) OnMessage(socket *gws.Conn, msg *gws.Message) {
 	if len(data) >= ownMin && cap(data)-len(data) <= len(data)/8 {
 		// Not closed: the message keeps the buffer. (A fragmented message's buffer grew by doubling:
 		// one much larger than the message is copied from instead, so that it is not kept.)
-		m, err = serializer.DecodeOwned(c.ser, data, binary)
+		m, err = serializer.DecodeOwned(c.ser.Serializer, data, binary)
 	} else {
 		m, err = c.ser.Decode(data, binary)
 		_ = msg.Close()
 	}
 	if err != nil {
 		// Phoenix crashes the connection on a malformed frame: 1011, and only this connection.
-		c.ep.cfg.Logger.Debug("pyre: malformed frame", "err", err)
+		c.ep.malformedFrame("websocket", c.socket.RemoteAddr().String(), err)
 		c.Close(channel.CloseInternalError)
 		return
 	}
@@ -272,29 +275,12 @@ func (wsHandler) OnPong(socket *gws.Conn, _ []byte) {
 
 func (wsHandler) OnClose(socket *gws.Conn, _ error) { connOf(socket).ended() }
 
-var encoders = map[serializer.Serializer]func(*message.Broadcast) ([]byte, error){}
-
-func init() {
-	for _, s := range []serializer.Serializer{serializer.V1, serializer.V2} {
-		encoders[s] = func(b *message.Broadcast) ([]byte, error) {
-			data, _, err := s.EncodeBroadcast(b)
-			return data, err
-		}
-	}
-}
-
-// broadcastEncoder returns ser.EncodeBroadcast in the shape message.Broadcast.Encoded caches, without
-// allocating a closure per delivery.
-func broadcastEncoder(ser serializer.Serializer) func(*message.Broadcast) ([]byte, error) {
-	return encoders[ser]
-}
-
 // wsConn is one WebSocket connection: it implements channel.Conn with a bounded outbound queue drained by
 // a writer goroutine that exists only while there is something to write.
 type wsConn struct {
 	ep       *Endpoint
 	socket   *gws.Conn
-	ser      serializer.Serializer
+	ser      *codec
 	session  *channel.Session
 	lastRead atomic.Int64 // unix nanoseconds of the last inbound frame
 	in       readGuard    // under gws's reader: checks frame headers, claims the inbound budget
@@ -365,7 +351,7 @@ func (c *wsConn) Write(m *message.Message) error {
 }
 
 func (c *wsConn) WriteBroadcast(b *message.Broadcast) error {
-	data, err := b.Encoded(c.ser.Slot(), broadcastEncoder(c.ser))
+	data, err := b.Encoded(c.ser.Slot(), c.ser.encodeBroadcast)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ type chanState struct {
 	params *message.Payload
 	pid    *actor.PID
 	sub    *fastlane
-	ext    *chanExt // nil until Socket.Subscribe or Socket.Monitor: most channels use neither
+	ext    *chanExt // nil until Socket.Subscribe, Monitor or Keep: most channels use none
 
 	oldClose *message.Message // phx_close of the channel this one replaced (duplicate join), until written
 
@@ -48,10 +48,11 @@ type chanState struct {
 	hold atomic.Pointer[joinHold]
 }
 
-// chanExt is the actor-owned state of channels that subscribe to extra topics or are monitored.
+// chanExt is the actor-owned state of channels that subscribe to extra topics, are monitored or keep values.
 type chanExt struct {
 	extra    map[string]*infoSub // Socket.Subscribe
 	monitors []monitorEntry      // Socket.Monitor
+	kept     map[string]any      // Socket.Keep: assigns for the next incarnations
 }
 
 // joinHold collects the messages sent to a channel during one Join call. Not bounded apart from the
@@ -330,6 +331,11 @@ func (a *channelActor) join() (reply any, err error, crashed *CrashError, held [
 	assigns := st.conn.assigns.clone()
 	for k, v := range st.route.assigns {
 		assigns[k] = v
+	}
+	if st.ext != nil {
+		for k, v := range st.ext.kept {
+			assigns[k] = v
+		}
 	}
 	a.sock = &Socket{ch: st, assigns: assigns, current: st.join, incarnation: st.incarnation}
 	params := message.EmptyObject

@@ -31,6 +31,7 @@
 //	push/3, broadcast!/3, broadcast_from!/3 Socket.Push, Broadcast, BroadcastFrom
 //	socket_ref/1 + reply/2                  Socket.ReplyRef, ReplyRef.Reply
 //	socket.assigns, assign/3                Socket.Assigns, Socket.Assign
+//	state kept outside the process (ETS)    Socket.Keep (survives in-place restarts)
 //	Endpoint.subscribe in a channel         Socket.Subscribe (broadcasts arrive in HandleInfo)
 //	(Pyre) restart type per route           WithRestart, WithIntensity; Router WithConnIntensity
 //
@@ -55,6 +56,45 @@
 //	                                subscription and mailbox; the crashing push gets {"reason":"channel_crash"}
 //	supervisor.Permanent            also restarted after StopNormal (not after a leave or a closed connection)
 //	supervisor.Temporary            never restarted: phx_error, the client rejoins (Phoenix)
+//
+// What an in-place restart keeps and what it does not:
+//
+//	kept     the join params (as the client sent them) and the assigns as at the join (connection's and
+//	         route's), the subscription to the topic, the join_ref, the PID and ChannelID, the mailbox
+//	         (messages queued behind the crash), Monitors, and values kept with Socket.Keep
+//	not kept the Channel value (a fresh one from the route's factory), assigns set after the join by
+//	         Assign (in Join, HandleIn, HandleInfo: a token refreshed by an access_token push, say), topics
+//	         of Socket.Subscribe (the re-run Join subscribes again), timers of SendAfter (they are
+//	         dropped, as messages to a dead pid)
+//
+// The client is told nothing of a restart whose Join succeeds. A value that must outlive a crash is put
+// where Erlang would put it, outside the crashing process: Socket.Keep stores it beside the channel's actor,
+// in the state its supervisor (the socket actor) holds for the channel, and the re-run Join finds it in
+// Assigns. Kept values are bounded (MaxKept keys) and erased when the channel ends. For state shared
+// beyond one channel, use an actor or store of your own, as Erlang uses ETS.
+//
+//	func (c *Room) HandleIn(s *channel.Socket, event string, p channel.Payload) (channel.Reply, error) {
+//		if event == "access_token" {
+//			var t struct{ AccessToken string `json:"access_token"` }
+//			_ = p.Decode(&t)
+//			_ = s.Keep("token", t.AccessToken) // the re-run Join sees Assigns()["token"]
+//		}
+//		...
+//	}
+//
+// Presence across a restart (package actors/presence): the re-run Join tracks what the first one tracked,
+// under the same key, and takes the presence back unchanged (no leave, no join for the other clients).
+// The key must therefore be the same in every incarnation: derive it (from the socket's assigns, a user
+// id) or draw it once and Keep it:
+//
+//	func (c *Room) Join(s *channel.Socket, topic string, p channel.Payload) (any, error) {
+//		key, ok := s.Assigns()["presence_key"].(string)
+//		if !ok {
+//			key = rand.Text() // crypto/rand
+//			_ = s.Keep("presence_key", key) // the same key after a crash: no leave, no join
+//		}
+//		return nil, c.tracker.Track(s, key, map[string]any{"online_at": time.Now().Unix()})
+//	}
 //
 // A restart in place needs the join params, so a channel keeps a copy of them, up to
 // HostConfig.MaxRejoinParams (default 64 KiB); nothing else of a message stays reachable once it is handled
@@ -82,7 +122,7 @@
 // A Channel value is only ever called from its actor, one callback at a time: its fields need no locks.
 // Callbacks must not block for long — they hold up that channel's mailbox (not anyone else's). Socket.Push,
 // Broadcast, BroadcastFrom, Send, SendAfter and ReplyRef.Reply are safe from any goroutine; Assigns,
-// Assign, Subscribe and Unsubscribe belong to the callbacks. Router is configured before serving and
+// Assign, Keep, Subscribe and Unsubscribe belong to the callbacks. Router is configured before serving and
 // read-only afterwards. Host and Session are safe for concurrent use, except Session.Receive, which belongs
 // to the connection's read goroutine.
 package channel

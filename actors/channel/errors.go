@@ -37,6 +37,8 @@ var (
 	// ErrTooManyRestarts ends a connection whose channels were restarted past its intensity
 	// (WithConnIntensity): its channels terminate with supervisor.Shutdown(ErrTooManyRestarts).
 	ErrTooManyRestarts = errors.New("channel: too many channel restarts")
+	// ErrTooManyKept refuses a Socket.Keep of a new key past MaxKept.
+	ErrTooManyKept = errors.New("channel: too many kept values")
 )
 
 // CrashError is the reason a channel or socket ended when user code panicked.

@@ -12,7 +12,7 @@ import (
 // struct inside a channel).
 //
 // Push, Broadcast, BroadcastFrom, Send, SendAfter and ReplyRef values are safe to use from any goroutine.
-// Assigns, Assign, Subscribe and Unsubscribe belong to the channel's own callbacks.
+// Assigns, Assign, Keep, Subscribe and Unsubscribe belong to the channel's own callbacks.
 type Socket struct {
 	ch          *chanState
 	assigns     Assigns
@@ -72,8 +72,36 @@ func (s *Socket) Monitor(key any, newMonitor func() Monitor) Monitor {
 	return m
 }
 
-// Assign sets an assign for this channel.
+// Assign sets an assign for this channel. It lasts for this incarnation only: the Join re-run by an
+// in-place restart starts again from the assigns as they were at the join (see Keep).
 func (s *Socket) Assign(key string, value any) { s.assigns[key] = value }
+
+// MaxKept bounds the values one channel keeps with Keep.
+const MaxKept = 16
+
+// Keep assigns key like Assign and also carries it into the channel's next incarnations: the Join re-run
+// by an in-place restart sees it in Assigns, over the join-time value. It is Pyre's counterpart of the
+// state an Erlang channel keeps outside its process (an ETS table, or the args of its child spec): it lives
+// beside the channel's actor, in the state its supervisor holds for the channel, and is erased when the
+// channel ends (leave, close, crash for good). Keep(key, nil) forgets key (the assign stays until the next
+// restart). A new key beyond MaxKept is refused with ErrTooManyKept; values are kept by reference, so keep
+// small immutable ones (a token, an id, a cursor). Call it from the channel's callbacks.
+func (s *Socket) Keep(key string, value any) error {
+	ext := s.ch.extension()
+	if value == nil {
+		delete(ext.kept, key)
+		return nil
+	}
+	if _, ok := ext.kept[key]; !ok && len(ext.kept) >= MaxKept {
+		return ErrTooManyKept
+	}
+	if ext.kept == nil {
+		ext.kept = make(map[string]any, 1)
+	}
+	ext.kept[key] = value
+	s.assigns[key] = value
+	return nil
+}
 
 // PubSub is the endpoint's registry, for broadcasting to other topics.
 func (s *Socket) PubSub() *pubsub.PubSub { return s.ch.conn.host.ps }

@@ -1,9 +1,10 @@
 // Package serializer turns message values into Phoenix frames and back: V1 (JSON objects), V2 (JSON
 // arrays) and V2 binary frames (transport/PROTOCOL.md §2).
 //
-// A connection picks its serializer once, from the client's vsn (ForVsn), then calls Decode for every inbound
-// frame and Encode for every push and reply. Broadcasts are encoded once per serializer and shared by every
-// subscriber through message.Broadcast's cache, keyed by Slot:
+// A connection picks its serializer once, from the client's vsn (ForVsn, or Negotiate over a socket's own
+// table), then calls Decode for every inbound frame and Encode for every push and reply. Broadcasts are
+// encoded once per serializer and shared by every subscriber through message.Broadcast's cache, keyed by
+// Slot:
 //
 //	frame, err := b.Encoded(s.Slot(), func(b *message.Broadcast) ([]byte, error) {
 //		f, _, err := s.EncodeBroadcast(b)
@@ -26,7 +27,8 @@
 //	  {:binary, data} payloads         message.Binary payloads, sent in binary frames
 //	  raise in the serializer          an error: ErrMalformed (decode), message.ErrNotObject (a V2 push or
 //	                                   broadcast whose JSON payload is not an object), ErrTooLong, ErrBinaryV1
-//	Socket negotiate_serializer/2      ForVsn
+//	Socket negotiate_serializer/2      ForVsn; Negotiate for a socket's own table
+//	socket serializer: [{S, "~> 2.0.0"}] []Versioned (transport.WithSerializers)
 //
 // Differences from Phoenix, all on input Phoenix would crash on or mangle later: text frames must be valid
 // UTF-8 (Jason rejects invalid UTF-8 too), topics and events must be strings, refs strings, numbers or null,

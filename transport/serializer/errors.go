@@ -11,6 +11,8 @@ var (
 	ErrMalformed = errors.New("serializer: malformed frame")
 	// ErrUnsupportedVsn reports a vsn that no serializer speaks.
 	ErrUnsupportedVsn = errors.New("serializer: unsupported vsn")
+	// ErrBadRequirement reports a Versioned.Requirement Negotiate does not understand.
+	ErrBadRequirement = errors.New("serializer: bad version requirement")
 	// ErrBinaryV1 reports a binary payload given to the V1 serializer, which has no binary frames.
 	ErrBinaryV1 = errors.New("serializer: V1 cannot carry binary payloads")
 	// ErrTooLong reports a string over 255 bytes in the header of a binary frame, whose lengths are one byte.
