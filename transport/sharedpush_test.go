@@ -68,7 +68,7 @@ func TestLargePushQueuedOnce(t *testing.T) {
 	payload := message.JSON([]byte(`{"k":"` + strings.Repeat("x", size) + `"}`))
 	cs := make([]*wsConn, conns)
 	for i := range cs {
-		cs[i] = &wsConn{ep: ep, ser: serializer.V2, writing: true} // a writer "runs": the frames stay queued
+		cs[i] = &wsConn{ep: ep, ser: newCodec(serializer.V2), writing: true} // a writer "runs": the frames stay queued
 	}
 	runtime.GC()
 	var before, after runtime.MemStats

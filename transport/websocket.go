@@ -340,7 +340,7 @@ func sharedPush(ser serializer.Serializer, m *message.Message) (outFrame, bool) 
 }
 
 func (c *wsConn) Write(m *message.Message) error {
-	if f, ok := sharedPush(c.ser, m); ok {
+	if f, ok := sharedPush(c.ser.Serializer, m); ok {
 		return c.enqueue(f)
 	}
 	data, binary, err := c.ser.Encode(m)
