@@ -303,7 +303,37 @@ func (a *channelActor) Receive(ctx actor.Context) {
 		// Nothing of this channel stays reachable through its dead actor (issue 11); later messages find
 		// no state and are dropped (orphan).
 		a.st, a.user, a.sock = nil, nil, nil
+	case actor.AutoReceiveMessage: // *actor.Restarting: protoactor's, not the user's
+	default:
+		a.foreign(ctx, m)
 	}
+}
+
+// foreign handles a message another actor sent to the channel's PID: HandleInfo, with Socket.Respond
+// answering a Request. A channel that has ended answers a Request as a dead pid would.
+func (a *channelActor) foreign(ctx actor.Context, m any) {
+	if a.over() {
+		if to := ctx.Sender(); to != nil {
+			ctx.Send(to, &actor.DeadLetterResponse{Target: ctx.Self()})
+		}
+		return
+	}
+	a.sock.sender = ctx.Sender()
+	a.handleInfo(ctx, m)
+	if a.sock != nil {
+		a.sock.sender = nil
+	}
+}
+
+// abandon answers the Request being handled, if still unanswered, as a dead pid would: the channel is
+// stopping or crashed while handling it.
+func (a *channelActor) abandon(ctx actor.Context) {
+	if a.sock == nil || a.sock.sender == nil {
+		return
+	}
+	to := a.sock.sender
+	a.sock.sender = nil
+	ctx.Send(to, &actor.DeadLetterResponse{Target: ctx.Self()})
 }
 
 // orphan finds the state of an actor restarted in place (protoactor made it bare), on its first message,
@@ -324,9 +354,12 @@ func (a *channelActor) over() bool { return a.done || a.st.ended.Load() }
 // join makes a fresh user value and runs its Join with the original params and assigns: from the
 // phx_join the first time, from the copy kept for an in-place restart afterwards. held is what was sent to
 // the channel while Join ran; afterJoin handles it once the join succeeded.
-func (a *channelActor) join() (reply any, err error, crashed *CrashError, held []infoMsg) {
+func (a *channelActor) join(ctx actor.Context) (reply any, err error, crashed *CrashError, held []infoMsg) {
 	st := a.st
 	a.user = st.route.factory()
+	if ac, ok := a.user.(*actorChannel); ok {
+		ac.ctx = ctx
+	}
 	assigns := st.conn.assigns.clone()
 	for k, v := range st.route.assigns {
 		assigns[k] = v
@@ -369,7 +402,7 @@ func (a *channelActor) restart(ctx actor.Context) {
 	for _, e := range st.monitors() {
 		e.m.ChannelRestarting()
 	}
-	_, err, crashed, held := a.join()
+	_, err, crashed, held := a.join(ctx)
 	if crashed == nil && err == nil {
 		st.joined.Store(true)
 		for _, e := range st.monitors() {
@@ -394,7 +427,7 @@ func (a *channelActor) restart(ctx actor.Context) {
 // start runs Join for a new channel.
 func (a *channelActor) start(ctx actor.Context) {
 	st := a.st
-	reply, err, crashed, held := a.join()
+	reply, err, crashed, held := a.join(ctx)
 	ref := st.join.Ref
 	st.join = nil
 	status, resp := message.StatusOK, message.EmptyObject
@@ -509,6 +542,7 @@ func (a *channelActor) exit(ctx actor.Context, reason error, failed *message.Mes
 		return
 	}
 	a.done = true
+	a.abandon(ctx)
 	st := a.st
 	if c, ok := reason.(*CrashError); ok {
 		st.conn.host.log.Error("pyre: channel crashed", "topic", st.topic, "reason", c.Value)
