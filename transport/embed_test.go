@@ -94,20 +94,23 @@ func (e *events) find(typ supervisor.EventType, id string) *supervisor.Event {
 	return nil
 }
 
+var janitorSel = chaos.Selector{Kinds: []chaos.Kind{chaos.Infrastructure},
+	Match: func(tg chaos.Target) bool { return tg.Labels[chaos.LabelChild] == "janitor" }}
+
 // killEndpoint kills the endpoint's infrastructure past channel.EndpointIntensity, until gone reports that
 // it gave up.
 func killEndpoint(t *testing.T, ep *Endpoint, gone func() bool) {
 	t.Helper()
-	old := target(t, ep, chaos.Selector{Kinds: []chaos.Kind{chaos.Infrastructure}})
+	old := target(t, ep, janitorSel)
 	for range 10 {
 		old.Exit(nil)
 		var next chaos.Target
-		eventually(t, "janitor restarted or endpoint gone", func() bool {
+		eventually(t, "janitorSel restarted or endpoint gone", func() bool {
 			if gone() {
 				return true
 			}
 			for _, tg := range ep.Targets() {
-				if tg.Kind == chaos.Infrastructure && tg.ID != old.ID {
+				if janitorSel.Matches(tg) && tg.ID != old.ID {
 					next = tg
 					return true
 				}
@@ -139,6 +142,10 @@ func TestEndpointUnderUserSupervisor(t *testing.T) {
 	f := newFixture(t, Config{System: sys, Parent: sup, ChildID: "realtime"})
 	c := dial(t, f.srv, v2, nil)
 	joinOK(c, "1", "rs:p", `{}`)
+	extra := supervisor.ChildSpec{ID: "extra", Start: func() (actor.Actor, error) { return echoActor{}, nil }}
+	if _, err := f.ep.Supervise(context.Background(), extra); err != nil {
+		t.Fatal(err)
+	}
 
 	// Pyre gives up: the user's supervisor sees the exit of its child, and restarts it (Permanent).
 	killEndpoint(t, f.ep, func() bool { return evs.find(supervisor.ChildExiting, "realtime") != nil })
@@ -154,8 +161,10 @@ func TestEndpointUnderUserSupervisor(t *testing.T) {
 	joinOK(c2, "1", "rs:p", `{}`)
 	c2.send(`["1","2","rs:p","echo",{"n":2}]`)
 	c2.expect(`["1","2","rs:p","phx_reply",{"response":{"n":2},"status":"ok"}]`)
-	// The restarted tree has its infrastructure again.
-	target(t, f.ep, chaos.Selector{Kinds: []chaos.Kind{chaos.Infrastructure}})
+	// The restarted tree has its infrastructure again, what Supervise added included.
+	target(t, f.ep, janitorSel)
+	target(t, f.ep, chaos.Selector{Kinds: []chaos.Kind{chaos.Infrastructure},
+		Match: func(tg chaos.Target) bool { return tg.Labels[chaos.LabelChild] == "extra" }})
 
 	// Shutdown takes Pyre out of the user's tree and leaves the rest running.
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)

@@ -80,8 +80,11 @@ type Host struct {
 	chanProps  *actor.Props
 	routeProps sync.Map
 
-	parent     *supervisor.Supervisor // HostConfig.Parent, or nil
-	childID    string
+	parent  *supervisor.Supervisor // HostConfig.Parent, or nil
+	childID string
+	// specMu guards infra and supervised. treeConfig takes it inside the parent supervisor's turn, so it is
+	// never held while waiting for a supervisor (treeMu is).
+	specMu     sync.Mutex
 	infra      []supervisor.ChildSpec // HostConfig.Infrastructure, then what Supervise added (a restart starts them all)
 	supervised int                    // how many of infra Supervise added
 
@@ -177,10 +180,10 @@ func NewHost(cfg HostConfig) *Host {
 
 // treeConfig is the endpoint supervisor's configuration, made anew for each start of Pyre's tree.
 func (h *Host) treeConfig() supervisor.Config {
-	h.treeMu.Lock()
+	h.specMu.Lock()
 	infra := h.infra[:len(h.infra):len(h.infra)]
 	n := len(infra) - h.supervised // HostConfig.Infrastructure go before the socket supervisor, Supervise'd children after
-	h.treeMu.Unlock()
+	h.specMu.Unlock()
 	children := make([]supervisor.ChildSpec, 0, len(infra)+1)
 	children = append(children, infra[:n]...)
 	children = append(children, supervisor.Spec("sockets", supervisor.Config{Name: "sockets", Strategy: supervisor.SimpleOneForOne, OnEvent: h.socketEvent}))
@@ -264,10 +267,10 @@ func (h *Host) Supervise(ctx context.Context, spec supervisor.ChildSpec) (*actor
 	tree, _ := h.current()
 	pid, err := tree.StartChild(ctx, spec)
 	if err == nil && h.parent != nil {
-		h.treeMu.Lock()
+		h.specMu.Lock()
 		h.infra = append(h.infra, spec)
 		h.supervised++
-		h.treeMu.Unlock()
+		h.specMu.Unlock()
 	}
 	return pid, err
 }
