@@ -120,9 +120,10 @@
 // # Concurrency
 //
 // A Channel value is only ever called from its actor, one callback at a time: its fields need no locks.
-// Callbacks must not block for long — they hold up that channel's mailbox (not anyone else's). Socket.Push,
-// Broadcast, BroadcastFrom, Send, SendAfter and ReplyRef.Reply are safe from any goroutine; Assigns,
-// Assign, Subscribe and Unsubscribe belong to the callbacks. Router is configured before serving and
+// Callbacks must not block for long — they hold up that channel's mailbox (not anyone else's): to ask
+// another actor, Request it and handle the answer in HandleInfo, never wait on a Future. Socket.Push,
+// Broadcast, BroadcastFrom, Send, SendAfter, PID and ReplyRef.Reply are safe from any goroutine; Assigns,
+// Assign, Subscribe, Unsubscribe, Sender and Respond belong to the callbacks. Router is configured before serving and
 // read-only afterwards. Host and Session are safe for concurrent use, except Session.Receive, which belongs
 // to the connection's read goroutine.
 package channel

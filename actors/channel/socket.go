@@ -13,8 +13,9 @@ import (
 // Socket is a channel's view of its connection and topic, given to every callback (Phoenix's socket
 // struct inside a channel).
 //
-// Push, Broadcast, BroadcastFrom, Send, SendAfter and ReplyRef values are safe to use from any goroutine.
-// Assigns, Assign, Subscribe and Unsubscribe belong to the channel's own callbacks.
+// Push, Broadcast, BroadcastFrom, Send, SendAfter, PID and ReplyRef values are safe to use from any
+// goroutine. Assigns, Assign, Subscribe, Unsubscribe, Sender and Respond belong to the channel's own
+// callbacks.
 type Socket struct {
 	ch          *chanState
 	assigns     Assigns
