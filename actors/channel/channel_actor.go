@@ -48,10 +48,12 @@ type chanState struct {
 	hold atomic.Pointer[joinHold]
 }
 
-// chanExt is the actor-owned state of channels that subscribe to extra topics or are monitored.
+// chanExt is the actor-owned state of channels that subscribe to extra topics, are monitored or are sent
+// Requests.
 type chanExt struct {
 	extra    map[string]*infoSub // Socket.Subscribe
 	monitors []monitorEntry      // Socket.Monitor
+	sender   *actor.PID          // the requester of the foreign message being handled, until answered
 }
 
 // joinHold collects the messages sent to a channel during one Join call. Not bounded apart from the
@@ -155,6 +157,19 @@ func (st *chanState) extra() map[string]*infoSub {
 		return nil
 	}
 	return st.ext.extra
+}
+
+func (st *chanState) sender() *actor.PID {
+	if st.ext == nil {
+		return nil
+	}
+	return st.ext.sender
+}
+
+func (st *chanState) setSender(p *actor.PID) {
+	if p != nil || st.ext != nil {
+		st.extension().sender = p
+	}
 }
 
 func (st *chanState) monitors() []monitorEntry {
@@ -318,21 +333,21 @@ func (a *channelActor) foreign(ctx actor.Context, m any) {
 		}
 		return
 	}
-	a.sock.sender = ctx.Sender()
+	a.st.setSender(ctx.Sender())
 	a.handleInfo(ctx, m)
-	if a.sock != nil {
-		a.sock.sender = nil
+	if a.st != nil {
+		a.st.setSender(nil)
 	}
 }
 
 // abandon answers the Request being handled, if still unanswered, as a dead pid would: the channel is
 // stopping or crashed while handling it.
 func (a *channelActor) abandon(ctx actor.Context) {
-	if a.sock == nil || a.sock.sender == nil {
+	to := a.st.sender()
+	if to == nil {
 		return
 	}
-	to := a.sock.sender
-	a.sock.sender = nil
+	a.st.setSender(nil)
 	ctx.Send(to, &actor.DeadLetterResponse{Target: ctx.Self()})
 }
 
@@ -397,6 +412,7 @@ func (a *channelActor) afterJoin(ctx actor.Context, held []infoMsg) {
 // fresh user value whose Join runs again. The client hears nothing unless that Join fails.
 func (a *channelActor) restart(ctx actor.Context) {
 	st := a.st
+	a.abandon(ctx)         // a request the old incarnation was handling (a fault outside user code)
 	st.unsubscribeExtra()  // the old incarnation's own subscriptions go with it
 	st.joined.Store(false) // Push inside Join fails, as on the first join
 	for _, e := range st.monitors() {

@@ -21,7 +21,6 @@ type Socket struct {
 	assigns     Assigns
 	current     *message.Message // the push being handled (the phx_join inside the first Join), for ReplyRef
 	incarnation int
-	sender      *actor.PID // the requester of the foreign message being handled, until answered
 }
 
 // Incarnation is 1 for a channel's first start and grows by one with each in-place restart (WithRestart),
@@ -58,18 +57,18 @@ func (s *Socket) PID() *actor.PID { return s.ch.pid }
 // Sender is the actor that sent the message HandleInfo is handling with a Request, until it is answered;
 // nil for other messages. Keep it to answer later, from any goroutine, with an actor.RootContext's Send.
 // Call it from HandleInfo.
-func (s *Socket) Sender() *actor.PID { return s.sender }
+func (s *Socket) Sender() *actor.PID { return s.ch.sender() }
 
 // Respond answers the Request HandleInfo is handling (protoactor's Context.Respond): its Future gets v.
 // There is one answer per request: ErrNoRequest when the message was not a Request or was answered
 // already. A request left unanswered when the channel stops or crashes is answered
 // *actor.DeadLetterResponse. Call it from HandleInfo.
 func (s *Socket) Respond(v any) error {
-	to := s.sender
+	to := s.ch.sender()
 	if to == nil {
 		return ErrNoRequest
 	}
-	s.sender = nil
+	s.ch.setSender(nil)
 	s.ch.conn.host.root.Send(to, v)
 	return nil
 }
