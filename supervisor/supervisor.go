@@ -278,3 +278,6 @@ type (
 		pid *actor.PID
 	}
 )
+
+// ActorSystem is the actor system the supervisor runs on.
+func (s *Supervisor) ActorSystem() *actor.ActorSystem { return s.system }

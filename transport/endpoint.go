@@ -99,6 +99,19 @@ type Config struct {
 	// body has this deadline); a session that no GET polled for 1.5 windows ends.
 	// Zero value means 10 s, Phoenix's window_ms.
 	LongPollWindow time.Duration
+	// System is the actor system the endpoint's actors run on (yours, possibly clustered). Zero value means a
+	// system of the endpoint's own, whose protoactor log goes to Logger (its lines below Warn one level
+	// lower, so dead letters show at Debug) and which Shutdown shuts down. A given system is never shut down
+	// by the endpoint.
+	System *actor.ActorSystem
+	// Parent is a supervisor of yours under which the endpoint's tree runs, as a Permanent child named
+	// ChildID: when the endpoint gives up (channel.EndpointIntensity), Parent sees it exit with
+	// supervisor.Shutdown(supervisor.ErrMaxIntensity) and applies its rules. A restart by Parent closes
+	// every open connection with 1011 (clients reconnect) and the new tree serves new ones. Zero value means
+	// the endpoint's tree runs at the root of System. See channel.HostConfig.Parent.
+	Parent *supervisor.Supervisor
+	// ChildID names the endpoint's tree among Parent's children. Zero value means "pyre".
+	ChildID string
 	// SecretKeyBase signs long-poll session tokens (package transport/token: at least token.MinSecretLen
 	// bytes, else NewEndpoint panics). Zero value means a random secret per Endpoint, which is enough: a
 	// session lives on the endpoint that issued its token (across nodes, route a client to the same node).
@@ -201,6 +214,7 @@ func NewEndpoint(cfg Config) *Endpoint {
 	e.host = channel.NewHost(channel.HostConfig{
 		PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, MaxPayloadSize: cfg.MaxOutboundPayload,
 		MaxRejoinParams: cfg.MaxRejoinParams, Logger: cfg.Logger,
+		System: cfg.System, Parent: cfg.Parent, ChildID: cfg.ChildID,
 		Infrastructure: []supervisor.ChildSpec{{
 			ID:      "janitor",
 			Restart: supervisor.Permanent,
@@ -319,7 +333,7 @@ func (e *Endpoint) Supervise(ctx context.Context, spec supervisor.ChildSpec) (*a
 	return e.host.Supervise(ctx, spec)
 }
 
-// Root is the root context of the endpoint's actor system.
+// Root is the root context of the endpoint's actor system (Config.System when given).
 func (e *Endpoint) Root() *actor.RootContext { return e.host.Root() }
 
 // Targets lists the endpoint's live actors for chaos testing: an Endpoint is a chaos.Population.

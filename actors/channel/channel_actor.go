@@ -48,11 +48,13 @@ type chanState struct {
 	hold atomic.Pointer[joinHold]
 }
 
-// chanExt is the actor-owned state of channels that subscribe to extra topics, are monitored or keep values.
+// chanExt is the actor-owned state of channels that subscribe to extra topics, are monitored, keep values
+// or are sent Requests.
 type chanExt struct {
 	extra    map[string]*infoSub // Socket.Subscribe
 	monitors []monitorEntry      // Socket.Monitor
 	kept     map[string]any      // Socket.Keep: assigns for the next incarnations
+	sender   *actor.PID          // the requester of the foreign message being handled, until answered
 }
 
 // joinHold collects the messages sent to a channel during one Join call. Not bounded apart from the
@@ -156,6 +158,19 @@ func (st *chanState) extra() map[string]*infoSub {
 		return nil
 	}
 	return st.ext.extra
+}
+
+func (st *chanState) sender() *actor.PID {
+	if st.ext == nil {
+		return nil
+	}
+	return st.ext.sender
+}
+
+func (st *chanState) setSender(p *actor.PID) {
+	if p != nil || st.ext != nil {
+		st.extension().sender = p
+	}
 }
 
 func (st *chanState) monitors() []monitorEntry {
@@ -304,7 +319,37 @@ func (a *channelActor) Receive(ctx actor.Context) {
 		// Nothing of this channel stays reachable through its dead actor (issue 11); later messages find
 		// no state and are dropped (orphan).
 		a.st, a.user, a.sock = nil, nil, nil
+	case actor.AutoReceiveMessage: // *actor.Restarting: protoactor's, not the user's
+	default:
+		a.foreign(ctx, m)
 	}
+}
+
+// foreign handles a message another actor sent to the channel's PID: HandleInfo, with Socket.Respond
+// answering a Request. A channel that has ended answers a Request as a dead pid would.
+func (a *channelActor) foreign(ctx actor.Context, m any) {
+	if a.over() {
+		if to := ctx.Sender(); to != nil {
+			ctx.Send(to, &actor.DeadLetterResponse{Target: ctx.Self()})
+		}
+		return
+	}
+	a.st.setSender(ctx.Sender())
+	a.handleInfo(ctx, m)
+	if a.st != nil {
+		a.st.setSender(nil)
+	}
+}
+
+// abandon answers the Request being handled, if still unanswered, as a dead pid would: the channel is
+// stopping or crashed while handling it.
+func (a *channelActor) abandon(ctx actor.Context) {
+	to := a.st.sender()
+	if to == nil {
+		return
+	}
+	a.st.setSender(nil)
+	ctx.Send(to, &actor.DeadLetterResponse{Target: ctx.Self()})
 }
 
 // orphan finds the state of an actor restarted in place (protoactor made it bare), on its first message,
@@ -325,9 +370,12 @@ func (a *channelActor) over() bool { return a.done || a.st.ended.Load() }
 // join makes a fresh user value and runs its Join with the original params and assigns: from the
 // phx_join the first time, from the copy kept for an in-place restart afterwards. held is what was sent to
 // the channel while Join ran; afterJoin handles it once the join succeeded.
-func (a *channelActor) join() (reply any, err error, crashed *CrashError, held []infoMsg) {
+func (a *channelActor) join(ctx actor.Context) (reply any, err error, crashed *CrashError, held []infoMsg) {
 	st := a.st
 	a.user = st.route.factory()
+	if ac, ok := a.user.(*actorChannel); ok {
+		ac.ctx = ctx
+	}
 	assigns := st.conn.assigns.clone()
 	for k, v := range st.route.assigns {
 		assigns[k] = v
@@ -370,12 +418,13 @@ func (a *channelActor) afterJoin(ctx actor.Context, held []infoMsg) {
 // fresh user value whose Join runs again. The client hears nothing unless that Join fails.
 func (a *channelActor) restart(ctx actor.Context) {
 	st := a.st
+	a.abandon(ctx)         // a request the old incarnation was handling (a fault outside user code)
 	st.unsubscribeExtra()  // the old incarnation's own subscriptions go with it
 	st.joined.Store(false) // Push inside Join fails, as on the first join
 	for _, e := range st.monitors() {
 		e.m.ChannelRestarting()
 	}
-	_, err, crashed, held := a.join()
+	_, err, crashed, held := a.join(ctx)
 	if crashed == nil && err == nil {
 		st.joined.Store(true)
 		for _, e := range st.monitors() {
@@ -400,7 +449,7 @@ func (a *channelActor) restart(ctx actor.Context) {
 // start runs Join for a new channel.
 func (a *channelActor) start(ctx actor.Context) {
 	st := a.st
-	reply, err, crashed, held := a.join()
+	reply, err, crashed, held := a.join(ctx)
 	ref := st.join.Ref
 	st.join = nil
 	status, resp := message.StatusOK, message.EmptyObject
@@ -515,6 +564,7 @@ func (a *channelActor) exit(ctx actor.Context, reason error, failed *message.Mes
 		return
 	}
 	a.done = true
+	a.abandon(ctx)
 	st := a.st
 	if c, ok := reason.(*CrashError); ok {
 		st.conn.host.log.Error("pyre: channel crashed", "topic", st.topic, "reason", c.Value)

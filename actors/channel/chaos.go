@@ -61,7 +61,8 @@ func (h *Host) Targets() []chaos.Target {
 func (h *Host) infrastructure() []chaos.Target {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	children, err := h.tree.WhichChildren(ctx)
+	tree, _ := h.current()
+	children, err := tree.WhichChildren(ctx)
 	if err != nil {
 		return nil
 	}
@@ -82,7 +83,7 @@ func (h *Host) infrastructure() []chaos.Target {
 				if !h.alive(pid) {
 					return false
 				}
-				h.tree.Exit(pid, reason)
+				tree.Exit(pid, reason)
 				return true
 			},
 			Panic: func(v any) bool { return h.inject(pid, &supervisor.InjectedPanic{Value: v}) },
@@ -113,7 +114,8 @@ func (h *Host) killSocket(cs *connState, reason error) bool {
 	if cs.stopped.Load() {
 		return false
 	}
-	h.sockSup.Exit(cs.pid, reason)
+	_, sockSup := h.current()
+	sockSup.Exit(cs.pid, reason)
 	return true
 }
 

@@ -34,6 +34,9 @@
 //	state kept outside the process (ETS)    Socket.Keep (survives in-place restarts)
 //	Endpoint.subscribe in a channel         Socket.Subscribe (broadcasts arrive in HandleInfo)
 //	(Pyre) restart type per route           WithRestart, WithIntensity; Router WithConnIntensity
+//	send(channel_pid, msg) from a process   actor Send to Socket.PID() → HandleInfo
+//	GenServer.call(channel_pid, msg)        actor Request to Socket.PID(); Socket.Respond in HandleInfo
+//	a channel module with its own handle_*  FromActor: a custom channel actor (JoinMsg, InMsg, OutMsg, TerminateMsg)
 //
 // # Order
 //
@@ -44,6 +47,35 @@
 // in-place restart, before the messages queued behind the crash. Only what arrives while Join runs is
 // covered: a SendAfter, or a goroutine that sends after Join returned, is queued behind what the client
 // sent meanwhile.
+//
+// # Channels are actors
+//
+// Socket.PID is the channel's protoactor PID. Whatever another actor sends to it reaches HandleInfo as
+// itself; a Request is answered with Socket.Respond (Socket.Sender to answer later). The PID names the
+// channel for its whole life: an in-place restart keeps it (an Erlang pid would be new), so a message sent
+// to it after a crash reaches the restarted channel. The Request a crash or a stop interrupts unanswered,
+// and every Request to a channel that has ended, is answered *actor.DeadLetterResponse (a Future returns
+// actor.ErrDeadLetter at once), as for a dead pid; a Send to an ended channel is a dead letter.
+//
+// Their order, with the rules above: a channel handles its mailbox one message at a time, in arrival order:
+//   - the client's frames in the order it sent them;
+//   - what Join sends itself right after the join reply, before anything in the mailbox;
+//   - messages from other actors in the order each sender sent them, interleaved with the client's by
+//     arrival (no order between different senders); one sent while Join runs waits behind Join's own;
+//   - a restart loses the message being handled (a push is answered channel_crash, a Request as a dead
+//     pid); the messages queued behind it stay in the mailbox and are handled by the new incarnation,
+//     after its re-run Join and what that Join sent itself. What the crashed incarnation sent through its
+//     own Socket (Send, SendAfter, its Subscribe) is dropped; what was sent to the PID is not. Put
+//     Socket.Incarnation in a message if it must not outlive a restart.
+//
+// # Custom channel actors
+//
+// A route can be served by an actor of your own instead of the callback interface:
+// Router.Channel(pattern, FromActor(producer)). Its Receive gets a small contract — JoinMsg, InMsg, OutMsg,
+// TerminateMsg, and every other message as info — answers through ctx.Respond, pushes through
+// SocketOf(ctx), and stops with Stop(ctx, reason). It runs on the same machinery as a Channel value, with
+// the same guarantees and the route's supervision. WithReceiverMiddleware adds protoactor receive
+// middleware to a route's channel actors, either kind.
 //
 // # Crashes and restarts
 //
@@ -106,6 +138,14 @@
 // re-run Join that refuses or panics ends the channel with phx_error. A panic in Connect refuses the
 // connection (403).
 //
+// # Your actor system, your supervisor
+//
+// HostConfig.System (transport.Config.System) runs the host on your actor system, which Pyre then never
+// shuts down. HostConfig.Parent starts Pyre's tree as a Permanent child of your supervisor: when Pyre gives
+// up (EndpointIntensity), your supervisor sees it exit with Shutdown(ErrMaxIntensity); if it restarts it,
+// every open connection closes with 1011 (their socket actors stop with the old tree; clients reconnect
+// and rejoin) and the new tree serves new connections. Shutdown removes Pyre's tree from yours.
+//
 // Host is a chaos.Population: its socket and channel actors can be killed on purpose (see
 // supervisor/chaos). A killed channel is restarted as after a crash, without Terminate (OTP's kill).
 //
@@ -120,9 +160,10 @@
 // # Concurrency
 //
 // A Channel value is only ever called from its actor, one callback at a time: its fields need no locks.
-// Callbacks must not block for long — they hold up that channel's mailbox (not anyone else's). Socket.Push,
-// Broadcast, BroadcastFrom, Send, SendAfter and ReplyRef.Reply are safe from any goroutine; Assigns,
-// Assign, Keep, Subscribe and Unsubscribe belong to the callbacks. Router is configured before serving and
-// read-only afterwards. Host and Session are safe for concurrent use, except Session.Receive, which belongs
-// to the connection's read goroutine.
+// Callbacks must not block for long — they hold up that channel's mailbox (not anyone else's): to ask
+// another actor, Request it and handle the answer in HandleInfo, never wait on a Future. Socket.Push,
+// Broadcast, BroadcastFrom, Send, SendAfter, PID and ReplyRef.Reply are safe from any goroutine; Assigns,
+// Assign, Keep, Subscribe, Unsubscribe, Sender and Respond belong to the callbacks. Router is configured
+// before serving and read-only afterwards. Host and Session are safe for concurrent use, except
+// Session.Receive, which belongs to the connection's read goroutine.
 package channel

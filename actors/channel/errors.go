@@ -24,7 +24,9 @@ var StopNormal = supervisor.ErrNormal
 
 // Errors returned by the channel API.
 var (
-	ErrNotJoined       = errors.New("channel: not joined")
+	ErrNotJoined = errors.New("channel: not joined")
+	// ErrNoRequest is returned by Socket.Respond outside the handling of a Request, or after its answer.
+	ErrNoRequest       = errors.New("channel: no request to answer")
 	ErrConnClosed      = errors.New("channel: connection closed")
 	ErrPushInJoin      = errors.New("channel: push and broadcast are not allowed inside Join; send yourself a message and push from HandleInfo")
 	ErrUnmatchedTopic  = errors.New("channel: unmatched topic")

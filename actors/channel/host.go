@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -43,6 +42,20 @@ type HostConfig struct {
 	// Infrastructure are the endpoint's own workers (the transport's idle sweeper, ...), started in order
 	// under the endpoint supervisor before the socket supervisor. Zero value means none.
 	Infrastructure []supervisor.ChildSpec
+	// System is the actor system the host runs on (a clustered one included). Zero value means a system of
+	// the host's own, whose protoactor log goes to Logger and which Shutdown shuts down. A given system is
+	// never shut down by the host, and its logger is left as configured.
+	System *actor.ActorSystem
+	// Parent is the supervisor of the caller's tree that Pyre's endpoint supervisor runs under, as a
+	// Permanent child named ChildID: when Pyre gives up (EndpointIntensity), Parent sees the exit
+	// Shutdown(ErrMaxIntensity) and applies its own rules. A restart of Pyre's tree by Parent closes every
+	// open connection with 1011 (their socket actors stop with the old tree; clients reconnect); the new
+	// tree serves the connections opened afterwards, with the same Infrastructure and Supervise'd children.
+	// Parent must run on System (zero System means Parent's system). Zero value means Pyre's tree runs at
+	// the root of System.
+	Parent *supervisor.Supervisor
+	// ChildID names Pyre's tree among Parent's children. Zero value means "pyre".
+	ChildID string
 }
 
 // DefaultMaxRejoinParams is HostConfig.MaxRejoinParams's default: 64 KiB of join params per channel.
@@ -50,10 +63,11 @@ const DefaultMaxRejoinParams = 64 << 10
 
 // Host runs the socket and channel actors of one endpoint on a protoactor actor system.
 type Host struct {
-	system *actor.ActorSystem
-	root   *actor.RootContext
-	ps     *pubsub.PubSub
-	log    *slog.Logger
+	system    *actor.ActorSystem
+	ownSystem bool // made by NewHost: Shutdown shuts it down
+	root      *actor.RootContext
+	ps        *pubsub.PubSub
+	log       *slog.Logger
 
 	maxInflight     int32
 	maxPendingOut   int32
@@ -61,10 +75,21 @@ type Host struct {
 	maxSize         int
 
 	// One Props for every channel actor (a Props each would cost ~230 B per channel). The producer makes a
-	// bare actor; it finds its chanState through its parent socket (adoptChannel, reincarnated).
-	chanProps *actor.Props
+	// bare actor; it finds its chanState through its parent socket (adoptChannel, reincarnated). Routes
+	// with actor options get a Props of their own (routeProps, by *route).
+	chanProps  *actor.Props
+	routeProps sync.Map
 
-	tree    *supervisor.Supervisor // the endpoint supervisor
+	parent  *supervisor.Supervisor // HostConfig.Parent, or nil
+	childID string
+	// specMu guards infra and supervised. treeConfig takes it inside the parent supervisor's turn, so it is
+	// never held while waiting for a supervisor (treeMu is).
+	specMu     sync.Mutex
+	infra      []supervisor.ChildSpec // HostConfig.Infrastructure, then what Supervise added (a restart starts them all)
+	supervised int                    // how many of infra Supervise added
+
+	treeMu  sync.Mutex
+	tree    *supervisor.Supervisor // the endpoint supervisor (its current incarnation under a parent)
 	sockSup *supervisor.Supervisor // its socket supervisor: one dynamic, temporary child per connection
 
 	mu         sync.Mutex
@@ -114,26 +139,90 @@ func NewHost(cfg HostConfig) *Host {
 	if h.maxRejoinParams == 0 {
 		h.maxRejoinParams = DefaultMaxRejoinParams
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	// Dead letters (a message to a channel that just ended) are expected; protoactor's log throttle runs a
-	// goroutine per interval, kept short so none outlives a shutdown by much.
-	h.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }),
-		actor.WithDeadLetterThrottleInterval(10*time.Millisecond))
-	h.root = h.system.Root
-	h.chanProps = actor.PropsFromProducer(func() actor.Actor { return &channelActor{host: h} },
-		actor.WithMailbox(actor.UnboundedLockfree()), actor.WithOnInit(h.adoptChannel))
-	children := append(cfg.Infrastructure[:len(cfg.Infrastructure):len(cfg.Infrastructure)],
-		supervisor.Spec("sockets", supervisor.Config{Name: "sockets", Strategy: supervisor.SimpleOneForOne, OnEvent: h.socketEvent}))
-	tree, err := supervisor.Start(h.root, supervisor.Config{Name: "endpoint", Strategy: supervisor.OneForOne,
-		Intensity: EndpointIntensity, Children: children, OnEvent: h.treeEvent})
-	if err != nil {
-		panic(fmt.Sprintf("channel: endpoint supervisor: %v", err))
+	h.system, h.ownSystem = cfg.System, cfg.System == nil && cfg.Parent == nil
+	if h.system == nil && cfg.Parent != nil {
+		h.system = cfg.Parent.ActorSystem()
 	}
-	h.tree = tree
-	if h.sockSup, err = tree.Sub(context.Background(), "sockets"); err != nil {
+	if h.system == nil {
+		// protoactor's log goes to ours, its routine lines (dead letters, which are expected when a message
+		// reaches a channel that just ended) at Debug. Its dead-letter throttle runs a goroutine per
+		// interval, kept short so none outlives a shutdown by much.
+		plog := protoLogger(h.log)
+		h.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return plog }),
+			actor.WithDeadLetterThrottleInterval(10*time.Millisecond))
+	}
+	h.root = h.system.Root
+	h.chanProps = h.channelProps()
+	h.infra = cfg.Infrastructure[:len(cfg.Infrastructure):len(cfg.Infrastructure)]
+	h.parent, h.childID = cfg.Parent, cfg.ChildID
+	if h.childID == "" {
+		h.childID = "pyre"
+	}
+	var err error
+	if h.parent == nil {
+		h.tree, err = supervisor.Start(h.root, h.treeConfig())
+		if err != nil {
+			panic(fmt.Sprintf("channel: endpoint supervisor: %v", err))
+		}
+	} else {
+		if _, err = h.parent.StartChild(context.Background(), h.treeSpec()); err != nil {
+			panic(fmt.Sprintf("channel: endpoint supervisor under %q: %v", h.childID, err))
+		}
+		if h.tree, err = h.parent.Sub(context.Background(), h.childID); err != nil {
+			panic(fmt.Sprintf("channel: endpoint supervisor under %q: %v", h.childID, err))
+		}
+	}
+	if h.sockSup, err = h.tree.Sub(context.Background(), "sockets"); err != nil {
 		panic(fmt.Sprintf("channel: socket supervisor: %v", err))
 	}
 	return h
+}
+
+// treeConfig is the endpoint supervisor's configuration, made anew for each start of Pyre's tree.
+func (h *Host) treeConfig() supervisor.Config {
+	h.specMu.Lock()
+	infra := h.infra[:len(h.infra):len(h.infra)]
+	n := len(infra) - h.supervised // HostConfig.Infrastructure go before the socket supervisor, Supervise'd children after
+	h.specMu.Unlock()
+	children := make([]supervisor.ChildSpec, 0, len(infra)+1)
+	children = append(children, infra[:n]...)
+	children = append(children, supervisor.Spec("sockets", supervisor.Config{Name: "sockets", Strategy: supervisor.SimpleOneForOne, OnEvent: h.socketEvent}))
+	children = append(children, infra[n:]...)
+	return supervisor.Config{Name: "endpoint", Strategy: supervisor.OneForOne, Intensity: EndpointIntensity,
+		Children: children, OnEvent: h.treeEvent}
+}
+
+// treeSpec runs Pyre's tree as a Permanent child of HostConfig.Parent; each (re)start takes the current
+// configuration.
+func (h *Host) treeSpec() supervisor.ChildSpec {
+	spec := supervisor.Spec(h.childID, supervisor.Config{})
+	spec.Start = func() (actor.Actor, error) { return supervisor.Spec(h.childID, h.treeConfig()).Start() }
+	return spec
+}
+
+// current returns the endpoint supervisor and its socket supervisor. Under a parent that restarted Pyre's
+// tree, it finds the new incarnation first. It waits for the supervisors: not from inside an actor.
+func (h *Host) current() (tree, sockSup *supervisor.Supervisor) {
+	h.treeMu.Lock()
+	defer h.treeMu.Unlock()
+	if h.parent != nil && !h.isClosing() {
+		select {
+		case <-h.sockSup.Done():
+			if t, err := h.parent.Sub(context.Background(), h.childID); err == nil {
+				if s, err := t.Sub(context.Background(), "sockets"); err == nil {
+					h.tree, h.sockSup = t, s
+				}
+			}
+		default:
+		}
+	}
+	return h.tree, h.sockSup
+}
+
+func (h *Host) isClosing() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closing
 }
 
 // treeEvent reports the endpoint supervisor's decisions about its infrastructure.
@@ -173,8 +262,17 @@ func (h *Host) socketEvent(ev supervisor.Event) {
 
 // Supervise starts spec as one more infrastructure child of the endpoint supervisor (a presence tracker,
 // ...), next to the socket supervisor: its restarts count toward EndpointIntensity, and chaos sees it.
+// Under HostConfig.Parent, a restart of Pyre's tree starts it again with the tree.
 func (h *Host) Supervise(ctx context.Context, spec supervisor.ChildSpec) (*actor.PID, error) {
-	return h.tree.StartChild(ctx, spec)
+	tree, _ := h.current()
+	pid, err := tree.StartChild(ctx, spec)
+	if err == nil && h.parent != nil {
+		h.specMu.Lock()
+		h.infra = append(h.infra, spec)
+		h.supervised++
+		h.specMu.Unlock()
+	}
+	return pid, err
 }
 
 // Root is the actor system's root context, to send to actors from outside them.
@@ -184,9 +282,10 @@ func (h *Host) Root() *actor.RootContext { return h.root }
 // Shutdown(ErrMaxIntensity) after its infrastructure crashed past EndpointIntensity. A host that stopped
 // opens no sessions.
 func (h *Host) Err() error {
+	tree, _ := h.current()
 	select {
-	case <-h.tree.Done():
-		if err := h.tree.Err(); err != nil {
+	case <-tree.Done():
+		if err := tree.Err(); err != nil {
 			return err
 		}
 		return ErrHostClosed
@@ -236,7 +335,8 @@ func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
 	h.mu.Unlock()
 	// The socket actor must not handle a frame before cs.pid is known: Session.Receive is only called
 	// after Open returns, and the actor itself starts idle.
-	pid, err := h.sockSup.StartChild(context.Background(), supervisor.ChildSpec{
+	_, sockSup := h.current()
+	pid, err := sockSup.StartChild(context.Background(), supervisor.ChildSpec{
 		Start:    func() (actor.Actor, error) { return &socketActor{cs: cs}, nil },
 		Restart:  supervisor.Temporary, // a dead socket closes its connection; the client reconnects
 		Shutdown: supervisor.BrutalKill,
@@ -253,7 +353,7 @@ func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
 	if late {
 		cs.setExit(ErrShutdown)
 		out.Close(CloseServiceRestart)
-		h.sockSup.Exit(pid, ErrShutdown)
+		sockSup.Exit(pid, ErrShutdown)
 		return nil, ErrHostClosed
 	}
 	return &Session{cs: cs}, nil
@@ -341,21 +441,35 @@ func (h *Host) Drain(ctx context.Context, batch int, interval time.Duration) err
 
 // Shutdown closes every connection with code (1012 for a restart), ends every channel with ErrShutdown and
 // waits until every socket and channel actor has stopped, or ctx ends. New sessions are refused from the
-// start. The actor system is released when everything stopped.
+// start. Then Pyre's tree stops (under HostConfig.Parent: Parent terminates and forgets it), and an actor
+// system of the host's own is shut down; a system given in HostConfig.System keeps running.
 func (h *Host) Shutdown(ctx context.Context, code CloseCode) error {
+	tree, sockSup := h.current()
 	all := h.close()
 	for _, cs := range all {
 		cs.setExit(ErrShutdown)
 		cs.out.Close(code)
-		h.sockSup.Exit(cs.pid, ErrShutdown)
+		sockSup.Exit(cs.pid, ErrShutdown)
 	}
 	if err := h.waitSockets(ctx); err != nil {
 		return err
 	}
-	if err := h.tree.Stop(ctx); err != nil && h.Err() == nil {
+	if h.parent != nil {
+		// Terminated by its supervisor, Pyre's tree is not restarted; an error means Parent is gone already.
+		if err := h.parent.TerminateChild(ctx, h.childID); err == nil {
+			_ = h.parent.DeleteChild(ctx, h.childID)
+		}
+		select {
+		case <-tree.Done():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	} else if err := tree.Stop(ctx); err != nil && h.Err() == nil {
 		return err
 	}
-	h.stopSystem.Do(h.system.Shutdown)
+	if h.ownSystem {
+		h.stopSystem.Do(h.system.Shutdown)
+	}
 	return nil
 }
 
@@ -381,6 +495,24 @@ func (h *Host) waitSockets(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// channelProps makes the Props of channel actors; opts are a route's actor options.
+func (h *Host) channelProps(opts ...actor.PropsOption) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &channelActor{host: h} },
+		append([]actor.PropsOption{actor.WithMailbox(actor.UnboundedLockfree()), actor.WithOnInit(h.adoptChannel)}, opts...)...)
+}
+
+// propsFor returns the Props of rt's channel actors: the shared one, unless rt has actor options.
+func (h *Host) propsFor(rt *route) *actor.Props {
+	if len(rt.middleware) == 0 {
+		return h.chanProps
+	}
+	if p, ok := h.routeProps.Load(rt); ok {
+		return p.(*actor.Props)
+	}
+	p, _ := h.routeProps.LoadOrStore(rt, h.channelProps(actor.WithReceiverMiddleware(rt.middleware...)))
+	return p.(*actor.Props)
 }
 
 // adoptChannel gives a channel actor being spawned its state. protoactor runs it inside the parent socket
@@ -603,3 +735,29 @@ func asCrash(v any) *CrashError {
 	}
 	return &CrashError{Value: v}
 }
+
+// protoLogger is the logger of an actor system the host owns: log's handler, with protoactor's lines below
+// Warn one step lower (Info → Debug), so that routine lines such as dead letters stay out of an operator's
+// default view, and marked lib=protoactor.
+func protoLogger(log *slog.Logger) *slog.Logger {
+	return slog.New(demoted{log.Handler()}).With("lib", "protoactor")
+}
+
+type demoted struct{ h slog.Handler }
+
+func demote(l slog.Level) slog.Level {
+	if l < slog.LevelWarn {
+		return l - 4
+	}
+	return l
+}
+
+func (d demoted) Enabled(ctx context.Context, l slog.Level) bool { return d.h.Enabled(ctx, demote(l)) }
+
+func (d demoted) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = demote(r.Level)
+	return d.h.Handle(ctx, r)
+}
+
+func (d demoted) WithAttrs(as []slog.Attr) slog.Handler { return demoted{d.h.WithAttrs(as)} }
+func (d demoted) WithGroup(name string) slog.Handler    { return demoted{d.h.WithGroup(name)} }

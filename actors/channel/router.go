@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/pyrehq/pyre/supervisor"
 )
 
@@ -117,6 +119,7 @@ type route struct {
 	intercepts map[string]struct{}
 	restart    supervisor.Restart
 	intensity  supervisor.Intensity
+	middleware []actor.ReceiverMiddleware
 }
 
 // RouteOption configures one route.
@@ -135,6 +138,15 @@ func WithRestart(r supervisor.Restart) RouteOption { return func(rt *route) { rt
 // ends with phx_error as in Phoenix. The default is DefaultChannelIntensity.
 func WithIntensity(max int, period time.Duration) RouteOption {
 	return func(rt *route) { rt.intensity = supervisor.Intensity{Max: max, Period: period} }
+}
+
+// WithReceiverMiddleware runs mw around every message the route's channel actors receive, as protoactor's
+// actor.WithReceiverMiddleware (tracing, metrics, logging): protoactor's lifecycle messages, the client's
+// frames (*message.Message), foreign messages sent to the channel's PID, and Pyre's own internal messages.
+// Middleware must call next, or the channel stops working. Such a route's channels share a Props of their
+// own (the others share one for all routes).
+func WithReceiverMiddleware(mw ...actor.ReceiverMiddleware) RouteOption {
+	return func(rt *route) { rt.middleware = append(rt.middleware, mw...) }
 }
 
 // Channel routes topics matching pattern to channels made by factory. "room:*" matches every topic that

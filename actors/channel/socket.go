@@ -4,6 +4,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/actors/pubsub"
 )
@@ -11,8 +13,9 @@ import (
 // Socket is a channel's view of its connection and topic, given to every callback (Phoenix's socket
 // struct inside a channel).
 //
-// Push, Broadcast, BroadcastFrom, Send, SendAfter and ReplyRef values are safe to use from any goroutine.
-// Assigns, Assign, Keep, Subscribe and Unsubscribe belong to the channel's own callbacks.
+// Push, Broadcast, BroadcastFrom, Send, SendAfter, PID and ReplyRef values are safe to use from any
+// goroutine. Assigns, Assign, Keep, Subscribe, Unsubscribe, Sender and Respond belong to the channel's own
+// callbacks.
 type Socket struct {
 	ch          *chanState
 	assigns     Assigns
@@ -42,6 +45,33 @@ func (s *Socket) Assigns() Assigns { return s.assigns }
 // ChannelID names this channel among the node's running channels; it stays the same across in-place
 // restarts.
 func (s *Socket) ChannelID() string { return s.ch.pid.Id }
+
+// PID is the channel's actor. Any message another actor sends to it reaches HandleInfo (a custom channel
+// actor's Receive), and a Request can be answered with Respond. The PID names the channel, not one
+// incarnation: it stays the same across in-place restarts, so a message sent to it after a crash reaches
+// the restarted channel (an Erlang pid would be new). The request a crash interrupts, and any request to
+// a channel that has ended, is answered *actor.DeadLetterResponse (a Future returns actor.ErrDeadLetter),
+// as for a dead pid. Call it from the channel's callbacks (or keep the value: it is immutable).
+func (s *Socket) PID() *actor.PID { return s.ch.pid }
+
+// Sender is the actor that sent the message HandleInfo is handling with a Request, until it is answered;
+// nil for other messages. Keep it to answer later, from any goroutine, with an actor.RootContext's Send.
+// Call it from HandleInfo.
+func (s *Socket) Sender() *actor.PID { return s.ch.sender() }
+
+// Respond answers the Request HandleInfo is handling (protoactor's Context.Respond): its Future gets v.
+// There is one answer per request: ErrNoRequest when the message was not a Request or was answered
+// already. A request left unanswered when the channel stops or crashes is answered
+// *actor.DeadLetterResponse. Call it from HandleInfo.
+func (s *Socket) Respond(v any) error {
+	to := s.ch.sender()
+	if to == nil {
+		return ErrNoRequest
+	}
+	s.ch.setSender(nil)
+	s.ch.conn.host.root.Send(to, v)
+	return nil
+}
 
 // Monitor is told how a channel's life goes, as an Erlang process that monitors the channel's pid
 // (Phoenix.Tracker does, to untrack a channel's presences when it ends). Its methods run in the channel

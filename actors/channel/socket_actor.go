@@ -174,7 +174,7 @@ func (a *socketActor) join(ctx actor.Context, m *message.Message) {
 	st := newChanState(cs, rt, m)
 	st.oldClose = oldClose
 	cs.spawning = st // taken by Host.adoptChannel during Spawn, in this turn
-	pid := ctx.Spawn(cs.host.chanProps)
+	pid := ctx.Spawn(cs.host.propsFor(rt))
 	cs.spawning = nil
 	a.channels.put(&chanEntry{pid: pid, st: st})
 }
