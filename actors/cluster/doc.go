@@ -31,6 +31,9 @@
 // used). gRPC's receive limit is raised to fit a window of MaxPayload batches (16 MiB payloads by
 // default), and gRPC keepalive is on so a half-open connection errors and protoactor reconnects.
 //
+// Measured on loopback (BenchmarkCrossNodeBroadcast, 2 shared cores, load ~10): publish → delivery on
+// another node p50 45 µs, p99 0.5–4 ms one at a time; back to back ~115–170k broadcasts/s per peer.
+//
 // # Guarantees
 //
 //   - Delivery between nodes is at most once, as in Phoenix: a full queue drops (Stats.Dropped,

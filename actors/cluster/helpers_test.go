@@ -87,17 +87,6 @@ func connect(addrs []string, nodes ...*testNode) {
 	}
 }
 
-// kill stops the node as a crash would: no goodbye to peers, connections cut. Its leftovers are released
-// when the test ends.
-func (tn *testNode) kill(tb testing.TB) {
-	tb.Helper()
-	tn.done = true
-	if err := tn.node.shutdown(context.Background(), false); err != nil {
-		tb.Fatalf("kill: %v", err)
-	}
-	tb.Cleanup(func() { tn.node.rem.Shutdown(true); tn.sys.Shutdown() })
-}
-
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(tb testing.TB, what string, within time.Duration, cond func() bool) {
 	tb.Helper()
