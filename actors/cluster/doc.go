@@ -68,7 +68,7 @@
 //
 // # Concurrency
 //
-// Broadcast, Members and Stats are safe for concurrent use and never block. Start and Stop are not
-// concurrent with each other. A relay busy with large payloads answers pings late: keep DeadAfter well
+// Broadcast, Members and Stats are safe for concurrent use and never block. Start runs once (a failed
+// Start leaves a node that cannot start again: make a new one); Stop is not concurrent with Start. A relay busy with large payloads answers pings late: keep DeadAfter well
 // above the time one MaxPayload batch takes.
 package cluster

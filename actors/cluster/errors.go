@@ -5,6 +5,8 @@ import "errors"
 var (
 	// ErrNoSystem: Config.System is nil.
 	ErrNoSystem = errors.New("cluster: no actor system")
+	// ErrNoPubSub: Start was given no local pubsub to fan broadcasts from other nodes out through.
+	ErrNoPubSub = errors.New("cluster: no local pubsub")
 	// ErrAddress: Config.Address is not host:port with a numeric port.
 	ErrAddress = errors.New("cluster: bad address")
 	// ErrListen: the cluster listener could not be opened on Config.Address.

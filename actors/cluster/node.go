@@ -57,7 +57,8 @@ type Node struct {
 	local Local
 	id    string
 
-	started atomic.Bool
+	started atomic.Bool // Start was called
+	running atomic.Bool // Start succeeded: Stop has something to stop
 	mgr     *actor.PID
 	relay   *actor.PID
 	stop    chan struct{}
@@ -86,6 +87,9 @@ func (n *Node) Start(local Local) error {
 	if n.sys == nil {
 		return ErrNoSystem
 	}
+	if local == nil {
+		return ErrNoPubSub
+	}
 	host, portStr, err := net.SplitHostPort(n.cfg.Address)
 	port, perr := strconv.Atoi(portStr)
 	if err != nil || perr != nil || host == "" {
@@ -102,11 +106,12 @@ func (n *Node) Start(local Local) error {
 	n.members.Store(&[]Member{{ID: n.id, Address: n.cfg.Address}})
 	relay, err := n.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newRelay(n) }), relayName)
 	if err != nil {
-		n.rem.Shutdown(false)
+		n.rem.Shutdown(true)
 		return fmt.Errorf("cluster: relay: %w", err)
 	}
 	n.relay = relay
 	n.mgr = n.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newManager(n) }))
+	n.running.Store(true)
 	n.wg.Add(1)
 	go n.heartbeat()
 	if err := n.cfg.Provider.Start(n.cfg.Address, func(addrs []string) {
@@ -186,7 +191,7 @@ func (n *Node) Stop(ctx context.Context) error {
 }
 
 func (n *Node) shutdown(ctx context.Context, graceful bool) error {
-	if !n.started.Load() {
+	if !n.running.Load() {
 		return nil
 	}
 	select {
