@@ -326,3 +326,40 @@ func TestFrozenPeerQueueBounded(t *testing.T) {
 	}
 	t.Logf("frozen peer: %d sent, %d dropped; after resume all %d arrived in order", st.Queued, st.Dropped, r.Count)
 }
+
+// A peer that goes silent (SIGSTOP: as a netsplit, nothing flows) leaves within the bound; when it comes
+// back (SIGCONT: the split heals) it rejoins with the same member id, and broadcasts reach it again.
+func TestSilentPeerLeavesAndHeals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits seconds")
+	}
+	if !isolated(t) {
+		return
+	}
+	addrs := freeAddrs(t, 2)
+	a := startNode(t, addrs[0], func(c *Config) { c.HeartbeatInterval, c.DeadAfter = 0, 0 })
+	b := spawnNode(t, addrs[1], addrs)
+	connect(addrs, a)
+	waitFor(t, "two members", 10*time.Second, func() bool { return len(a.node.Members()) == 2 && b.do(t, "report").Members == 2 })
+	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	frozen := time.Now()
+	waitFor(t, "b leaves", 10*time.Second, func() bool { return !hasMember(a.node, b.id) })
+	t.Logf("silent peer left after %v", time.Since(frozen).Round(time.Millisecond))
+	if err := b.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	healed := time.Now()
+	waitFor(t, "b rejoins", 10*time.Second, func() bool { return hasMember(a.node, b.id) && b.do(t, "report").Members == 2 })
+	t.Logf("healed peer rejoined after %v, same member id", time.Since(healed).Round(time.Millisecond))
+	for i := range 10 {
+		if err := a.ps.Broadcast(seqBroadcast("room:1", addrs[0], i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "broadcasts after the heal", 10*time.Second, func() bool { return b.do(t, "report").Next[addrs[0]] == 10 })
+	if r := b.do(t, "report"); r.Err != "" || r.Count != 10 {
+		t.Fatalf("after heal: %+v", r)
+	}
+}
