@@ -19,13 +19,13 @@
 //
 // # Membership
 //
-// A Provider lists candidate addresses (Static: a fixed list). Every HeartbeatInterval (500 ms) the
-// manager pings each candidate's relay; a candidate that is not a member gets a TCP probe first. A member
-// whose last Pong is older than DeadAfter (2 s) leaves: a dead peer leaves within DeadAfter +
-// HeartbeatInterval (2.5 s; measured 2.1 s for SIGKILL on loopback). A member id is the actor system id,
-// new on every start: a restarted node joins again as a new member (measured 0.3 s after it listens), and
-// its old incarnation has left. Providers that find addresses elsewhere (Kubernetes, etcd, Consul) plug in
-// through Provider; liveness stays the heartbeat's.
+// A Provider lists candidate addresses (Static: a fixed list). Every HeartbeatInterval (500 ms) the manager
+// pings each candidate's membership actor ("pyre-cluster-membership"); a candidate that is not a member
+// gets a TCP probe first. A member whose last Pong is older than DeadAfter (2 s) leaves: a dead peer leaves
+// within DeadAfter + HeartbeatInterval (2.5 s; measured 2.1 s for SIGKILL on loopback). A member id is the
+// actor system id, new on every start: a restarted node joins again as a new member (measured 0.3 s after
+// it listens), and its old incarnation has left. Providers that find addresses elsewhere (Kubernetes, etcd,
+// Consul) plug in through Provider; liveness stays the heartbeat's.
 //
 // The node listens only on Config.Address (protoactor's automanaged provider, which binds 0.0.0.0, is not
 // used). gRPC's receive limit is raised to fit a window of MaxPayload batches (16 MiB payloads by

@@ -26,8 +26,9 @@ type (
 )
 
 // manager owns membership and the drain side of every link. Membership is heartbeat timing only, as
-// Phoenix.Tracker: every HeartbeatInterval it pings each candidate's relay; a peer whose last Pong is older
-// than DeadAfter leaves; a Pong from a new member id at a known address is a restart (the old one leaves).
+// Phoenix.Tracker: every HeartbeatInterval it pings each candidate's membership actor (and answers theirs);
+// a peer whose last Pong is older than DeadAfter leaves; a Pong from a new member id at a known address is
+// a restart (the old one leaves).
 type manager struct {
 	n          *Node
 	candidates []string
@@ -75,6 +76,8 @@ func (m *manager) Receive(ctx actor.Context) {
 				m.drain(ctx, l)
 			}
 		}
+	case *clusterpb.Ping:
+		ctx.Respond(&clusterpb.Pong{Node: m.n.id, Address: m.n.cfg.Address})
 	case *clusterpb.Pong:
 		m.pong(ctx, msg)
 	case *clusterpb.Ack:
@@ -86,7 +89,7 @@ func (m *manager) Receive(ctx actor.Context) {
 	case probed:
 		delete(m.probing, msg.addr)
 		if msg.ok && m.peers[msg.addr] == nil && slices.Contains(m.candidates, msg.addr) {
-			ctx.Request(actor.NewPID(msg.addr, relayName), &clusterpb.Ping{Node: m.n.id, Address: m.n.cfg.Address})
+			ctx.Request(actor.NewPID(msg.addr, membershipName), &clusterpb.Ping{Node: m.n.id, Address: m.n.cfg.Address})
 		}
 	case flush:
 		if p := m.peers[msg.l.peer.Address]; p != nil && p.link == msg.l {
@@ -102,7 +105,7 @@ func (m *manager) ping(ctx actor.Context) {
 	ping := &clusterpb.Ping{Node: m.n.id, Address: m.n.cfg.Address}
 	for _, addr := range m.candidates {
 		if m.peers[addr] != nil {
-			ctx.Request(actor.NewPID(addr, relayName), ping)
+			ctx.Request(actor.NewPID(addr, membershipName), ping)
 		} else if !m.probing[addr] {
 			m.probing[addr] = true
 			m.n.probe(addr)

@@ -21,8 +21,12 @@ import (
 	"github.com/pyrehq/pyre/actors/message"
 )
 
-// relayName is the well-known name of every node's relay: a peer addresses it as NewPID(address, relayName).
-const relayName = "pyre-cluster-relay"
+// Well-known names a peer addresses as NewPID(address, name): the relay takes broadcasts, the membership
+// actor heartbeats (apart, so a relay busy fanning out large payloads does not delay Pongs).
+const (
+	relayName      = "pyre-cluster-relay"
+	membershipName = "pyre-cluster-membership"
+)
 
 // Local is the node's own pubsub (a *pubsub.PubSub): the relay fans broadcasts from other nodes out through it.
 type Local interface {
@@ -110,7 +114,13 @@ func (n *Node) Start(local Local) error {
 		return fmt.Errorf("cluster: relay: %w", err)
 	}
 	n.relay = relay
-	n.mgr = n.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newManager(n) }))
+	mgr, err := n.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newManager(n) }), membershipName)
+	if err != nil {
+		n.sys.Root.PoisonFuture(relay).Wait()
+		n.rem.Shutdown(true)
+		return fmt.Errorf("cluster: membership: %w", err)
+	}
+	n.mgr = mgr
 	n.running.Store(true)
 	n.wg.Add(1)
 	go n.heartbeat()

@@ -6,7 +6,7 @@ import (
 	"github.com/pyrehq/pyre/actors/cluster/clusterpb"
 )
 
-// relay is the node's well-known receiver: it answers heartbeats and fans every batch from another node
+// relay is the node's well-known receiver of broadcasts: it fans every batch from another node
 // out through the local pubsub (never re-forwarding, as Phoenix.PubSub), then acknowledges it.
 type relay struct {
 	n    *Node
@@ -17,8 +17,6 @@ func newRelay(n *Node) *relay { return &relay{n: n, last: make(map[string]uint64
 
 func (r *relay) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *clusterpb.Ping:
-		ctx.Respond(&clusterpb.Pong{Node: r.n.id, Address: r.n.cfg.Address})
 	case *clusterpb.Batch:
 		// seq 1 starts a new link (the sender restarted, or we left its membership and came back).
 		if last := r.last[m.Node]; m.Seq > last+1 && m.Seq != 1 {
