@@ -25,7 +25,8 @@
 // within DeadAfter + HeartbeatInterval (2.5 s; measured 2.1 s for SIGKILL on loopback). A member id is the
 // actor system id, new on every start: a restarted node joins again as a new member (measured 0.3 s after
 // it listens), and its old incarnation has left. Providers that find addresses elsewhere (Kubernetes, etcd,
-// Consul) plug in through Provider; liveness stays the heartbeat's.
+// Consul) plug in through Provider; liveness stays the heartbeat's. A silent peer (netsplit; tested with
+// SIGSTOP) leaves the same way and, when it heals, rejoins with its same member id (measured < 0.1 s).
 //
 // The node listens only on Config.Address (protoactor's automanaged provider, which binds 0.0.0.0, is not
 // used). gRPC's receive limit is raised to fit a window of MaxPayload batches (16 MiB payloads by
@@ -64,7 +65,10 @@
 //
 // Presence replication (Phoenix.Tracker over this transport), Disconnect across nodes, long-poll
 // forwarding to the owning node, BroadcastFrom of a subscriber living on another node (Broadcast.from is
-// reserved), an adapter for protoactor's cluster providers, and wiring into transport.Endpoint.
+// reserved), wiring into transport.Endpoint, and an adapter from protoactor's cluster.ClusterProvider
+// (k8s, etcd, consul) to Provider, in a subpackage so this one does not import protoactor's cluster: it
+// would run a cluster.Cluster on this node's remote (Cluster.Remote set, not StartMember, which starts its
+// own remote and sleeps 1 s) and turn each ClusterTopology on the EventStream into candidate addresses.
 //
 // # Concurrency
 //
