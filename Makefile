@@ -94,5 +94,6 @@ proto:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends protobuf-compiler >/dev/null; \
 	  else echo "make proto: protoc is missing (sudo apt-get install protobuf-compiler)"; exit 1; fi; }
 	GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
-	protoc --plugin=protoc-gen-go=$(CURDIR)/bin/protoc-gen-go -I actors/cluster/clusterpb \
-	  --go_out=actors/cluster/clusterpb --go_opt=paths=source_relative actors/cluster/clusterpb/cluster.proto
+	# Registered under its path from the module root: a bare "cluster.proto" collides with protoactor's.
+	protoc --plugin=protoc-gen-go=$(CURDIR)/bin/protoc-gen-go -I . \
+	  --go_out=. --go_opt=paths=source_relative actors/cluster/clusterpb/cluster.proto

@@ -25,7 +25,8 @@
 // within DeadAfter + HeartbeatInterval (2.5 s; measured 2.1 s for SIGKILL on loopback). A member id is the
 // actor system id, new on every start: a restarted node joins again as a new member (measured 0.3 s after
 // it listens), and its old incarnation has left. Providers that find addresses elsewhere (Kubernetes, etcd,
-// Consul) plug in through Provider; liveness stays the heartbeat's. A silent peer (netsplit; tested with
+// Consul) plug in through Provider: package clusterprovider adapts any protoactor cluster.ClusterProvider;
+// liveness stays the heartbeat's. A silent peer (netsplit; tested with
 // SIGSTOP) leaves the same way and, when it heals, rejoins with its same member id (measured < 0.1 s).
 //
 // The node listens only on Config.Address (protoactor's automanaged provider, which binds 0.0.0.0, is not
@@ -59,16 +60,16 @@
 // Weight: grpc, otel 1.38 and prometheus updated (indirect); the cluster package is not imported.
 // Known upstream issues we work around: remote.Start replaces grpc's global logger (a data race with any
 // gRPC goroutine already running: start the node before other gRPC use; tests run one test per process);
-// each failed connect retry leaks a client connection (MaxRetryCount is set to 1).
+// each failed connect retry leaks a client connection (MaxRetryCount is set to 1). Our .proto is
+// registered under its path from the module root: a bare "cluster.proto" collides with protoactor's own
+// and panics at init in any binary that links both.
 //
 // # Not done yet
 //
 // Presence replication (Phoenix.Tracker over this transport), Disconnect across nodes, long-poll
 // forwarding to the owning node, BroadcastFrom of a subscriber living on another node (Broadcast.from is
-// reserved), wiring into transport.Endpoint, and an adapter from protoactor's cluster.ClusterProvider
-// (k8s, etcd, consul) to Provider, in a subpackage so this one does not import protoactor's cluster: it
-// would run a cluster.Cluster on this node's remote (Cluster.Remote set, not StartMember, which starts its
-// own remote and sleeps 1 s) and turn each ClusterTopology on the EventStream into candidate addresses.
+// reserved), and wiring into transport.Endpoint. The clusterprovider adapter is tested with a fake provider only
+// (k8s, etcd and consul need their services).
 //
 // # Concurrency
 //

@@ -7,7 +7,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: cluster.proto
+// source: actors/cluster/clusterpb/cluster.proto
 
 package clusterpb
 
@@ -57,11 +57,11 @@ func (x PayloadKind) String() string {
 }
 
 func (PayloadKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_cluster_proto_enumTypes[0].Descriptor()
+	return file_actors_cluster_clusterpb_cluster_proto_enumTypes[0].Descriptor()
 }
 
 func (PayloadKind) Type() protoreflect.EnumType {
-	return &file_cluster_proto_enumTypes[0]
+	return &file_actors_cluster_clusterpb_cluster_proto_enumTypes[0]
 }
 
 func (x PayloadKind) Number() protoreflect.EnumNumber {
@@ -70,7 +70,7 @@ func (x PayloadKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PayloadKind.Descriptor instead.
 func (PayloadKind) EnumDescriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{0}
+	return file_actors_cluster_clusterpb_cluster_proto_rawDescGZIP(), []int{0}
 }
 
 // Broadcast is one pubsub broadcast, fanned out on the receiving node with LocalBroadcast.
@@ -89,7 +89,7 @@ type Broadcast struct {
 
 func (x *Broadcast) Reset() {
 	*x = Broadcast{}
-	mi := &file_cluster_proto_msgTypes[0]
+	mi := &file_actors_cluster_clusterpb_cluster_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -101,7 +101,7 @@ func (x *Broadcast) String() string {
 func (*Broadcast) ProtoMessage() {}
 
 func (x *Broadcast) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[0]
+	mi := &file_actors_cluster_clusterpb_cluster_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -114,7 +114,7 @@ func (x *Broadcast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Broadcast.ProtoReflect.Descriptor instead.
 func (*Broadcast) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{0}
+	return file_actors_cluster_clusterpb_cluster_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *Broadcast) GetTopic() string {
@@ -166,7 +166,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_cluster_proto_msgTypes[1]
+	mi := &file_actors_cluster_clusterpb_cluster_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -178,7 +178,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[1]
+	mi := &file_actors_cluster_clusterpb_cluster_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -191,7 +191,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{1}
+	return file_actors_cluster_clusterpb_cluster_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Batch) GetNode() string {
@@ -226,7 +226,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_cluster_proto_msgTypes[2]
+	mi := &file_actors_cluster_clusterpb_cluster_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -238,7 +238,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[2]
+	mi := &file_actors_cluster_clusterpb_cluster_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -251,7 +251,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{2}
+	return file_actors_cluster_clusterpb_cluster_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Ack) GetNode() string {
@@ -279,7 +279,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_cluster_proto_msgTypes[3]
+	mi := &file_actors_cluster_clusterpb_cluster_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -291,7 +291,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[3]
+	mi := &file_actors_cluster_clusterpb_cluster_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -304,7 +304,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{3}
+	return file_actors_cluster_clusterpb_cluster_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Ping) GetNode() string {
@@ -331,7 +331,7 @@ type Pong struct {
 
 func (x *Pong) Reset() {
 	*x = Pong{}
-	mi := &file_cluster_proto_msgTypes[4]
+	mi := &file_actors_cluster_clusterpb_cluster_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -343,7 +343,7 @@ func (x *Pong) String() string {
 func (*Pong) ProtoMessage() {}
 
 func (x *Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[4]
+	mi := &file_actors_cluster_clusterpb_cluster_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -356,7 +356,7 @@ func (x *Pong) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pong.ProtoReflect.Descriptor instead.
 func (*Pong) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{4}
+	return file_actors_cluster_clusterpb_cluster_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Pong) GetNode() string {
@@ -373,11 +373,11 @@ func (x *Pong) GetAddress() string {
 	return ""
 }
 
-var File_cluster_proto protoreflect.FileDescriptor
+var File_actors_cluster_clusterpb_cluster_proto protoreflect.FileDescriptor
 
-const file_cluster_proto_rawDesc = "" +
+const file_actors_cluster_clusterpb_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x0fpyre.cluster.v1\"\x97\x01\n" +
+	"&actors/cluster/clusterpb/cluster.proto\x12\x0fpyre.cluster.v1\"\x97\x01\n" +
 	"\tBroadcast\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x14\n" +
 	"\x05event\x18\x02 \x01(\tR\x05event\x12\x18\n" +
@@ -404,20 +404,20 @@ const file_cluster_proto_rawDesc = "" +
 	"\x13PAYLOAD_KIND_BINARY\x10\x01B1Z/github.com/pyrehq/pyre/actors/cluster/clusterpbb\x06proto3"
 
 var (
-	file_cluster_proto_rawDescOnce sync.Once
-	file_cluster_proto_rawDescData []byte
+	file_actors_cluster_clusterpb_cluster_proto_rawDescOnce sync.Once
+	file_actors_cluster_clusterpb_cluster_proto_rawDescData []byte
 )
 
-func file_cluster_proto_rawDescGZIP() []byte {
-	file_cluster_proto_rawDescOnce.Do(func() {
-		file_cluster_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)))
+func file_actors_cluster_clusterpb_cluster_proto_rawDescGZIP() []byte {
+	file_actors_cluster_clusterpb_cluster_proto_rawDescOnce.Do(func() {
+		file_actors_cluster_clusterpb_cluster_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_actors_cluster_clusterpb_cluster_proto_rawDesc), len(file_actors_cluster_clusterpb_cluster_proto_rawDesc)))
 	})
-	return file_cluster_proto_rawDescData
+	return file_actors_cluster_clusterpb_cluster_proto_rawDescData
 }
 
-var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
-var file_cluster_proto_goTypes = []any{
+var file_actors_cluster_clusterpb_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_actors_cluster_clusterpb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_actors_cluster_clusterpb_cluster_proto_goTypes = []any{
 	(PayloadKind)(0),  // 0: pyre.cluster.v1.PayloadKind
 	(*Broadcast)(nil), // 1: pyre.cluster.v1.Broadcast
 	(*Batch)(nil),     // 2: pyre.cluster.v1.Batch
@@ -425,7 +425,7 @@ var file_cluster_proto_goTypes = []any{
 	(*Ping)(nil),      // 4: pyre.cluster.v1.Ping
 	(*Pong)(nil),      // 5: pyre.cluster.v1.Pong
 }
-var file_cluster_proto_depIdxs = []int32{
+var file_actors_cluster_clusterpb_cluster_proto_depIdxs = []int32{
 	0, // 0: pyre.cluster.v1.Broadcast.kind:type_name -> pyre.cluster.v1.PayloadKind
 	1, // 1: pyre.cluster.v1.Batch.broadcasts:type_name -> pyre.cluster.v1.Broadcast
 	2, // [2:2] is the sub-list for method output_type
@@ -435,27 +435,27 @@ var file_cluster_proto_depIdxs = []int32{
 	0, // [0:2] is the sub-list for field type_name
 }
 
-func init() { file_cluster_proto_init() }
-func file_cluster_proto_init() {
-	if File_cluster_proto != nil {
+func init() { file_actors_cluster_clusterpb_cluster_proto_init() }
+func file_actors_cluster_clusterpb_cluster_proto_init() {
+	if File_actors_cluster_clusterpb_cluster_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_cluster_clusterpb_cluster_proto_rawDesc), len(file_actors_cluster_clusterpb_cluster_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_cluster_proto_goTypes,
-		DependencyIndexes: file_cluster_proto_depIdxs,
-		EnumInfos:         file_cluster_proto_enumTypes,
-		MessageInfos:      file_cluster_proto_msgTypes,
+		GoTypes:           file_actors_cluster_clusterpb_cluster_proto_goTypes,
+		DependencyIndexes: file_actors_cluster_clusterpb_cluster_proto_depIdxs,
+		EnumInfos:         file_actors_cluster_clusterpb_cluster_proto_enumTypes,
+		MessageInfos:      file_actors_cluster_clusterpb_cluster_proto_msgTypes,
 	}.Build()
-	File_cluster_proto = out.File
-	file_cluster_proto_goTypes = nil
-	file_cluster_proto_depIdxs = nil
+	File_actors_cluster_clusterpb_cluster_proto = out.File
+	file_actors_cluster_clusterpb_cluster_proto_goTypes = nil
+	file_actors_cluster_clusterpb_cluster_proto_depIdxs = nil
 }
