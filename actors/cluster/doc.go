@@ -66,14 +66,14 @@
 //
 // # Not done yet
 //
-// Presence replication (Phoenix.Tracker over this transport), Disconnect across nodes, long-poll
-// forwarding to the owning node, BroadcastFrom of a subscriber living on another node (Broadcast.from is
-// reserved), and wiring into transport.Endpoint. The clusterprovider adapter is tested with a fake provider only
-// (k8s, etcd and consul need their services).
+// Presence replication (Phoenix.Tracker over this transport), Disconnect across nodes, long-poll forwarding
+// to the owning node, BroadcastFrom of a subscriber living on another node (Broadcast.from is reserved),
+// and wiring into transport.Endpoint. The clusterprovider adapter is tested with a fake provider only (k8s,
+// etcd and consul need their services).
 //
 // # Concurrency
 //
-// Broadcast, Members and Stats are safe for concurrent use and never block. Start runs once (a failed
-// Start leaves a node that cannot start again: make a new one); Stop is not concurrent with Start. A relay busy with large payloads answers pings late: keep DeadAfter well
-// above the time one MaxPayload batch takes.
+// Broadcast, Members and Stats are safe for concurrent use and never block. Start runs once (a failed Start
+// leaves a node that cannot start again: make a new one); Stop is not concurrent with Start. A relay busy
+// with large payloads answers pings late: keep DeadAfter well above the time one MaxPayload batch takes.
 package cluster
