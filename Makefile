@@ -21,7 +21,7 @@ BENCH_FLAGS ?=
 # Tests that cannot run a real dependency (node, npm packages, Chromium) name it here when they skip.
 SKIPPED   := $(CURDIR)/.test-skipped
 
-.PHONY: run test deps npm npm-install chromium vet fuzz unit skipped conformance measure bench clean
+.PHONY: run test deps npm npm-install chromium vet fuzz unit skipped conformance measure bench clean proto
 
 run: examples/tapracer/assets/node_modules/.package-lock.json
 	$(GO) run ./examples/tapracer
@@ -88,3 +88,16 @@ bench:
 
 clean:
 	rm -rf $(addsuffix /node_modules,$(NPM_DIRS))
+
+# Generated Go for the messages between nodes (actors/cluster/clusterpb), committed. protoc from Debian's
+# protobuf-compiler (installed when missing and root), protoc-gen-go pinned to the protobuf runtime in go.mod.
+PROTOC_GEN_GO_VERSION := v1.36.12
+proto:
+	@command -v protoc >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends protobuf-compiler >/dev/null; \
+	  else echo "make proto: protoc is missing (sudo apt-get install protobuf-compiler)"; exit 1; fi; }
+	GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	# Registered under its path from the module root: a bare "cluster.proto" collides with protoactor's.
+	protoc --plugin=protoc-gen-go=$(CURDIR)/bin/protoc-gen-go -I . \
+	  --go_out=. --go_opt=paths=source_relative actors/cluster/clusterpb/cluster.proto
