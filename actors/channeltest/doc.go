@@ -1,0 +1,32 @@
+// Package channeltest tests channels the way Phoenix.ChannelTest does, with no network: it is to Pyre's
+// channels what net/http/httptest is to net/http.
+//
+// NewServer runs a Router on a real channel.Host: the socket and channel actors, their supervision
+// (a crash, the in-place restart, restart intensities) and the pubsub are the production ones. Only the
+// transport is replaced: a Client is an in-memory channel.Conn that keeps what the runtime writes until an
+// assertion takes it, and time is a fake Clock that moves only when the test calls Server.Advance (restart
+// intensity windows, Socket.SendAfter).
+//
+//	Phoenix.ChannelTest                     channeltest
+//	connect(UserSocket, params, info)       srv.Connect(params, info), srv.MustConnect(params)
+//	join(socket, topic, payload)            client.Join(topic, params) → *Channel or *JoinError
+//	subscribe_and_join(socket, topic, p)    client.SubscribeAndJoin(topic, params)
+//	ref = push(socket, event, payload)      ref := ch.Push(event, payload)
+//	assert_reply ref, :ok, payload          ch.AssertReply(ref, "ok", payload)
+//	assert_push event, payload              ch.AssertPush(event, payload)
+//	assert_broadcast event, payload         ch.AssertBroadcast(event, payload)
+//	refute_push / refute_reply / _broadcast ch.RefutePush / RefuteReply / RefuteBroadcast
+//	leave(socket)                           ch.Leave() → ref
+//	close(socket)                           client.Disconnect()
+//	broadcast_from(socket, event, payload)  ch.BroadcastFrom(event, payload)
+//	@endpoint.broadcast(topic, event, p)    srv.Host.Broadcast(topic, event, p)
+//	Process.send_after (real time)          srv.Advance(d)
+//
+// Payloads are compared as JSON values (see Matcher): a Go value, a JSON text as json.RawMessage, Any,
+// or Partial for Phoenix's map patterns. An assertion that fails names what the client received instead.
+//
+// A refutation never sleeps: it first waits until the connection's socket and channel actors are idle
+// (channel.Session.Sync), so everything the client sent, and everything it caused inside the
+// connection's actors, has been handled. It does not wait for other actors (a presence tracker's batched
+// diffs, another connection) nor for timers: advance the Clock first.
+package channeltest
