@@ -149,3 +149,17 @@ func normalizeNumbers(v any) any {
 	}
 	return v
 }
+
+// MatchFunc is a Matcher that calls match; what describes it in failure messages (Phoenix's patterns
+// with guards).
+func MatchFunc(what string, match func(p channel.Payload) bool) Matcher {
+	return funcMatcher{what, match}
+}
+
+type funcMatcher struct {
+	what  string
+	match func(channel.Payload) bool
+}
+
+func (m funcMatcher) Match(p channel.Payload) bool { return m.match(p) }
+func (m funcMatcher) String() string               { return m.what }
