@@ -73,7 +73,8 @@ func (s *Server) Advance(d time.Duration) {
 	s.Clock.Advance(d)
 }
 
-// NewServer starts a Host for router. Configure the router's routes before.
+// NewServer starts a Host for router. The router's routes may still be added until the first Connect
+// (a route whose channels need the Host, such as a presence tracker's, can be added after NewServer).
 func NewServer(t testing.TB, router *channel.Router, opts Options) *Server {
 	t.Helper()
 	s := &Server{t: t, router: router, timeout: opts.Timeout, maxQueue: opts.MaxQueue}

@@ -74,11 +74,18 @@ func subset(want, got any) bool {
 
 // matcher turns an assertion's want value into a Matcher.
 func matcher(want any) Matcher {
-	switch w := want.(type) {
-	case Matcher:
-		return w
-	case []byte:
-		return binaryMatcher(w)
+	if m, ok := want.(Matcher); ok {
+		return m
+	}
+	return Equal(want)
+}
+
+// Equal matches a payload equal to want: []byte a binary payload byte for byte, anything else a JSON
+// payload equal to want's JSON encoding (nil is {}), object key order and number spelling aside. It is
+// what the assertions do with a want that is not a Matcher; use it to check a JoinError's Reply.
+func Equal(want any) Matcher {
+	if b, ok := want.([]byte); ok {
+		return binaryMatcher(b)
 	}
 	v, err := decodeJSON(want)
 	return equal{want: v, err: err}
