@@ -15,24 +15,50 @@ import (
 // goroutines, or other connections' actors. Tests use it to check that nothing (more) arrives without
 // sleeping. It returns nil once the socket actor has stopped, or ctx.Err().
 func (s *Session) Sync(ctx context.Context) error {
-	cs := s.cs
+	return syncConns(ctx, func() []*connState { return []*connState{s.cs} })
+}
+
+// Sync is Session.Sync for every open connection of the host at once: it returns once all their socket
+// and channel actors are idle, including what they send one another (an intercepted broadcast from one
+// connection's channel to another's).
+func (h *Host) Sync(ctx context.Context) error {
+	return syncConns(ctx, func() []*connState {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		all := make([]*connState, 0, len(h.sessions))
+		for _, cs := range h.sessions {
+			all = append(all, cs)
+		}
+		return all
+	})
+}
+
+// syncConns passes barriers through the actors of conns() until two passes in a row find that no actor
+// handled anything but the barriers: whatever one of them sent before the first pass was handled before
+// the second.
+func syncConns(ctx context.Context, conns func() []*connState) error {
 	var last map[string]uint64
 	for {
-		r := &syncRound{counts: make(map[string]uint64), pending: make(map[string]struct{}), done: make(chan struct{})}
-		cs.host.root.Send(cs.pid, r)
-		select {
-		case <-r.done:
-		case <-cs.stoppedChan():
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+		counts := make(map[string]uint64)
+		for _, cs := range conns() {
+			r := &syncRound{counts: counts, pending: make(map[string]struct{}), done: make(chan struct{})}
+			cs.host.root.Send(cs.pid, r)
+			select {
+			case <-r.done:
+			case <-cs.stoppedChan():
+				// Stopped: it sends nothing more. (The round may still be running: it has its own map.)
+				r.mu.Lock()
+				counts = maps.Clone(counts)
+				r.mu.Unlock()
+				counts[cs.pid.Id] = ^uint64(0)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
-		// Two rounds in a row in which no actor handled anything but the barrier: nothing is queued
-		// anywhere, since whatever one of them sent before the first was handled before the second.
-		if last != nil && maps.Equal(r.counts, last) {
+		if last != nil && maps.Equal(counts, last) {
 			return nil
 		}
-		last = r.counts
+		last = counts
 	}
 }
 
