@@ -125,12 +125,15 @@ func (lp *longPoll) watchServer(r *http.Request) {
 	if _, seen := lp.servers.LoadOrStore(srv, struct{}{}); seen {
 		return
 	}
-	srv.RegisterOnShutdown(func() {
-		lp.mu.Lock()
-		close(lp.release)
-		lp.release = make(chan struct{})
-		lp.mu.Unlock()
-	})
+	srv.RegisterOnShutdown(lp.releaseAll)
+}
+
+// releaseAll answers every waiting GET at once, as if its window had passed.
+func (lp *longPoll) releaseAll() {
+	lp.mu.Lock()
+	close(lp.release)
+	lp.release = make(chan struct{})
+	lp.mu.Unlock()
 }
 
 // serveLongPoll answers the long-poll transport (transport/PROTOCOL.md §7). Every answer but a non-GET/POST/OPTIONS

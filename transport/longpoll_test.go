@@ -728,8 +728,8 @@ func TestLongPollSlowConsumer(t *testing.T) {
 }
 
 func TestLongPollConcurrentGETs(t *testing.T) {
-	f := lpFixture(t, Config{LongPollWindow: 300 * time.Millisecond})
-	f.ep.lp.expiry.Store(int64(time.Hour))
+	// No window passes during the test: the older GET is released as its window would release it.
+	f := lpFixture(t, Config{LongPollWindow: time.Hour})
 	c := lpOpen(t, f.srv, lpParams)
 	c.join("1", "room:cc")
 
@@ -742,10 +742,17 @@ func TestLongPollConcurrentGETs(t *testing.T) {
 	if err := f.ep.Broadcast("room:cc", "news", map[string]int{"n": 1}); err != nil {
 		t.Fatal(err)
 	}
-	r2 := <-second
+	var r2 lpReply
+	select {
+	case r2 = <-second:
+	case <-time.After(waitLimit): // a liveness bound: the frames went elsewhere
+		f.ep.lp.releaseAll()
+		t.Fatalf("newest GET not woken by the broadcast; the older one got %s", (<-first).raw)
+	}
 	if r2.Status != 200 || len(r2.Messages) != 1 || !jsonEqual([]byte(r2.Messages[0]), []byte(`[null,null,"room:cc","news",{"n":1}]`)) {
 		t.Fatalf("newest GET: %s, want the broadcast", r2.raw)
 	}
+	f.ep.lp.releaseAll() // the older GET's window
 	if r1 := <-first; r1.Status != http.StatusNoContent || len(r1.Messages) != 0 {
 		t.Fatalf("older GET: %s, want 204 with no messages", r1.raw)
 	}
