@@ -608,8 +608,9 @@ func TestLongPollPostTimeout(t *testing.T) {
 	release := make(chan struct{})
 	router := channel.NewRouter(testSocket{})
 	router.Channel("block:*", func() channel.Channel { return &blockChannel{release: release} })
-	ep := NewEndpoint(Config{MaxInflight: 1, LongPollWindow: 200 * time.Millisecond})
-	ep.lp.expiry.Store(int64(time.Hour))
+	// No window passes during the test; only the POST that must time out has a short wait, and it times
+	// out whatever its length: the slot it waits for is held until unblock.
+	ep := NewEndpoint(Config{MaxInflight: 1, LongPollWindow: time.Hour})
 	ep.Socket("/socket", router)
 	srv := serve(t, ep)
 	var once sync.Once
@@ -622,9 +623,11 @@ func TestLongPollPostTimeout(t *testing.T) {
 	// The channel blocks in HandleIn and holds the only inflight slot: the next frame is not accepted
 	// within the window.
 	c.mustPost(`["1","2","block:1","block",{}]`)
+	ep.lp.acceptWait.Store(int64(time.Millisecond))
 	if s := c.post(`["1","3","block:1","echo",{"n":3}]`); s != http.StatusRequestTimeout {
 		t.Fatalf("POST while the socket is full: %d, want 408", s)
 	}
+	ep.lp.acceptWait.Store(0)
 	unblock()
 	c.expect(`["1","2","block:1","phx_reply",{"response":{},"status":"ok"}]`)
 	c.mustPost(`["1","4","block:1","echo",{"n":4}]`)
