@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"strconv"
@@ -35,8 +34,8 @@ type Options struct {
 // DefaultTimeout is Options.Timeout's default.
 const DefaultTimeout = 5 * time.Second
 
-// Start is the fake Clock's time when a Server starts.
-var Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+// ClockStart is the fake Clock's time when a Server starts.
+var ClockStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Server runs a Router on a real channel.Host, with its real socket and channel actors and their
 // supervision, and no network: clients are in memory. It is to Pyre's channels what httptest.Server is
@@ -89,7 +88,7 @@ func NewServer(t testing.TB, router *channel.Router, opts Options) *Server {
 		cfg.Logger = slog.New(slog.NewTextHandler(logWriter{t}, nil))
 	}
 	if cfg.Clock == nil {
-		s.Clock = NewClock(Start)
+		s.Clock = NewClock(ClockStart)
 		cfg.Clock = s.Clock
 	}
 	s.Host = channel.NewHost(cfg)
@@ -122,7 +121,7 @@ func (s *Server) Connect(params url.Values, info channel.ConnectInfo) (*Client, 
 		return nil, err
 	}
 	c := &Client{srv: s, t: s.t, id: connected.ID(), changed: make(chan struct{})}
-	sess, err := s.Host.Open(connected, c)
+	sess, err := s.Host.Open(connected, wire{c})
 	if err != nil {
 		return nil, err
 	}
@@ -149,8 +148,8 @@ func (s *Server) MustConnect(params url.Values) *Client {
 	return c
 }
 
-// Client is one connection to a Server, as the transport would run it: a channel.Conn that keeps what
-// the runtime writes until an assertion takes it. Its methods belong to the test's goroutine.
+// Client is one connection to a Server, as the transport would run it: it keeps what the runtime writes
+// to it until an assertion takes it. Its methods belong to the test's goroutine.
 type Client struct {
 	srv  *Server
 	t    testing.TB
@@ -171,17 +170,22 @@ type Client struct {
 // ID is the connection's id (Identifier), "" when anonymous.
 func (c *Client) ID() string { return c.id }
 
-// Write queues a push or reply (channel.Conn). As phoenix.js's default serializer (V2) does, a push whose
-// JSON payload is not an object is refused with message.ErrNotObject.
-func (c *Client) Write(m *message.Message) error {
+// wire is the Client as the runtime sees it: the channel.Conn a transport would give.
+type wire struct{ c *Client }
+
+// Write queues a push or reply. As phoenix.js's default serializer (V2) does, a push whose JSON payload
+// is not an object is refused with message.ErrNotObject.
+func (w wire) Write(m *message.Message) error {
+	c := w.c
 	if !m.IsReply() && !m.Payload.IsBinary() && !m.Payload.IsObject() {
 		return message.ErrNotObject
 	}
 	return c.add(func() { c.frames = append(c.frames, m) })
 }
 
-// WriteBroadcast queues a broadcast from the fastlane (channel.Conn): a push with null refs.
-func (c *Client) WriteBroadcast(b *message.Broadcast) error {
+// WriteBroadcast queues a broadcast from the fastlane: a push with null refs.
+func (w wire) WriteBroadcast(b *message.Broadcast) error {
+	c := w.c
 	return c.add(func() {
 		c.frames = append(c.frames, &message.Message{Topic: b.Topic, Event: b.Event, Payload: b.Payload})
 	})
@@ -202,9 +206,10 @@ func (c *Client) add(f func()) error {
 	return nil
 }
 
-// Close closes the connection with code (channel.Conn): the runtime closed it (a kick, a slow consumer,
-// too many restarts, a shutdown). The session ends as the transport would end it.
-func (c *Client) Close(code channel.CloseCode) {
+// Close: the runtime closed the connection with code (a kick, a slow consumer, too many restarts, a
+// shutdown). The session ends as the transport would end it.
+func (w wire) Close(code channel.CloseCode) {
+	c := w.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closeLocked(code)
@@ -518,5 +523,4 @@ var ErrJoinRefused = errors.New("channeltest: join refused")
 // Is makes errors.Is(err, ErrJoinRefused) hold.
 func (e *JoinError) Is(target error) bool { return target == ErrJoinRefused }
 
-var _ channel.Conn = (*Client)(nil)
-var _ io.Writer = logWriter{}
+var _ channel.Conn = wire{}

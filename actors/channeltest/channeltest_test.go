@@ -369,7 +369,7 @@ func TestFailureMessages(t *testing.T) {
 }
 
 func TestClockOrder(t *testing.T) {
-	c := NewClock(Start)
+	c := NewClock(ClockStart)
 	var got []int
 	c.AfterFunc(2*time.Second, func() { got = append(got, 2) })
 	c.AfterFunc(time.Second, func() { got = append(got, 1); c.AfterFunc(0, func() { got = append(got, 11) }) })
@@ -379,7 +379,7 @@ func TestClockOrder(t *testing.T) {
 		t.Fatal("stop")
 	}
 	c.Advance(2 * time.Second)
-	if fmt.Sprint(got) != "[1 11 2]" || !c.Now().Equal(Start.Add(2*time.Second)) || c.Pending() != 1 {
+	if fmt.Sprint(got) != "[1 11 2]" || !c.Now().Equal(ClockStart.Add(2*time.Second)) || c.Pending() != 1 {
 		t.Fatalf("got %v at %v, %d pending", got, c.Now(), c.Pending())
 	}
 }
