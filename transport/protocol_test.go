@@ -202,7 +202,9 @@ func newFixture(t *testing.T, cfg Config, opts ...channel.RouterOption) *fixture
 // serve serves ep on a loopback test server; the test's cleanup closes the server and shuts ep down.
 func serve(t testing.TB, ep *Endpoint) *httptest.Server {
 	srv := httptest.NewServer(ep)
+	served.Store(srv, ep)
 	t.Cleanup(func() {
+		served.Delete(srv)
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 		defer cancel()

@@ -26,7 +26,11 @@ type rawClient struct {
 	closed chan struct{}
 	mu     sync.Mutex
 	code   uint16
+	ep     *Endpoint // serving it, when served by serve(): for barriers through its actors
 }
+
+// served maps the test servers serve() started to their endpoints.
+var served sync.Map // *httptest.Server → *Endpoint
 
 type rawFrame struct {
 	data   []byte
@@ -73,6 +77,9 @@ func tryDial(t testing.TB, srv *httptest.Server, path string, header http.Header
 		return nil, resp, err
 	}
 	c.conn = conn
+	if ep, ok := served.Load(srv); ok {
+		c.ep = ep.(*Endpoint)
+	}
 	go conn.ReadLoop()
 	t.Cleanup(func() {
 		_ = conn.WriteClose(1000, nil)
