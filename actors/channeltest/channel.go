@@ -13,7 +13,7 @@ import (
 // comes back. Its methods belong to the test's goroutine. Each Assert waits up to the server's timeout
 // (WithTimeout changes it) for the first matching frame, takes it (later assertions do not see it; the
 // others stay, in order), and fails the test naming what arrived instead. Each Refute first waits until
-// the connection's actors are idle (Client.Sync), then fails if a matching frame is there: no sleep, and
+// the server's actors are idle (Server.Sync), then fails if a matching frame is there: no sleep, and
 // nothing is taken.
 type Channel struct {
 	c       *Client
@@ -81,7 +81,7 @@ func (ch *Channel) AssertReply(ref, status string, want any) *message.Message {
 	return m
 }
 
-// RefuteReply checks that the push ref got no reply (yet: once the actors are idle).
+// RefuteReply checks that the push ref got no reply (once the server's actors are idle).
 func (ch *Channel) RefuteReply(ref string) {
 	ch.c.t.Helper()
 	ch.refute(fmt.Sprintf("reply to ref %q", ref), ch.isReply(ref))
@@ -141,7 +141,7 @@ func (ch *Channel) AssertBroadcast(event string, want any) *message.Broadcast {
 }
 
 // RefuteBroadcast checks that the test's subscription saw no broadcast of event matching want on the
-// channel's topic (once the connection's actors are idle).
+// channel's topic (once the server's actors are idle).
 func (ch *Channel) RefuteBroadcast(event string, want any) {
 	ch.c.t.Helper()
 	ch.requireSubscribed()

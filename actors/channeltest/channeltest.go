@@ -51,25 +51,29 @@ type Server struct {
 	router   *channel.Router
 	timeout  time.Duration
 	maxQueue int
-
-	mu      sync.Mutex
-	clients []*Client
 }
 
-// Advance waits until every client's actors are idle (Client.Sync), so that what they did happened at
-// the time it is now (a crash counts in the restart window now), then advances the fake Clock by d.
+// Advance waits until the server's actors are idle (Sync), so that what they did happened at the time
+// it is now (a crash counts in the restart window now), then advances the fake Clock by d.
 func (s *Server) Advance(d time.Duration) {
 	s.t.Helper()
 	if s.Clock == nil {
 		s.t.Fatalf("channeltest: Advance with a clock of the test's own (Options.Host.Clock): advance it")
 	}
-	s.mu.Lock()
-	clients := append([]*Client(nil), s.clients...)
-	s.mu.Unlock()
-	for _, c := range clients {
-		c.Sync()
-	}
+	s.Sync()
 	s.Clock.Advance(d)
+}
+
+// Sync waits until every socket and channel actor of the server is idle (channel.Host.Sync): what the
+// clients sent, and everything it caused in any connection's actors, has been handled and written. The
+// Refute assertions call it.
+func (s *Server) Sync() {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	if err := s.Host.Sync(ctx); err != nil {
+		s.t.Fatalf("channeltest: the actors did not become idle within %v: %v", s.timeout, err)
+	}
 }
 
 // NewServer starts a Host for router. The router's routes may still be added until the first Connect
@@ -129,9 +133,6 @@ func (s *Server) Connect(params url.Values, info channel.ConnectInfo) (*Client, 
 	c.sess = sess
 	closed := c.code != 0
 	c.mu.Unlock()
-	s.mu.Lock()
-	s.clients = append(s.clients, c)
-	s.mu.Unlock()
 	if closed { // closed by the runtime before Open returned: the transport ends the session
 		sess.Close()
 	}
@@ -331,15 +332,10 @@ func (c *Client) Disconnect() {
 	}
 }
 
-// Sync waits until the connection's socket and channel actors are idle (channel.Session.Sync): what the
-// client sent, and what those messages caused, has been handled and written. The Refute assertions call it.
+// Sync is Server.Sync: the server's actors, this connection's and the others', are idle.
 func (c *Client) Sync() {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), c.srv.timeout)
-	defer cancel()
-	if err := c.sess.Sync(ctx); err != nil {
-		c.t.Fatalf("channeltest: the connection's actors did not become idle within %v: %v", c.srv.timeout, err)
-	}
+	c.srv.Sync()
 }
 
 // AssertClosed waits until the server closes the connection, and checks the close code (0: any code).

@@ -25,8 +25,13 @@
 // Payloads are compared as JSON values (see Matcher): a Go value, a JSON text as json.RawMessage, Any,
 // or Partial for Phoenix's map patterns. An assertion that fails names what the client received instead.
 //
-// A refutation never sleeps: it first waits until the connection's socket and channel actors are idle
-// (channel.Session.Sync), so everything the client sent, and everything it caused inside the
-// connection's actors, has been handled. It does not wait for other actors (a presence tracker's batched
-// diffs, another connection) nor for timers: advance the Clock first.
+// A refutation never sleeps: it first waits until the server's socket and channel actors are idle
+// (Server.Sync, channel.Host.Sync), so everything the clients sent, and everything it caused in any
+// connection's actors, has been handled. It does not wait for other actors (a presence tracker's
+// batched diffs) nor for timers: srv.Advance first.
+//
+// A crash is observable as a client sees it: the push that crashed the channel is answered
+// {"reason":"channel_crash"}, the channel restarts in place (or ends with phx_error past its route's
+// intensity, or the connection closes with 1011 past the router's: Client.AssertClosed), and
+// srv.Host.Stats().Restarts counts the restarts.
 package channeltest
