@@ -383,3 +383,24 @@ func TestClockOrder(t *testing.T) {
 		t.Fatalf("got %v at %v, %d pending", got, c.Now(), c.Pending())
 	}
 }
+
+// A client that lets more than MaxQueue frames pile up is a slow consumer, as behind the transport's
+// bounded writer: the connection closes with 1013. Frames taken by Frames make room.
+func TestMaxQueueSlowConsumer(t *testing.T) {
+	srv, _ := newServer(t, Options{MaxQueue: 3})
+	c := srv.MustConnect(url.Values{"user": {"a"}})
+	ch := c.MustJoin("room:1", nil)
+	c.Heartbeat()
+	for i := range 3 {
+		ch.Push("echo", map[string]int{"i": i})
+	}
+	c.Sync()
+	if f := c.Frames(); len(f) != 3 || Describe(f[2]) != `reply ok {"i":2} to ref "5" on "room:1"` {
+		t.Fatalf("frames %v", f)
+	}
+	c.RefuteClosed()
+	for i := range 4 {
+		ch.Push("echo", map[string]int{"i": i})
+	}
+	c.AssertClosed(channel.CloseTryAgainLater)
+}
