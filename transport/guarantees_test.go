@@ -6,6 +6,7 @@ package transport
 // every joined channel actor.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -139,12 +140,25 @@ func (v proto) reply(j, r, topic, status, response string) string {
 type joined struct{ topic, j, jr string }
 
 // barrier proves that every frame the server had to send for what came before is already here: a heartbeat
-// round trip through the socket actor, then an echo round trip through each joined channel's own mailbox.
+// round trip through the socket actor; then, on a server started by serve(), a barrier through every socket
+// and channel actor (Host.Sync, which also covers channels that are ending) and another heartbeat round trip
+// (what they wrote is ahead of its reply); then an echo round trip through each joined channel's own mailbox.
 func (c *rawClient) barrier(v proto, tag string, chans ...joined) {
 	c.t.Helper()
-	ref := fmt.Sprintf("%q", "hb-"+tag)
-	c.send(v.in("null", ref, "phoenix", "heartbeat", `{}`))
-	c.expect(v.reply("null", ref, "phoenix", "ok", `{}`))
+	hb := func(ref string) {
+		c.t.Helper()
+		c.send(v.in("null", ref, "phoenix", "heartbeat", `{}`))
+		c.expect(v.reply("null", ref, "phoenix", "ok", `{}`))
+	}
+	hb(fmt.Sprintf("%q", "hb-"+tag))
+	if c.ep != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		if err := c.ep.host.Sync(ctx); err != nil {
+			c.t.Fatalf("the actors did not become idle: %v", err)
+		}
+		hb(fmt.Sprintf("%q", "hb-idle-"+tag))
+	}
 	for i, ch := range chans {
 		ref := fmt.Sprintf(`"b-%s-%d"`, tag, i)
 		jr := ch.jr

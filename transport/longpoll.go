@@ -76,6 +76,9 @@ type longPoll struct {
 	// expiry ends a session no GET polled for this long (nanoseconds): 1.5 × LongPollWindow, as Phoenix.
 	// Atomic so that tests can set it apart from the window.
 	expiry atomic.Int64
+	// acceptWait bounds how long a POST waits for its frames to be accepted (nanoseconds); 0 means until
+	// the request's deadline, one window. Tests shorten it apart from the window.
+	acceptWait atomic.Int64
 
 	servers sync.Map // *http.Server → struct{}: servers whose Shutdown releases waiting GETs
 
@@ -125,12 +128,15 @@ func (lp *longPoll) watchServer(r *http.Request) {
 	if _, seen := lp.servers.LoadOrStore(srv, struct{}{}); seen {
 		return
 	}
-	srv.RegisterOnShutdown(func() {
-		lp.mu.Lock()
-		close(lp.release)
-		lp.release = make(chan struct{})
-		lp.mu.Unlock()
-	})
+	srv.RegisterOnShutdown(lp.releaseAll)
+}
+
+// releaseAll answers every waiting GET at once, as if its window had passed.
+func (lp *longPoll) releaseAll() {
+	lp.mu.Lock()
+	close(lp.release)
+	lp.release = make(chan struct{})
+	lp.mu.Unlock()
 }
 
 // serveLongPoll answers the long-poll transport (transport/PROTOCOL.md §7). Every answer but a non-GET/POST/OPTIONS
@@ -492,6 +498,10 @@ func (c *pollConn) publish(r *http.Request, deadline time.Time) int {
 	ep := c.ep
 	ctx, cancel := context.WithDeadline(r.Context(), deadline)
 	defer cancel()
+	if w := ep.lp.acceptWait.Load(); w > 0 {
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(w))
+		defer cancel()
+	}
 	maxFrame := ep.cfg.MaxFrameSize
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(maxFrame/3*4+4)+1))
 	switch {

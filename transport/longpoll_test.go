@@ -617,8 +617,9 @@ func TestLongPollPostTimeout(t *testing.T) {
 	release := make(chan struct{})
 	router := channel.NewRouter(testSocket{})
 	router.Channel("block:*", func() channel.Channel { return &blockChannel{release: release} })
-	ep := NewEndpoint(Config{MaxInflight: 1, LongPollWindow: 200 * time.Millisecond})
-	ep.lp.expiry.Store(int64(time.Hour))
+	// No window passes during the test; only the POST that must time out has a short wait, and it times
+	// out whatever its length: the slot it waits for is held until unblock.
+	ep := NewEndpoint(Config{MaxInflight: 1, LongPollWindow: time.Hour})
 	ep.Socket("/socket", router)
 	srv := serve(t, ep)
 	var once sync.Once
@@ -631,9 +632,11 @@ func TestLongPollPostTimeout(t *testing.T) {
 	// The channel blocks in HandleIn and holds the only inflight slot: the next frame is not accepted
 	// within the window.
 	c.mustPost(`["1","2","block:1","block",{}]`)
+	ep.lp.acceptWait.Store(int64(time.Millisecond))
 	if s := c.post(`["1","3","block:1","echo",{"n":3}]`); s != http.StatusRequestTimeout {
 		t.Fatalf("POST while the socket is full: %d, want 408", s)
 	}
+	ep.lp.acceptWait.Store(0)
 	unblock()
 	c.expect(`["1","2","block:1","phx_reply",{"response":{},"status":"ok"}]`)
 	c.mustPost(`["1","4","block:1","echo",{"n":4}]`)
@@ -737,8 +740,8 @@ func TestLongPollSlowConsumer(t *testing.T) {
 }
 
 func TestLongPollConcurrentGETs(t *testing.T) {
-	f := lpFixture(t, Config{LongPollWindow: 300 * time.Millisecond})
-	f.ep.lp.expiry.Store(int64(time.Hour))
+	// No window passes during the test: the older GET is released as its window would release it.
+	f := lpFixture(t, Config{LongPollWindow: time.Hour})
 	c := lpOpen(t, f.srv, lpParams)
 	c.join("1", "room:cc")
 
@@ -751,10 +754,17 @@ func TestLongPollConcurrentGETs(t *testing.T) {
 	if err := f.ep.Broadcast("room:cc", "news", map[string]int{"n": 1}); err != nil {
 		t.Fatal(err)
 	}
-	r2 := <-second
+	var r2 lpReply
+	select {
+	case r2 = <-second:
+	case <-time.After(waitLimit): // a liveness bound: the frames went elsewhere
+		f.ep.lp.releaseAll()
+		t.Fatalf("newest GET not woken by the broadcast; the older one got %s", (<-first).raw)
+	}
 	if r2.Status != 200 || len(r2.Messages) != 1 || !jsonEqual([]byte(r2.Messages[0]), []byte(`[null,null,"room:cc","news",{"n":1}]`)) {
 		t.Fatalf("newest GET: %s, want the broadcast", r2.raw)
 	}
+	f.ep.lp.releaseAll() // the older GET's window
 	if r1 := <-first; r1.Status != http.StatusNoContent || len(r1.Messages) != 0 {
 		t.Fatalf("older GET: %s, want 204 with no messages", r1.raw)
 	}

@@ -203,7 +203,9 @@ func newFixture(t *testing.T, cfg Config, opts ...channel.RouterOption) *fixture
 // serve serves ep on a loopback test server; the test's cleanup closes the server and shuts ep down.
 func serve(t testing.TB, ep *Endpoint) *httptest.Server {
 	srv := httptest.NewServer(ep)
+	served.Store(srv, ep)
 	t.Cleanup(func() {
+		served.Delete(srv)
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 		defer cancel()
@@ -324,8 +326,7 @@ func TestDuplicateJoin(t *testing.T) {
 	// Only one subscription remains: a broadcast arrives once.
 	c.send(`["2","3","room:1","broadcast",{"n":1}]`)
 	c.expect(`[null,null,"room:1","shout",{"n":1}]`)
-	c.sync("s")
-	c.expectNone()
+	quiet(t, f.ep, "s", c)
 }
 
 func TestStaleJoinRefDropped(t *testing.T) {
@@ -334,8 +335,7 @@ func TestStaleJoinRefDropped(t *testing.T) {
 	c.send(`["1","1","room:1","phx_join",{}]`)
 	c.expect(`["1","1","room:1","phx_reply",{"response":{"joined":"room:1"},"status":"ok"}]`)
 	c.send(`["old","2","room:1","echo",{}]`)
-	c.sync("s")
-	c.expectNone()
+	quiet(t, f.ep, "s", c)
 	// A null join_ref is handled by the channel.
 	c.send(`[null,"3","room:1","echo",{"x":1}]`)
 	c.expect(`["1","3","room:1","phx_reply",{"response":{"x":1},"status":"ok"}]`)
@@ -449,16 +449,14 @@ func TestBroadcasts(t *testing.T) {
 
 	a.send(`["1","3","room:x","broadcast_from",{"m":2}]`)
 	b.expect(`[null,null,"room:x","shout",{"m":2}]`)
-	a.sync("s")
-	a.expectNone()
+	quiet(t, f.ep, "s", a, b)
 
 	// Intercepted: each subscriber's HandleOut pushes (with its join_ref) or filters.
 	a.send(`["1","4","room:x","filtered",{}]`)
 	a.expect(`["1",null,"room:x","filtered",{"for":"room:x","via":"handle_out"}]`)
 	b.expect(`["1",null,"room:x","filtered",{"for":"room:x","via":"handle_out"}]`)
 	a.send(`["1","5","room:x","filtered",{"drop":true}]`)
-	a.sync("s2")
-	a.expectNone()
+	quiet(t, f.ep, "s2", a, b)
 
 	// Endpoint-level broadcast, from outside any channel.
 	if err := f.ep.Broadcast("room:x", "news", map[string]int{"n": 3}); err != nil {
@@ -660,8 +658,7 @@ func TestDisconnectBySocketID(t *testing.T) {
 	if err := f.ep.Broadcast("users_socket:42", "hello", nil); err != nil {
 		t.Fatal(err)
 	}
-	c.sync("s")
-	c.expectNone()
+	quiet(t, f.ep, "s", c, other)
 	if err := f.ep.Disconnect("users_socket:42"); err != nil {
 		t.Fatal(err)
 	}

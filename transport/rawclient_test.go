@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -25,7 +26,11 @@ type rawClient struct {
 	closed chan struct{}
 	mu     sync.Mutex
 	code   uint16
+	ep     *Endpoint // serving it, when served by serve(): for barriers through its actors
 }
+
+// served maps the test servers serve() started to their endpoints.
+var served sync.Map // *httptest.Server → *Endpoint
 
 type rawFrame struct {
 	data   []byte
@@ -72,6 +77,9 @@ func tryDial(t testing.TB, srv *httptest.Server, path string, header http.Header
 		return nil, resp, err
 	}
 	c.conn = conn
+	if ep, ok := served.Load(srv); ok {
+		c.ep = ep.(*Endpoint)
+	}
 	go conn.ReadLoop()
 	t.Cleanup(func() {
 		_ = conn.WriteClose(1000, nil)
@@ -173,5 +181,25 @@ func eventually(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("%s: not within %v", what, waitLimit)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// quiet asserts that nothing more arrives at any of cs: a heartbeat round trip for each (what each sent
+// has reached its socket actor), a barrier through every socket and channel actor of ep (Host.Sync: what
+// they had to do is done, whatever mailbox it went through), a heartbeat round trip for each again (what
+// they wrote is here, ahead of the reply in the same queue), and no other frame.
+func quiet(t testing.TB, ep *Endpoint, tag string, cs ...*rawClient) {
+	t.Helper()
+	for i, c := range cs {
+		c.sync(fmt.Sprintf("%s-in-%d", tag, i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := ep.host.Sync(ctx); err != nil {
+		t.Fatalf("the actors did not become idle: %v", err)
+	}
+	for i, c := range cs {
+		c.sync(fmt.Sprintf("%s-out-%d", tag, i))
+		c.expectNone()
 	}
 }

@@ -260,9 +260,20 @@ type channelActor struct {
 	user Channel
 	sock *Socket
 	done bool // ended: what is still in the mailbox is answered as not joined
+
+	handled uint32 // messages this incarnation handled, for Session.Sync
 }
 
 func (a *channelActor) Receive(ctx actor.Context) {
+	if r, ok := ctx.Message().(*syncRound); ok {
+		var inc uint64
+		if a.st != nil {
+			inc = uint64(a.st.incarnation)
+		}
+		r.through(ctx.Self().Id, inc<<32|uint64(a.handled))
+		return
+	}
+	a.handled++
 	if a.st == nil {
 		a.st = a.orphan(ctx)
 		if a.st == nil {

@@ -134,7 +134,8 @@
 // crash ends it with phx_error, as in Phoenix, and the client rejoins with its params.
 //
 // More restarts than WithIntensity allows (default 3 per 5 s) end the channel with phx_error; more than
-// WithConnIntensity (default 10 per 5 s, all channels of a connection) close the connection with 1011. A
+// WithConnIntensity (default 10 per 5 s, all channels of a connection) close the connection with 1011.
+// These windows, like SendAfter, read HostConfig.Clock (real time by default; a fake one in tests). A
 // re-run Join that refuses or panics ends the channel with phx_error. A panic in Connect refuses the
 // connection (403).
 //
@@ -148,6 +149,12 @@
 //
 // Host is a chaos.Population: its socket and channel actors can be killed on purpose (see
 // supervisor/chaos). A killed channel is restarted as after a crash, without Terminate (OTP's kill).
+//
+// # Testing
+//
+// Package channeltest runs a Router on a real Host with in-memory connections and a fake clock
+// (Phoenix.ChannelTest). Session.Sync and Host.Sync return once the actors are idle, so that a test can
+// check that nothing (more) arrives without sleeping.
 //
 // # Message size
 //

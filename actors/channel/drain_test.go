@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -112,13 +111,18 @@ func TestDrainAnswersInFlightThenCloses1012(t *testing.T) {
 	defer cancel()
 	drained := make(chan error, 1)
 	go func() { drained <- h.Drain(ctx, 2, time.Millisecond) }()
-	// Drain refuses new sessions at once (Open after it started).
-	for {
-		if _, err := h.Open(connected, newDrainConn()); errors.Is(err, ErrHostClosed) {
+	// Drain refuses new sessions at once (Open after it started). Polled, not spun: an Open that wins the
+	// race with Drain starts a session (drained too), and the machine has few cores.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		_, err := h.Open(connected, newDrainConn())
+		if errors.Is(err, ErrHostClosed) {
 			break
-		} else if err == nil {
-			// Open won the race with Drain: that session is drained too.
-			continue
+		}
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		if time.Now().After(deadline) { // a liveness bound, not a timing assertion
+			t.Fatal("Open still accepted 10 s after Drain started")
 		}
 	}
 	for _, out := range outs {
@@ -219,10 +223,14 @@ func TestReceiveBackpressure(t *testing.T) {
 	}
 	close(gate)
 	<-sent
-	for deadline := time.Now().Add(10 * time.Second); out.replies() < pushes; runtime.Gosched() {
-		if time.Now().After(deadline) { // a liveness bound, not a timing assertion
-			t.Fatalf("%d of %d replies", out.replies(), pushes)
-		}
+	// Every push was handed over: once the actors are idle, every reply is written.
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	if err := s.Sync(sctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := out.replies(); n != pushes {
+		t.Fatalf("%d of %d replies", n, pushes)
 	}
 	out.mu.Lock()
 	last := out.frames[len(out.frames)-1]

@@ -39,6 +39,10 @@ type HostConfig struct {
 	MaxPayloadSize int
 	// Logger receives crash reports. Zero value means slog.Default().
 	Logger *slog.Logger
+	// Clock is the time the runtime reads: restart intensity windows (the channels', the connections', the
+	// endpoint supervisor's) and Socket.SendAfter. Zero value means real time; tests inject a fake one
+	// (channeltest.Clock).
+	Clock supervisor.Clock
 	// Infrastructure are the endpoint's own workers (the transport's idle sweeper, ...), started in order
 	// under the endpoint supervisor before the socket supervisor. Zero value means none.
 	Infrastructure []supervisor.ChildSpec
@@ -68,6 +72,7 @@ type Host struct {
 	root      *actor.RootContext
 	ps        *pubsub.PubSub
 	log       *slog.Logger
+	clock     supervisor.Clock
 
 	maxInflight     int32
 	maxPendingOut   int32
@@ -118,6 +123,7 @@ func NewHost(cfg HostConfig) *Host {
 	h := &Host{
 		ps:              cfg.PubSub,
 		log:             cfg.Logger,
+		clock:           cfg.Clock,
 		maxInflight:     int32(cfg.MaxInflight),
 		maxPendingOut:   int32(cfg.MaxPendingOut),
 		maxRejoinParams: cfg.MaxRejoinParams,
@@ -129,6 +135,9 @@ func NewHost(cfg HostConfig) *Host {
 	}
 	if h.log == nil {
 		h.log = slog.Default()
+	}
+	if h.clock == nil {
+		h.clock = realClock{}
 	}
 	if h.maxInflight <= 0 {
 		h.maxInflight = 256
@@ -186,10 +195,10 @@ func (h *Host) treeConfig() supervisor.Config {
 	h.specMu.Unlock()
 	children := make([]supervisor.ChildSpec, 0, len(infra)+1)
 	children = append(children, infra[:n]...)
-	children = append(children, supervisor.Spec("sockets", supervisor.Config{Name: "sockets", Strategy: supervisor.SimpleOneForOne, OnEvent: h.socketEvent}))
+	children = append(children, supervisor.Spec("sockets", supervisor.Config{Name: "sockets", Strategy: supervisor.SimpleOneForOne, Clock: h.clock, OnEvent: h.socketEvent}))
 	children = append(children, infra[n:]...)
 	return supervisor.Config{Name: "endpoint", Strategy: supervisor.OneForOne, Intensity: EndpointIntensity,
-		Children: children, OnEvent: h.treeEvent}
+		Children: children, Clock: h.clock, OnEvent: h.treeEvent}
 }
 
 // treeSpec runs Pyre's tree as a Permanent child of HostConfig.Parent; each (re)start takes the current
@@ -224,6 +233,13 @@ func (h *Host) isClosing() bool {
 	defer h.mu.Unlock()
 	return h.closing
 }
+
+// realClock is HostConfig.Clock's zero value.
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) AfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 
 // treeEvent reports the endpoint supervisor's decisions about its infrastructure.
 func (h *Host) treeEvent(ev supervisor.Event) {
@@ -619,6 +635,7 @@ type connState struct {
 	exit     error // why the connection's channels end; set once, before the socket actor stops
 
 	spawning *chanState // the channel being spawned; the socket actor's turn only
+	syncs    *syncRound // Session.Sync rounds waiting for channel actors; the socket actor's turn only
 
 	mu     sync.Mutex
 	reborn map[string]*chanState // channels being restarted in place, by actor id; nil until the first

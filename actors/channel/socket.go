@@ -191,10 +191,10 @@ func (s *Socket) Send(msg any) {
 	s.ch.sendInfo(infoMsg{msg: msg, incarnation: s.incarnation})
 }
 
-// SendAfter delivers msg to HandleInfo after d. The returned function cancels it if not yet delivered.
+// SendAfter delivers msg to HandleInfo after d (of HostConfig.Clock). The returned function cancels it if
+// not yet delivered.
 func (s *Socket) SendAfter(d time.Duration, msg any) (cancel func() bool) {
-	t := time.AfterFunc(d, func() { s.Send(msg) })
-	return t.Stop
+	return s.ch.conn.host.clock.AfterFunc(d, func() { s.Send(msg) })
 }
 
 // ReplyRef captures the push being handled so that it can be answered later, from any goroutine

@@ -1,8 +1,6 @@
 package channel
 
 import (
-	"time"
-
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pyrehq/pyre/actors/message"
@@ -18,7 +16,8 @@ type socketActor struct {
 	kick     *kickSub
 	restarts supervisor.Window // channel restarts of the whole connection
 	stopping bool
-	draining bool // Host.Drain: in-flight messages are answered, new ones dropped, then 1012
+	draining bool   // Host.Drain: in-flight messages are answered, new ones dropped, then 1012
+	handled  uint32 // messages handled, for Session.Sync
 }
 
 type chanEntry struct {
@@ -38,6 +37,11 @@ type (
 )
 
 func (a *socketActor) Receive(ctx actor.Context) {
+	if r, ok := ctx.Message().(*syncRound); ok {
+		a.sync(ctx, r)
+		return
+	}
+	a.handled++
 	switch m := ctx.Message().(type) {
 	case *message.Message:
 		a.route(ctx, m)
@@ -55,6 +59,7 @@ func (a *socketActor) Receive(ctx actor.Context) {
 		a.drain(ctx)
 	case *actor.Terminated:
 		supervisor.ReleaseChild(ctx, m.Who)
+		a.syncGone(m.Who)
 		if a.draining && len(ctx.Children()) == 0 {
 			a.drained(ctx)
 		}
@@ -83,6 +88,30 @@ func (a *socketActor) Receive(ctx actor.Context) {
 		a.cs.markStopped()
 		a.cs.host.wg.Done()
 		a.channels, a.kick = channelTable{}, nil // nothing of its channels stays reachable through it
+		a.cs.syncs = nil
+	}
+}
+
+// sync passes a Session.Sync barrier on to the channel actors. A round not over yet is kept until they
+// are all through or gone.
+func (a *socketActor) sync(ctx actor.Context, r *syncRound) {
+	r.start(ctx, uint64(a.handled))
+	a.syncGone(nil) // forget the rounds that are over
+	if !r.through("", 0) {
+		r.next, a.cs.syncs = a.cs.syncs, r
+	}
+}
+
+// syncGone tells the pending Sync rounds that the channel actor pid stopped (it will not answer), and
+// forgets the rounds that are over.
+func (a *socketActor) syncGone(pid *actor.PID) {
+	link := &a.cs.syncs
+	for r := *link; r != nil; r = *link {
+		if (pid != nil && r.gone(pid.Id)) || (pid == nil && r.through("", 0)) {
+			*link = r.next
+			continue
+		}
+		link = &r.next
 	}
 }
 
@@ -218,7 +247,7 @@ func (a *socketActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, 
 		a.giveUp(sup, e, supervisor.IsNormal(why))
 		return
 	}
-	now := time.Now()
+	now := cs.host.clock.Now()
 	if st.restarts.Add(st.route.intensity, now) {
 		cs.host.log.Warn("pyre: channel restart intensity reached", "topic", st.topic, "reason", why)
 		a.giveUp(sup, e, false)

@@ -71,9 +71,7 @@ func newApp(cfg config) *app {
 	a.presence = tracker
 
 	router := channel.NewRouter(channel.ConnectFunc(userSocket))
-	router.Channel("console", func() channel.Channel { return &consoleChannel{race: a.race, presence: tracker} })
-	router.Channel("play", func() channel.Channel { return &playChannel{race: a.race, presence: tracker} })
-	router.Channel("chat:*", chat.WithPresence(tracker))
+	routes(router, a.race, tracker)
 	a.endpoint.Socket("/socket", router)
 
 	mux := http.NewServeMux()
@@ -88,6 +86,13 @@ func newApp(cfg config) *app {
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	a.handler = mux
 	return a
+}
+
+// routes adds TapRacer's channels to r.
+func routes(r *channel.Router, rc *race, tracker *presence.Tracker) {
+	r.Channel("console", func() channel.Channel { return &consoleChannel{race: rc, presence: tracker} })
+	r.Channel("play", func() channel.Channel { return &playChannel{race: rc, presence: tracker} })
+	r.Channel("chat:*", chat.WithPresence(tracker))
 }
 
 // check reports what is missing on disk: the pages, or phoenix.js. The app serves either way; a missing
