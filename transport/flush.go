@@ -19,13 +19,7 @@ import (
 // does not finish in time (a client not reading) is handed, with the unwritten rest, to a goroutine of its
 // own that writes with the full WriteTimeout. That connection stays off the pool from then on, so a slow
 // client holds a worker once, for poolWriteTimeout at most.
-//
-// Connections with little pending (smallPending: replies, pushes, small broadcasts) wait in a lane of
-// their own, served before the bulk lane, so that a reply to one client does not queue behind megabytes
-// owed to thousands of others (a presence storm's states); every smallBurst small turns a worker takes one
-// bulk turn if one waits, so neither lane starves the other.
 type flushPool struct {
-	small chan *wsConn
 	ready chan *wsConn
 
 	mu     sync.Mutex
@@ -37,15 +31,8 @@ type flushPool struct {
 // poolWriteTimeout bounds how long a pooled write may take before its connection gets its own goroutine.
 const poolWriteTimeout = 50 * time.Millisecond
 
-// smallPending is the most a connection may have pending to wait in the small lane; smallBurst is how
-// many small turns a worker takes before it looks at the bulk lane.
-const (
-	smallPending = 4 << 10
-	smallBurst   = 8
-)
-
 func newFlushPool() *flushPool {
-	return &flushPool{small: make(chan *wsConn, 1<<16), ready: make(chan *wsConn, 1<<16)}
+	return &flushPool{ready: make(chan *wsConn, 1<<16)}
 }
 
 // start runs the workers if none run: the endpoint calls it when it gets a connection.
@@ -81,15 +68,11 @@ func (p *flushPool) close() {
 	p.wg.Wait()
 }
 
-// submit queues c for a worker, in the small lane or the bulk one; false when the lane is full (the caller
-// then starts a goroutine for c).
-func (p *flushPool) submit(c *wsConn, small bool) bool {
-	lane := p.ready
-	if small {
-		lane = p.small
-	}
+// submit queues c for a worker; false when the queue is full or the pool stopped (the caller then starts
+// a goroutine for c).
+func (p *flushPool) submit(c *wsConn) bool {
 	select {
-	case lane <- c:
+	case p.ready <- c:
 		return true
 	default:
 		return false
@@ -97,18 +80,8 @@ func (p *flushPool) submit(c *wsConn, small bool) bool {
 }
 
 func (p *flushPool) work(stop chan struct{}) {
-	for turns := 0; ; turns++ {
-		if turns%smallBurst != 0 {
-			select {
-			case c := <-p.small:
-				c.flushOnce()
-				continue
-			default:
-			}
-		}
+	for {
 		select {
-		case c := <-p.small:
-			c.flushOnce()
 		case c := <-p.ready:
 			c.flushOnce()
 		case <-stop:
@@ -150,10 +123,9 @@ func (c *wsConn) flushOnce() {
 	if !more {
 		c.goIdle(nil)
 	}
-	small := c.queuedBytes <= smallPending
 	c.mu.Unlock()
 	if more {
-		c.startWriter(small)
+		c.startWriter()
 	}
 }
 

@@ -378,20 +378,19 @@ func (c *wsConn) enqueue(f outFrame) error {
 	c.queuedBytes += f.size()
 	start := !c.writing
 	c.writing = true
-	small := c.queuedBytes <= smallPending
 	c.mu.Unlock()
 	if start {
-		c.startWriter(small)
+		c.startWriter()
 	}
 	return nil
 }
 
-// startWriter hands a connection that just got frames to the flush pool (its small lane when what it has
-// pending is small), or to a goroutine of its own when the pool cannot take it.
-func (c *wsConn) startWriter(small bool) {
+// startWriter hands a connection that just got frames to the flush pool, or to a goroutine of its own
+// when the pool cannot take it.
+func (c *wsConn) startWriter() {
 	// drain honours WriteDelay (a pool worker must not sleep), and takes the connections that once kept
 	// a pool worker waiting, so they cannot do it again.
-	if c.ep.cfg.WriteDelay > 0 || c.ownWriter.Load() || !c.ep.flush.submit(c, small) {
+	if c.ep.cfg.WriteDelay > 0 || c.ownWriter.Load() || !c.ep.flush.submit(c) {
 		go c.drain()
 	}
 }
