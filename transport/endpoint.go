@@ -15,7 +15,6 @@ import (
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/supervisor"
-	"github.com/pyrehq/pyre/supervisor/chaos"
 	"github.com/pyrehq/pyre/transport/serializer"
 )
 
@@ -336,8 +335,9 @@ func (e *Endpoint) Supervise(ctx context.Context, spec supervisor.ChildSpec) (*a
 // Root is the root context of the endpoint's actor system (Config.System when given).
 func (e *Endpoint) Root() *actor.RootContext { return e.host.Root() }
 
-// Targets lists the endpoint's live actors for chaos testing: an Endpoint is a chaos.Population.
-func (e *Endpoint) Targets() []chaos.Target { return e.host.Targets() }
+// Actors lists the endpoint's live actors so that they can be killed on purpose (see channel.Host.Actors):
+// pyrechaos.Population(endpoint) is a chaos.Population.
+func (e *Endpoint) Actors() []channel.Actor { return e.host.Actors() }
 
 // ErrShuttingDown answers connections attempted during Shutdown.
 var ErrShuttingDown = errors.New("transport: endpoint shutting down")
