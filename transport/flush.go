@@ -122,14 +122,14 @@ func (c *wsConn) flushOnce() {
 	c.mu.Lock()
 	batch := c.takeTurn()
 	if len(batch) == 0 {
-		if !c.closing || c.dead {
+		if c.state != wsClosing {
 			c.goIdle(batch)
 			c.mu.Unlock()
 			return
 		}
 		c.spare = batch
 		c.mu.Unlock()
-		go c.drain() // writes the close frame, which may wait on the client
+		c.goWrite(c.drain) // writes the close frame, which may wait on the client
 		return
 	}
 	c.mu.Unlock()
@@ -139,14 +139,14 @@ func (c *wsConn) flushOnce() {
 	if err != nil {
 		if rest != nil {
 			c.ownWriter.Store(true)
-			go c.drainFrom(rest)
+			c.goWrite(func() { c.drainFrom(rest) })
 			return
 		}
 		c.fail()
 		return
 	}
 	c.mu.Lock()
-	more := len(c.queue) > 0 || c.closing
+	more := len(c.queue) > 0 || c.state != wsOpen
 	if !more {
 		c.goIdle(nil)
 	}
@@ -234,8 +234,11 @@ func (c *wsConn) writePooled(batch []outFrame) (rest []byte, err error) {
 func (c *wsConn) cutSlow() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closing && c.closeCode == channel.CloseTryAgainLater
+	return c.state != wsOpen && c.closeCode == channel.CloseTryAgainLater
 }
+
+// goWrite runs a writer of c's own on a goroutine the endpoint's Shutdown waits for.
+func (c *wsConn) goWrite(writer func()) { c.ep.writers.Go(writer) }
 
 // drainFrom finishes a write the pool gave up waiting for, then carries on as the connection's writer.
 func (c *wsConn) drainFrom(rest []byte) {

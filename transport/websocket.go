@@ -146,7 +146,7 @@ func (c *wsConn) ended() {
 	}()
 	c.in.end()
 	c.mu.Lock()
-	c.closing, c.dead = true, true
+	c.state = wsGone
 	c.queue = nil
 	c.mu.Unlock()
 	if c.session != nil {
@@ -276,7 +276,7 @@ func (wsHandler) OnPong(socket *gws.Conn, _ []byte) {
 func (wsHandler) OnClose(socket *gws.Conn, _ error) { connOf(socket).ended() }
 
 // wsConn is one WebSocket connection: it implements channel.Conn with a bounded outbound queue drained by
-// a writer goroutine that exists only while there is something to write.
+// a writer that exists only while there is something to write (see the writer's comment above wsState).
 type wsConn struct {
 	ep       *Endpoint
 	socket   *gws.Conn
@@ -289,13 +289,12 @@ type wsConn struct {
 	mu          sync.Mutex
 	queue       []outFrame
 	queuedBytes int
-	writing     bool // a drain goroutine is running
-	closing     bool // Close was called: no more frames accepted
-	closeCode   channel.CloseCode
-	dead        bool          // the connection is gone
-	resume      chan struct{} // closed to wake the reader paused by awaitRoom; nil while it reads
+	writing     bool              // a writer holds the connection (see the comment on wsState)
+	state       wsState           // open, closing (close frame owed) or gone
+	closeCode   channel.CloseCode // the close frame's code, once closing
+	resume      chan struct{}     // closed to wake the reader paused by awaitRoom; nil while it reads
 
-	abort      atomic.Bool  // set on a slow consumer: every write from now on fails
+	abort      atomic.Bool  // cut as a slow consumer: every write from now on fails
 	ownWriter  atomic.Bool  // a pooled write to it timed out: it is written by goroutines of its own
 	paused     atomic.Bool  // the reader waits in awaitRoom (the janitor does not count it idle)
 	writeStart atomic.Int64 // unix nanoseconds when the socket write in progress started; 0 between writes
@@ -304,6 +303,33 @@ type wsConn struct {
 	renewAt time.Time  // when the write deadline must be pushed back
 	spare   []outFrame // the previous batch's array, reused for the next queue
 }
+
+// The writer. A connection's frames are written by one writer at a time: a turn of a flush pool worker
+// (flushOnce), or a goroutine of the connection's own (drain, drainFrom) that the endpoint's writers
+// WaitGroup owns, so Shutdown waits for it. Its state, and who changes it:
+//
+//   - writing (mu): a writer holds the connection, queued in the pool or running. Set by whoever starts one
+//     (enqueue, Close, slowConsumer); cleared by the writer when the queue is empty (goIdle) or it failed.
+//   - state (mu): wsOpen takes frames; wsClosing takes none and owes the client a close frame with
+//     closeCode, which the writer sends after the queue (Close, slowConsumer); wsGone has nothing more to
+//     write, the connection being closed (the read loop ended, or a write failed).
+//   - abort (atomic): the connection is cut as a slow consumer while a write is stuck; every write from then
+//     on fails. Set by slowConsumer, read by the writer.
+//   - ownWriter (atomic): a pooled write to this client timed out once; from then on its writers are
+//     goroutines of its own, so it cannot hold a pool worker again. Set by the pool worker that handed
+//     it over.
+//   - writeStart (atomic): when the write in progress started, 0 between writes; the writer sets it, and
+//     slowConsumer reads it to tell a stuck write from one that moves.
+//   - renewAt, spare: the current writer's own.
+
+// wsState is where a connection is in its life, as its writer sees it.
+type wsState uint8
+
+const (
+	wsOpen    wsState = iota // frames are accepted
+	wsClosing                // no frame is accepted; the close frame is owed after the queue
+	wsGone                   // the connection is closed: nothing more is written
+)
 
 type outFrame struct {
 	data   []byte
@@ -365,7 +391,7 @@ func (c *wsConn) WriteBroadcast(b *message.Broadcast) error {
 // MaxQueueBytes plus one message.
 func (c *wsConn) enqueue(f outFrame) error {
 	c.mu.Lock()
-	if c.closing {
+	if c.state != wsOpen {
 		c.mu.Unlock()
 		return channel.ErrConnClosed
 	}
@@ -392,7 +418,7 @@ func (c *wsConn) startWriter(small bool) {
 	// drain honours WriteDelay (a pool worker must not sleep), and takes the connections that once kept
 	// a pool worker waiting, so they cannot do it again.
 	if c.ep.cfg.WriteDelay > 0 || c.ownWriter.Load() || !c.ep.flush.submit(c, small) {
-		go c.drain()
+		c.goWrite(c.drain)
 	}
 }
 
@@ -419,18 +445,18 @@ func appendOutFrame(dst []byte, f *outFrame) []byte {
 // frame anyway).
 func (c *wsConn) slowConsumer() {
 	c.mu.Lock()
-	if c.closing {
+	if c.state != wsOpen {
 		c.mu.Unlock()
 		return
 	}
-	c.closing, c.closeCode = true, channel.CloseTryAgainLater
+	c.state, c.closeCode = wsClosing, channel.CloseTryAgainLater
 	c.queue, c.queuedBytes = nil, 0
 	c.wakeReader()
 	start := !c.writing
 	c.writing = true
 	c.mu.Unlock()
 	if start {
-		go c.drain()
+		c.goWrite(c.drain)
 		return
 	}
 	// A write in progress to a client already too slow for the shared writers once (ownWriter), or for
@@ -468,7 +494,7 @@ func aboveHighWater(cfg *Config, frames, bytes int) bool {
 // which close the connection and so wake its reader. Called with c.mu not held.
 func (c *wsConn) awaitRoom() {
 	c.mu.Lock()
-	if c.closing || !c.aboveHighWater() {
+	if c.state != wsOpen || !c.aboveHighWater() {
 		c.mu.Unlock()
 		return
 	}
@@ -481,7 +507,7 @@ func (c *wsConn) awaitRoom() {
 }
 
 // wakeReader releases a reader paused in awaitRoom. Called with c.mu held, by the writer once the queue is
-// below low water, and by every path that sets closing.
+// below low water, and by every path that leaves wsOpen.
 func (c *wsConn) wakeReader() {
 	if c.resume != nil {
 		close(c.resume)
@@ -492,21 +518,21 @@ func (c *wsConn) wakeReader() {
 // Close closes the connection with code after the frames already queued.
 func (c *wsConn) Close(code channel.CloseCode) {
 	c.mu.Lock()
-	if c.closing {
+	if c.state != wsOpen {
 		c.mu.Unlock()
 		return
 	}
-	c.closing, c.closeCode = true, code
+	c.state, c.closeCode = wsClosing, code
 	c.wakeReader()
 	start := !c.writing
 	c.writing = true
 	c.mu.Unlock()
 	if start {
-		go c.drain()
+		c.goWrite(c.drain)
 	}
 }
 
-// drain writes queued frames until the queue is empty, then exits; on closing it sends the close frame.
+// drain writes queued frames until the queue is empty, then exits; when closing it sends the close frame.
 func (c *wsConn) drain() {
 	if d := c.ep.cfg.WriteDelay; d > 0 {
 		time.Sleep(d) // let more frames gather for this write (Config.WriteDelay)
@@ -515,10 +541,10 @@ func (c *wsConn) drain() {
 		c.mu.Lock()
 		batch := c.takeTurn()
 		if len(batch) == 0 {
-			closing, dead, code := c.closing, c.dead, c.closeCode
+			state, code := c.state, c.closeCode
 			c.goIdle(batch)
 			c.mu.Unlock()
-			if closing && !dead {
+			if state == wsClosing {
 				_ = c.socket.SetWriteDeadline(time.Now().Add(c.ep.cfg.WriteTimeout))
 				_ = c.socket.WriteClose(uint16(code), nil)
 			}
@@ -599,7 +625,7 @@ func (c *wsConn) setDeadline(t time.Time) error {
 // fail gives up on a connection whose write failed or timed out.
 func (c *wsConn) fail() {
 	c.mu.Lock()
-	c.closing, c.dead, c.writing = true, true, false
+	c.state, c.writing = wsGone, false
 	c.queue, c.queuedBytes = nil, 0
 	c.wakeReader()
 	c.mu.Unlock()
