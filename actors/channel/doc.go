@@ -148,7 +148,8 @@
 // and rejoin) and the new tree serves new connections. Shutdown removes Pyre's tree from yours.
 //
 // Host.Actors lists its socket, channel and infrastructure actors so that they can be killed on purpose
-// (supervisor/chaos through supervisor/chaos/pyrechaos; the runtime does not import them). A killed channel is restarted as after a crash, without Terminate (OTP's kill).
+// (supervisor/chaos through supervisor/chaos/pyrechaos; the runtime does not import them). A killed
+// channel is restarted as after a crash, without Terminate (OTP's kill).
 //
 // # Testing
 //
