@@ -13,6 +13,7 @@ import (
 
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
+	"github.com/pyrehq/pyre/supervisor/chaos/pyrechaos"
 )
 
 // Pyre inside the user's actor system (issue 13 §1).
@@ -109,7 +110,7 @@ func killEndpoint(t *testing.T, ep *Endpoint, gone func() bool) {
 			if gone() {
 				return true
 			}
-			for _, tg := range ep.Targets() {
+			for _, tg := range pyrechaos.Population(ep).Targets() {
 				if janitorSel.Matches(tg) && tg.ID != old.ID {
 					next = tg
 					return true

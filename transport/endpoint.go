@@ -15,7 +15,6 @@ import (
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/supervisor"
-	"github.com/pyrehq/pyre/supervisor/chaos"
 	"github.com/pyrehq/pyre/transport/serializer"
 )
 
@@ -180,6 +179,7 @@ type Endpoint struct {
 	polls   map[string]*pollConn // long-poll sessions by id
 	closing bool
 	readers sync.WaitGroup // one per connection read loop, and one per long-poll session
+	writers sync.WaitGroup // one per WebSocket writer goroutine of a connection's own (wsConn.goWrite)
 	flush   *flushPool     // writers shared by all connections
 	lp      *longPoll      // nil when long-poll is disabled
 
@@ -336,8 +336,9 @@ func (e *Endpoint) Supervise(ctx context.Context, spec supervisor.ChildSpec) (*a
 // Root is the root context of the endpoint's actor system (Config.System when given).
 func (e *Endpoint) Root() *actor.RootContext { return e.host.Root() }
 
-// Targets lists the endpoint's live actors for chaos testing: an Endpoint is a chaos.Population.
-func (e *Endpoint) Targets() []chaos.Target { return e.host.Targets() }
+// Actors lists the endpoint's live actors so that they can be killed on purpose (see channel.Host.Actors):
+// pyrechaos.Population(endpoint) is a chaos.Population.
+func (e *Endpoint) Actors() []channel.Actor { return e.host.Actors() }
 
 // ErrShuttingDown answers connections attempted during Shutdown.
 var ErrShuttingDown = errors.New("transport: endpoint shutting down")
@@ -349,7 +350,8 @@ var ErrShuttingDown = errors.New("transport: endpoint shutting down")
 // they can; a long-poll session ends (a waiting GET answers with what is queued, or 410). The batches are
 // spread over at most 80 % of ctx's deadline when they would not fit. Whatever is still open when the
 // batches are done and ctx ends is closed at once with 1012. Shutdown returns when every socket and
-// channel actor and every connection goroutine has ended, or ctx.Err() if ctx ends first.
+// channel actor and every connection goroutine (readers and writers) has ended, or ctx.Err() if ctx ends
+// first. A writer blocked on a client that does not read ends at its write deadline (Config.WriteTimeout).
 // It does not stop an http.Server: call the server's Shutdown first so no new requests arrive (long-poll
 // GETs waiting then answer at once, so that it need not wait a window for them).
 func (e *Endpoint) Shutdown(ctx context.Context) error {
@@ -362,10 +364,16 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 		return err
 	}
 	done := make(chan struct{})
-	go func() { e.readers.Wait(); close(done) }()
+	go func() {
+		// Once every read loop has ended, every connection is closing and takes no frame, so only a pool
+		// worker, mid-turn, could still start a writer: after the pool, the writers can be waited for.
+		e.readers.Wait()
+		e.flush.close()
+		e.writers.Wait()
+		close(done)
+	}()
 	select {
 	case <-done:
-		e.flush.close()
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -274,7 +274,7 @@ func (g *readGuard) fail() error {
 // close frame once: this one, and not the 1000 it would send for the failed read.
 func (c *wsConn) refuse(code uint16, why string) {
 	c.mu.Lock()
-	closing := c.closing
+	closing := c.state != wsOpen
 	c.mu.Unlock()
 	if !closing { // a connection being closed lingers, reading beside gws: what the guard saw is no frame
 		c.ep.refused(c, code, why)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/supervisor/chaos"
+	"github.com/pyrehq/pyre/supervisor/chaos/pyrechaos"
 )
 
 // What the README tells a new user (issue 13.5), checked.
@@ -105,7 +106,7 @@ func TestChaosTargetsOneAnonymousClient(t *testing.T) {
 	b.send(`["1","2","id:a","incarnation",{}]`)
 	b.expect(`["1","2","id:a","phx_reply",{"response":{"incarnation":1},"status":"ok"}]`)
 	n := 0
-	for _, tg := range ep.Targets() {
+	for _, tg := range pyrechaos.Population(ep).Targets() {
 		if (chaos.Selector{Kinds: []chaos.Kind{chaos.Socket}, SocketID: ""}).Matches(tg) {
 			n++
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
+	"github.com/pyrehq/pyre/supervisor/chaos/pyrechaos"
 )
 
 // In-place channel restarts, transport/PROTOCOL.md §6. The fixture's routes: room:* Temporary (Phoenix), rs:*
@@ -174,7 +175,7 @@ func TestRestartConnectionIntensityCloses1011(t *testing.T) {
 func target(t *testing.T, ep *Endpoint, sel chaos.Selector) chaos.Target {
 	t.Helper()
 	var found []chaos.Target
-	for _, tg := range ep.Targets() {
+	for _, tg := range pyrechaos.Population(ep).Targets() {
 		if sel.Matches(tg) {
 			found = append(found, tg)
 		}
@@ -272,7 +273,7 @@ func TestChaosKillInfrastructureRestarts(t *testing.T) {
 			before.Panic("janitor boom")
 		}
 		eventually(t, "janitor restarted", func() bool {
-			for _, tg := range f.ep.Targets() {
+			for _, tg := range pyrechaos.Population(f.ep).Targets() {
 				if tg.Kind == chaos.Infrastructure && tg.ID != before.ID {
 					return true
 				}
@@ -309,7 +310,7 @@ func TestCrashThenCloseLeavesNoSubscription(t *testing.T) {
 		s := f.ep.Stats()
 		return s.Sockets == 0 && s.Channels == 0 && s.Topics == 0
 	})
-	if n := len(f.ep.Targets()); n != 1 { // the janitor
+	if n := len(pyrechaos.Population(f.ep).Targets()); n != 1 { // the janitor
 		t.Fatalf("%d targets left, want only the janitor", n)
 	}
 }
@@ -327,7 +328,7 @@ func TestEndpointGivesUp(t *testing.T) {
 			break
 		}
 		eventually(t, "janitor restarted", func() bool {
-			for _, tg := range f.ep.Targets() {
+			for _, tg := range pyrechaos.Population(f.ep).Targets() {
 				if tg.Kind == chaos.Infrastructure && tg.ID != old.ID {
 					return true
 				}

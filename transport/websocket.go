@@ -2,7 +2,6 @@ package transport
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -146,7 +145,7 @@ func (c *wsConn) ended() {
 	}()
 	c.in.end()
 	c.mu.Lock()
-	c.closing, c.dead = true, true
+	c.state = wsGone
 	c.queue = nil
 	c.mu.Unlock()
 	if c.session != nil {
@@ -276,7 +275,7 @@ func (wsHandler) OnPong(socket *gws.Conn, _ []byte) {
 func (wsHandler) OnClose(socket *gws.Conn, _ error) { connOf(socket).ended() }
 
 // wsConn is one WebSocket connection: it implements channel.Conn with a bounded outbound queue drained by
-// a writer goroutine that exists only while there is something to write.
+// a writer that exists only while there is something to write (see the writer's comment above wsState).
 type wsConn struct {
 	ep       *Endpoint
 	socket   *gws.Conn
@@ -289,13 +288,12 @@ type wsConn struct {
 	mu          sync.Mutex
 	queue       []outFrame
 	queuedBytes int
-	writing     bool // a drain goroutine is running
-	closing     bool // Close was called: no more frames accepted
-	closeCode   channel.CloseCode
-	dead        bool          // the connection is gone
-	resume      chan struct{} // closed to wake the reader paused by awaitRoom; nil while it reads
+	writing     bool              // a writer holds the connection (see the comment on wsState)
+	state       wsState           // open, closing (close frame owed) or gone
+	closeCode   channel.CloseCode // the close frame's code, once closing
+	resume      chan struct{}     // closed to wake the reader paused by awaitRoom; nil while it reads
 
-	abort      atomic.Bool  // set on a slow consumer: every write from now on fails
+	abort      atomic.Bool  // cut as a slow consumer: every write from now on fails
 	ownWriter  atomic.Bool  // a pooled write to it timed out: it is written by goroutines of its own
 	paused     atomic.Bool  // the reader waits in awaitRoom (the janitor does not count it idle)
 	writeStart atomic.Int64 // unix nanoseconds when the socket write in progress started; 0 between writes
@@ -303,304 +301,4 @@ type wsConn struct {
 	// Owned by the connection's writer (a pool worker or its own goroutine), one at a time.
 	renewAt time.Time  // when the write deadline must be pushed back
 	spare   []outFrame // the previous batch's array, reused for the next queue
-}
-
-type outFrame struct {
-	data   []byte
-	binary bool
-	// body, when set, follows data in the frame, then tail: a large payload queued by reference, shared
-	// with every connection it is pushed to (a presence_state to a storm of joiners), not copied per
-	// connection into its queue.
-	body []byte
-	tail byte
-}
-
-func (f *outFrame) size() int {
-	if f.body == nil {
-		return len(f.data)
-	}
-	return len(f.data) + len(f.body) + 1
-}
-
-// sharedMin is the payload size from which a V2 push is queued by reference (sharedPush).
-const sharedMin = 4 << 10
-
-// sharedPush renders a large JSON push (V2 only) as its frame's head, up to the payload, and the payload
-// itself, not copied: the bytes are shared by every connection it goes to.
-func sharedPush(ser serializer.Serializer, m *message.Message) (outFrame, bool) {
-	p := m.Payload
-	if ser != serializer.V2 || m.IsReply() || p.Len() < sharedMin || !p.IsObject() {
-		return outFrame{}, false
-	}
-	head, _, err := ser.Encode(&message.Message{JoinRef: m.JoinRef, Ref: m.Ref, Topic: m.Topic, Event: m.Event, Payload: message.EmptyObject})
-	if err != nil || !bytes.HasSuffix(head, []byte("{}]")) {
-		return outFrame{}, false
-	}
-	return outFrame{data: head[:len(head)-3], body: p.Bytes(), tail: ']'}, true
-}
-
-func (c *wsConn) Write(m *message.Message) error {
-	if f, ok := sharedPush(c.ser.Serializer, m); ok {
-		return c.enqueue(f)
-	}
-	data, binary, err := c.ser.Encode(m)
-	if err != nil {
-		return err
-	}
-	return c.enqueue(outFrame{data: data, binary: binary})
-}
-
-func (c *wsConn) WriteBroadcast(b *message.Broadcast) error {
-	data, err := b.Encoded(c.ser.Slot(), c.ser.encodeBroadcast)
-	if err != nil {
-		return err
-	}
-	return c.enqueue(outFrame{data: data, binary: b.Payload.IsBinary()})
-}
-
-// enqueue queues f, or cuts the connection as a slow consumer when its queue is full: MaxQueueMessages
-// frames, or MaxQueueBytes already queued. A queue below its byte bound takes a frame of any size (the
-// sources bound each payload, Config.MaxOutboundPayload), so one big message never cuts a client, and a
-// queue overflows only by growing while the client does not read. Memory per connection stays under
-// MaxQueueBytes plus one message.
-func (c *wsConn) enqueue(f outFrame) error {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		return channel.ErrConnClosed
-	}
-	if len(c.queue) >= c.ep.cfg.MaxQueueMessages || c.queuedBytes >= c.ep.cfg.MaxQueueBytes {
-		c.mu.Unlock()
-		c.slowConsumer()
-		return channel.ErrSlowConsumer
-	}
-	c.queue = append(c.queue, f)
-	c.queuedBytes += f.size()
-	start := !c.writing
-	c.writing = true
-	c.mu.Unlock()
-	if start {
-		c.startWriter()
-	}
-	return nil
-}
-
-// startWriter hands a connection that just got frames to the flush pool, or to a goroutine of its own
-// when the pool cannot take it.
-func (c *wsConn) startWriter() {
-	// drain honours WriteDelay (a pool worker must not sleep), and takes the connections that once kept
-	// a pool worker waiting, so they cannot do it again.
-	if c.ep.cfg.WriteDelay > 0 || c.ownWriter.Load() || !c.ep.flush.submit(c) {
-		go c.drain()
-	}
-}
-
-func frameOpcode(f outFrame) byte {
-	if f.binary {
-		return opBinary
-	}
-	return opText
-}
-
-// appendOutFrame appends f as one WebSocket frame.
-func appendOutFrame(dst []byte, f *outFrame) []byte {
-	if f.body == nil {
-		return appendFrame(dst, frameOpcode(*f), f.data)
-	}
-	dst = appendFrameHeader(dst, frameOpcode(*f), f.size())
-	dst = append(dst, f.data...)
-	dst = append(dst, f.body...)
-	return append(dst, f.tail)
-}
-
-// slowConsumer drops what is queued and disconnects: with 1013 after the write in progress, if any, or by
-// closing the connection when that write is stuck (a client that does not read would never see a close
-// frame anyway).
-func (c *wsConn) slowConsumer() {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		return
-	}
-	c.closing, c.closeCode = true, channel.CloseTryAgainLater
-	c.queue, c.queuedBytes = nil, 0
-	c.wakeReader()
-	start := !c.writing
-	c.writing = true
-	c.mu.Unlock()
-	if start {
-		go c.drain()
-		return
-	}
-	// A write in progress to a client already too slow for the shared writers once (ownWriter), or for
-	// longer than a pooled write may take, is blocked on a client that stopped reading: fail it now rather
-	// than at the write deadline, so the connection and what it holds are released at once (a writer about
-	// to set a later deadline sees abort right after setting it). Any other write is left to finish, then
-	// the writer sends the close frame: aborting it would cut a client that reads with no close frame.
-	if t := c.writeStart.Load(); t != 0 && (c.ownWriter.Load() || time.Since(time.Unix(0, t)) >= poolWriteTimeout) {
-		c.abort.Store(true)
-		_ = c.socket.SetWriteDeadline(time.Now())
-	}
-}
-
-// Reader backpressure: while the outbound queue holds a quarter of a bound (messages or bytes) or more,
-// the connection's reader stops reading until it is down to an eighth. A quarter, because the reader checks
-// before it waits for MaxInflight (at most a quarter of MaxQueueMessages by default): the replies to the
-// messages in flight then, and to those it hands on after, still fit.
-func (c *wsConn) aboveHighWater() bool {
-	return aboveHighWater(&c.ep.cfg, len(c.queue), c.queuedBytes)
-}
-
-func (c *wsConn) belowLowWater() bool {
-	return len(c.queue) <= c.ep.cfg.MaxQueueMessages/8 && c.queuedBytes <= c.ep.cfg.MaxQueueBytes/8
-}
-
-func aboveHighWater(cfg *Config, frames, bytes int) bool {
-	return frames >= max(cfg.MaxQueueMessages/4, 1) || bytes >= max(cfg.MaxQueueBytes/4, 1)
-}
-
-// awaitRoom runs on the connection's read goroutine (gws's, never an actor) before each inbound message is
-// handed on: while the outbound queue is above its high-water mark it waits until the writer brings it
-// below the low-water mark, or the connection closes. A client that pipelines pushes faster than it
-// reads their replies is so slowed by TCP, as MaxInflight slows it for unhandled messages, instead of
-// being cut as a slow consumer; one that stops reading is still cut, by the queue bound or WriteTimeout,
-// which close the connection and so wake its reader. Called with c.mu not held.
-func (c *wsConn) awaitRoom() {
-	c.mu.Lock()
-	if c.closing || !c.aboveHighWater() {
-		c.mu.Unlock()
-		return
-	}
-	wake := make(chan struct{})
-	c.resume = wake
-	c.paused.Store(true)
-	c.mu.Unlock()
-	<-wake // a queue above high water has a writer: it drains it, or fails and closes (see wakeReader)
-	c.paused.Store(false)
-}
-
-// wakeReader releases a reader paused in awaitRoom. Called with c.mu held, by the writer once the queue is
-// below low water, and by every path that sets closing.
-func (c *wsConn) wakeReader() {
-	if c.resume != nil {
-		close(c.resume)
-		c.resume = nil
-	}
-}
-
-// Close closes the connection with code after the frames already queued.
-func (c *wsConn) Close(code channel.CloseCode) {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		return
-	}
-	c.closing, c.closeCode = true, code
-	c.wakeReader()
-	start := !c.writing
-	c.writing = true
-	c.mu.Unlock()
-	if start {
-		go c.drain()
-	}
-}
-
-// drain writes queued frames until the queue is empty, then exits; on closing it sends the close frame.
-func (c *wsConn) drain() {
-	if d := c.ep.cfg.WriteDelay; d > 0 {
-		time.Sleep(d) // let more frames gather for this write (Config.WriteDelay)
-	}
-	for {
-		c.mu.Lock()
-		batch := c.takeTurn()
-		if len(batch) == 0 {
-			closing, dead, code := c.closing, c.dead, c.closeCode
-			c.goIdle(batch)
-			c.mu.Unlock()
-			if closing && !dead {
-				_ = c.socket.SetWriteDeadline(time.Now().Add(c.ep.cfg.WriteTimeout))
-				_ = c.socket.WriteClose(uint16(code), nil)
-			}
-			return
-		}
-		c.mu.Unlock()
-		if err := c.renewDeadline(); err != nil {
-			c.fail()
-			return
-		}
-		_, err := c.writeFrames(batch)
-		c.recycle(batch)
-		if err != nil {
-			c.fail()
-			return
-		}
-	}
-}
-
-// renewDeadline keeps the full WriteTimeout on an own-goroutine writer. Setting a deadline costs as much as
-// a small write, so it is renewed only once half of it has passed: a stuck write still fails between
-// WriteTimeout/2 and WriteTimeout after it started.
-func (c *wsConn) renewDeadline() error {
-	now := time.Now()
-	if !now.After(c.renewAt) {
-		return nil
-	}
-	if err := c.setDeadline(now.Add(c.ep.cfg.WriteTimeout)); err != nil {
-		return err
-	}
-	c.renewAt = now.Add(c.ep.cfg.WriteTimeout / 2)
-	return nil
-}
-
-// writeFrames writes batch (one turn, see takeTurn) in a single write. Writes go straight to the
-// connection: each Write of a net.TCPConn is atomic, so gws's own control frames (pongs, a close on a
-// protocol error) cannot land inside a batch. On a failed write it returns the bytes not written, copied,
-// for a writer that carries on.
-func (c *wsConn) writeFrames(batch []outFrame) (rest []byte, err error) {
-	bp := writeBufs.Get().(*[]byte)
-	buf := (*bp)[:0]
-	for i := range batch {
-		buf = appendOutFrame(buf, &batch[i])
-	}
-	n, err := c.write(buf)
-	if err != nil {
-		rest = append([]byte(nil), buf[n:]...)
-	}
-	if cap(buf) <= 4*maxCoalesce { // one huge frame should not pin its buffer in the pool
-		*bp = buf[:0]
-		writeBufs.Put(bp)
-	}
-	return rest, err
-}
-
-// write writes b to the connection, recording when the write started for slowConsumer.
-func (c *wsConn) write(b []byte) (int, error) {
-	c.writeStart.Store(time.Now().UnixNano())
-	n, err := c.socket.NetConn().Write(b)
-	c.writeStart.Store(0)
-	return n, err
-}
-
-// errAborted fails the writes of a connection cut as a slow consumer.
-var errAborted = errors.New("transport: write aborted (slow consumer)")
-
-// setDeadline sets the write deadline unless the connection is being cut.
-func (c *wsConn) setDeadline(t time.Time) error {
-	if err := c.socket.SetWriteDeadline(t); err != nil {
-		return err
-	}
-	if c.abort.Load() {
-		return errAborted
-	}
-	return nil
-}
-
-// fail gives up on a connection whose write failed or timed out.
-func (c *wsConn) fail() {
-	c.mu.Lock()
-	c.closing, c.dead, c.writing = true, true, false
-	c.queue, c.queuedBytes = nil, 0
-	c.wakeReader()
-	c.mu.Unlock()
-	_ = c.socket.NetConn().Close()
 }

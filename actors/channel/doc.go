@@ -147,8 +147,9 @@
 // every open connection closes with 1011 (their socket actors stop with the old tree; clients reconnect
 // and rejoin) and the new tree serves new connections. Shutdown removes Pyre's tree from yours.
 //
-// Host is a chaos.Population: its socket and channel actors can be killed on purpose (see
-// supervisor/chaos). A killed channel is restarted as after a crash, without Terminate (OTP's kill).
+// Host.Actors lists its socket, channel and infrastructure actors so that they can be killed on purpose
+// (supervisor/chaos through supervisor/chaos/pyrechaos; the runtime does not import them). A killed
+// channel is restarted as after a crash, without Terminate (OTP's kill).
 //
 // # Testing
 //

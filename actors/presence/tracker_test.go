@@ -17,6 +17,7 @@ import (
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
+	"github.com/pyrehq/pyre/supervisor/chaos/pyrechaos"
 	"github.com/pyrehq/pyre/transport"
 	"github.com/pyrehq/pyre/transport/client"
 )
@@ -449,13 +450,13 @@ func TestKilledTrackerRebuildsFromChannels(t *testing.T) {
 	_, _ = f.tr.state.Join("ghost", "room:4", "ghost", json.RawMessage(`{"phx_ref":"ghost"}`))
 	f.tr.mu.Unlock()
 	var target *chaos.Target
-	for _, tg := range f.ep.Targets() {
+	for _, tg := range pyrechaos.Population(f.ep).Targets() {
 		if tg.Kind == chaos.Infrastructure && tg.ID == down.Id {
 			target = &tg
 		}
 	}
 	if target == nil {
-		t.Fatalf("the tracker %s is not among the chaos targets: %+v", down.Id, f.ep.Targets())
+		t.Fatalf("the tracker %s is not among the chaos targets: %+v", down.Id, pyrechaos.Population(f.ep).Targets())
 	}
 	if !target.Exit(nil) {
 		t.Fatal("the tracker was already gone")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/supervisor/chaos"
+	"github.com/pyrehq/pyre/supervisor/chaos/pyrechaos"
 )
 
 // Run runs one chaos session against an in-process server and reports what the clients saw. It returns
@@ -82,7 +83,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		progress("%d clients joined %d channels; chaos for %v at %g kills/s (%s, %s)",
 			cfg.Clients, cfg.Clients*cfg.Joins, cfg.Duration, cfg.KillRate, cfg.Method, kindsString(cfg.Kinds))
 		s.chaosOn.Store(true)
-		cr, err = runMonkeys(ctx, srv.ep, cfg, s.nudge)
+		cr, err = runMonkeys(ctx, pyrechaos.Population(srv.ep), cfg, s.nudge)
 		s.chaosOn.Store(false)
 		if err != nil {
 			stopAll()

@@ -16,6 +16,7 @@ import (
 	"github.com/pyrehq/pyre/examples/internal/chat"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
+	"github.com/pyrehq/pyre/supervisor/chaos/pyrechaos"
 	"github.com/pyrehq/pyre/transport"
 	"github.com/pyrehq/pyre/transport/token"
 )
@@ -202,7 +203,7 @@ func (a *app) kill(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method must be exit or panic", http.StatusBadRequest)
 		return
 	}
-	k, ok := chaos.Once(a.endpoint, sel, method, nil)
+	k, ok := chaos.Once(pyrechaos.Population(a.endpoint), sel, method, nil)
 	if !ok || !k.Done {
 		http.Error(w, "no matching actor", http.StatusNotFound)
 		return

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
+	"github.com/pyrehq/pyre/supervisor/chaos/pyrechaos"
 )
 
 // playTarget is the one live play channel, for chaos.
@@ -14,7 +15,7 @@ func playTarget(t *testing.T, a *app) chaos.Target {
 	t.Helper()
 	sel := chaos.Selector{Kinds: []chaos.Kind{chaos.Channel}, Topic: topicPlay}
 	var found []chaos.Target
-	for _, tg := range a.endpoint.Targets() {
+	for _, tg := range pyrechaos.Population(a.endpoint).Targets() {
 		if sel.Matches(tg) {
 			found = append(found, tg)
 		}

@@ -1,10 +1,11 @@
 // Package chaos kills actors of a running Pyre server on purpose, to check that supervision, reconnection
 // and the application's own recovery work: in the application's tests and in production drills.
 //
-// The package knows nothing about actors or Phoenix. The runtime lists its live actors as Targets through a
-// Population; each Target has a Kind (Socket, Channel, Infrastructure), a stable ID, Labels (LabelTopic,
-// LabelSocketID, LabelChild) and two asynchronous functions: Exit, which makes the actor exit with a reason
-// (OTP's exit/2), and Panic, which makes it panic inside its own Receive.
+// The package knows nothing about actors or Phoenix, and Pyre's runtime knows nothing about it: the runtime
+// lists its live actors (channel.Host.Actors) and package pyrechaos adapts them to a Population of Targets.
+// Each Target has a Kind (Socket, Channel, Infrastructure), a stable ID, Labels (LabelTopic, LabelSocketID,
+// LabelChild) and two asynchronous functions: Exit, which makes the actor exit with a reason (OTP's exit/2),
+// and Panic, which makes it panic inside its own Receive.
 //
 // A Monkey chooses victims with a Selector (kinds, a Phoenix-style topic pattern, a socket id, a predicate)
 // and a seeded generator, kills them with a Method (Exit with Config.Reason, supervisor.ErrKilled by
@@ -12,7 +13,7 @@
 // kills at Config.Rate until Config.Max strikes, Config.Duration or the context ends, and returns a Report.
 // Once kills one random target without a Monkey.
 //
-//	var pop chaos.Population = ... // listed by the runtime
+//	pop := pyrechaos.Population(endpoint) // Pyre's actors (package supervisor/chaos/pyrechaos)
 //	m, err := chaos.New(pop, chaos.Config{
 //		Select: chaos.Selector{Kinds: []chaos.Kind{chaos.Channel}, Topic: "room:*"},
 //		Seed:   42,

@@ -8,15 +8,40 @@ import (
 
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/supervisor"
-	"github.com/pyrehq/pyre/supervisor/chaos"
 )
 
-// Targets lists the host's live socket and channel actors, so a chaos.Monkey can kill them: Host is a
-// chaos.Population. Killing a channel (Exit) is OTP's exit/2: its supervisor, the socket actor, restarts it
+// ActorKind is the kind of a live actor a Host lists.
+type ActorKind string
+
+// Kinds of actors a Host lists. They are named as package supervisor/chaos names its target kinds.
+const (
+	SocketActor         ActorKind = "socket"
+	ChannelActor        ActorKind = "channel"
+	InfrastructureActor ActorKind = "infrastructure" // a worker of the endpoint supervisor (pubsub, presence, …)
+)
+
+// Actor is one live actor of a Host and the means to kill it: the seam through which fault injection
+// (package supervisor/chaos, adapted by supervisor/chaos/pyrechaos) reaches the runtime without the runtime
+// depending on it. Exit and Panic are asynchronous: they ask the actor to die and return false if it was
+// already gone.
+type Actor struct {
+	Kind     ActorKind
+	ID       string // the actor's PID id; a channel's is its Socket.ChannelID()
+	Topic    string // a channel's topic; empty for other kinds
+	SocketID string // a socket's id, or a channel's socket's (channel.Identifier); empty if anonymous
+	Child    string // an infrastructure worker's child id under the endpoint supervisor; empty for other kinds
+	// Exit makes the actor exit with reason (OTP exit/2); nil means supervisor.ErrKilled.
+	Exit func(reason error) bool
+	// Panic makes the actor panic with value inside its own Receive.
+	Panic func(value any) bool
+}
+
+// Actors lists the host's live socket, channel and infrastructure actors, so that they can be killed on
+// purpose. Killing a channel (Exit) is OTP's exit/2: its supervisor, the socket actor, restarts it
 // in place under the route's policy, without running Terminate. A panic injected into a channel behaves as a
 // panic in the user's callback (Terminate runs). Killing a socket closes its connection with 1011 and ends
 // its channels with the reason; the client reconnects.
-func (h *Host) Targets() []chaos.Target {
+func (h *Host) Actors() []Actor {
 	h.mu.Lock()
 	conns := make([]*connState, 0, len(h.sessions))
 	for _, cs := range h.sessions {
@@ -24,15 +49,15 @@ func (h *Host) Targets() []chaos.Target {
 	}
 	h.mu.Unlock()
 
-	out := make([]chaos.Target, 0, len(conns))
+	out := make([]Actor, 0, len(conns))
 	out = append(out, h.infrastructure()...)
 	for _, cs := range conns {
-		out = append(out, chaos.Target{
-			Kind:   chaos.Socket,
-			ID:     cs.pid.Id,
-			Labels: map[string]string{chaos.LabelSocketID: cs.id},
-			Exit:   func(reason error) bool { return h.killSocket(cs, reason) },
-			Panic:  func(v any) bool { return h.inject(cs.pid, &supervisor.InjectedPanic{Value: v}) },
+		out = append(out, Actor{
+			Kind:     SocketActor,
+			ID:       cs.pid.Id,
+			SocketID: cs.id,
+			Exit:     func(reason error) bool { return h.killSocket(cs, reason) },
+			Panic:    func(v any) bool { return h.inject(cs.pid, &supervisor.InjectedPanic{Value: v}) },
 		})
 	}
 	h.ps.Each(func(topic string, subs []pubsub.Subscriber) {
@@ -44,12 +69,13 @@ func (h *Host) Targets() []chaos.Target {
 				continue
 			}
 			st := f.ch
-			out = append(out, chaos.Target{
-				Kind:   chaos.Channel,
-				ID:     st.pid.Id,
-				Labels: map[string]string{chaos.LabelTopic: topic, chaos.LabelSocketID: st.conn.id},
-				Exit:   func(reason error) bool { return h.killChannel(st, reason) },
-				Panic:  func(v any) bool { return h.inject(st.pid, injectedPanic{value: v}) },
+			out = append(out, Actor{
+				Kind:     ChannelActor,
+				ID:       st.pid.Id,
+				Topic:    topic,
+				SocketID: st.conn.id,
+				Exit:     func(reason error) bool { return h.killChannel(st, reason) },
+				Panic:    func(v any) bool { return h.inject(st.pid, injectedPanic{value: v}) },
 			})
 		}
 	})
@@ -58,7 +84,7 @@ func (h *Host) Targets() []chaos.Target {
 
 // infrastructure lists the endpoint supervisor's running workers. The socket supervisor is left out:
 // killing it is killing every connection at once, which is Shutdown's job.
-func (h *Host) infrastructure() []chaos.Target {
+func (h *Host) infrastructure() []Actor {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	tree, _ := h.current()
@@ -66,16 +92,16 @@ func (h *Host) infrastructure() []chaos.Target {
 	if err != nil {
 		return nil
 	}
-	var out []chaos.Target
+	var out []Actor
 	for _, c := range children {
 		if c.PID == nil || c.Kind != supervisor.Worker {
 			continue
 		}
 		pid := c.PID
-		out = append(out, chaos.Target{
-			Kind:   chaos.Infrastructure,
-			ID:     pid.Id,
-			Labels: map[string]string{chaos.LabelChild: c.ID},
+		out = append(out, Actor{
+			Kind:  InfrastructureActor,
+			ID:    pid.Id,
+			Child: c.ID,
 			Exit: func(reason error) bool {
 				if reason == nil {
 					reason = supervisor.ErrKilled
