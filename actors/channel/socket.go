@@ -27,6 +27,10 @@ type Socket struct {
 // so Join can tell a rejoin after a crash from the client's own join.
 func (s *Socket) Incarnation() int { return s.incarnation }
 
+// Joined reports whether the join reply went out (Phoenix's socket.joined): false inside Join, where
+// pushes are refused with ErrPushInJoin.
+func (s *Socket) Joined() bool { return s.ch.joined.Load() }
+
 // Topic is the joined topic.
 func (s *Socket) Topic() string { return s.ch.topic }
 

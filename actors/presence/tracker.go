@@ -216,8 +216,12 @@ func (t *Tracker) Untrack(s *channel.Socket, key string) {
 // sends it, with the same encoded bytes for every channel asking at the same point (a join storm costs one
 // encoding per turn of the worker, not one per joiner). Pushing List yourself works too, but a diff could
 // then overtake the state and be undone by it until that key changes again; nor are its bytes shared.
-// The error is always nil: a state that cannot be pushed (the connection is going) is dropped.
+// Inside Join it is channel.ErrPushInJoin, as Push; otherwise nil: a state that cannot be pushed (the
+// connection is going) is dropped.
 func (t *Tracker) PushState(s *channel.Socket) error {
+	if !s.Joined() {
+		return channel.ErrPushInJoin
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.cfg.Window > 0 {

@@ -108,6 +108,7 @@ func newFixtureOn(t testing.TB, cfg Config, tcfg transport.Config) *fixture {
 	}))
 	r.Channel("room:*", func() channel.Channel { return &room{tr: tr} }, channel.WithRestart(supervisor.Temporary))
 	r.Channel("rs:*", func() channel.Channel { return &room{tr: tr} }) // restarted in place
+	r.Channel("pj:*", func() channel.Channel { return stateInJoin{tr: tr} }, channel.WithRestart(supervisor.Temporary))
 	ep.Socket("/socket", r)
 	srv := httptest.NewServer(ep)
 	t.Cleanup(func() {
@@ -652,5 +653,33 @@ func TestChangeOverOutboundLimitRefused(t *testing.T) {
 		if !strings.Contains(string(meta), strings.Repeat("x", 3000)) {
 			t.Fatalf("bob's meta for alice: %.80s…", meta)
 		}
+	}
+}
+
+// stateInJoin calls PushState inside Join, where a push is not allowed: the join is refused with its error.
+type stateInJoin struct{ tr *Tracker }
+
+func (c stateInJoin) Join(s *channel.Socket, _ string, _ channel.Payload) (any, error) {
+	return nil, c.tr.PushState(s)
+}
+
+func (stateInJoin) HandleIn(*channel.Socket, string, channel.Payload) (channel.Reply, error) {
+	return channel.NoReply, nil
+}
+
+// PushState inside Join is ErrPushInJoin, as Push is: the state is not silently dropped (or pushed before
+// the join reply, depending on the topic's worker).
+func TestPushStateInJoinIsAnError(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	conn, err := client.Dial(ctx, f.ws, client.Options{Params: url.Values{"user": {"alice"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, reply, err := conn.Join(ctx, "pj:1", nil)
+	if err == nil || reply.OK() || !strings.Contains(reply.Reason(), "not allowed inside Join") {
+		t.Fatalf("join whose Join calls PushState: %+v, %v; want refused with ErrPushInJoin", reply, err)
 	}
 }
