@@ -242,7 +242,9 @@ func checkSlow(t *testing.T, r *slowResult, healthy, slow, msgs int) {
 		t.Errorf("slow %s: %d slow clients, outcomes %v, %d disconnected, frames %v", r.Kind, slow, r.SlowHow, r.SlowDisconnected, r.SlowFrames)
 	}
 	for _, f := range r.SlowFrames {
-		if f > int64(r.MsgsSent) || r.SlowHow["open"] == slow && f != int64(r.MsgsSent) {
+		// Pyre keeps what it queued for a slow client that stays open, and delivers it once the client
+		// reads; the raw-gws baseline promises nothing (seen: 40 of 50 within the drain's quiet spell).
+		if f > int64(r.MsgsSent) || r.Kind == "pyre" && r.SlowHow["open"] == slow && f != int64(r.MsgsSent) {
 			t.Errorf("slow %s: a slow client received %d of %d broadcasts (outcomes %v)", r.Kind, f, r.MsgsSent, r.SlowHow)
 		}
 	}
