@@ -366,6 +366,13 @@ func (c *pollConn) enqueue(data []byte) error {
 
 // Close ends the session whatever the code: long-poll has no close frame. A waiting GET answers with what
 // is queued, or 410.
+// Queued is how many frames wait for the next GET (channel.Queuer).
+func (c *pollConn) Queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}
+
 func (c *pollConn) Close(channel.CloseCode) { c.end(channel.ErrClosed) }
 
 // end ends the session once: waiting GETs wake up, the session leaves the endpoint, and the socket actor

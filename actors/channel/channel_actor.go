@@ -32,7 +32,8 @@ type chanState struct {
 
 	oldClose *message.Message // phx_close of the channel this one replaced (duplicate join), until written
 
-	incarnation int // how many times the actor has started; written by the actor itself only
+	incarnation int          // how many times the actor has started; written by the actor itself only
+	started     atomic.Int32 // incarnation, for Host.Actors (read from other goroutines)
 
 	// Owned by the socket actor (the channel's supervisor).
 	restarts supervisor.Window
@@ -305,6 +306,7 @@ func (a *channelActor) Receive(ctx actor.Context) {
 		a.terminate(ctx, ErrDuplicateJoin)
 	case *actor.Started:
 		a.st.incarnation++
+		a.st.started.Store(int32(a.st.incarnation))
 		if a.st.incarnation == 1 {
 			a.st.pid = ctx.Self()
 			a.st.conn.host.channels.Add(1)
