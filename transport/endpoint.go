@@ -14,6 +14,7 @@ import (
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/pubsub"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/transport/serializer"
 )
@@ -115,6 +116,11 @@ type Config struct {
 	// bytes, else NewEndpoint panics). Zero value means a random secret per Endpoint, which is enough: a
 	// session lives on the endpoint that issued its token (across nodes, route a client to the same node).
 	SecretKeyBase string
+	// Events observes the endpoint: its connections, channels, supervisors and writes (package
+	// actors/telemetry: where each event runs, what it carries; package transport/metrics makes
+	// Prometheus metrics of them). Its funcs are guarded: a panic in one is logged on Logger. Zero value
+	// means none, at the cost of a nil check per emission point.
+	Events telemetry.Events
 }
 
 func (c *Config) setDefaults() {

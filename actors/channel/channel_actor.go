@@ -328,6 +328,7 @@ func (a *channelActor) Receive(ctx actor.Context) {
 			a.callTerminate(a.st.conn.exitReason())
 		}
 	case *actor.Stopped:
+		a.sock.endContext()
 		a.st.conn.host.channels.Add(-1)
 		// Nothing of this channel stays reachable through its dead actor (issue 11); later messages find
 		// no state and are dropped (orphan).
@@ -385,6 +386,7 @@ func (a *channelActor) over() bool { return a.done || a.st.ended.Load() }
 // the channel while Join ran; afterJoin handles it once the join succeeded.
 func (a *channelActor) join(ctx actor.Context) (reply any, err error, crashed *CrashError, held []infoMsg) {
 	st := a.st
+	a.sock.endContext() // the previous incarnation's, if any
 	a.user = st.route.factory()
 	if ac, ok := a.user.(*actorChannel); ok {
 		ac.ctx = ctx
@@ -589,6 +591,7 @@ func (a *channelActor) exit(ctx actor.Context, reason error, failed *message.Mes
 		_ = st.conn.out.Write(st.frame(message.EventClose, message.EmptyObject))
 	}
 	a.callTerminate(reason)
+	a.sock.endContext() // after Terminate, which may still use it
 	ctx.(actor.Supervisor).EscalateFailure(channelExit{reason: reason}, nil)
 }
 
@@ -606,6 +609,7 @@ func (a *channelActor) terminate(ctx actor.Context, reason error) {
 // finish tells the socket actor this channel is over; it poisons us, so queued messages are still answered.
 func (a *channelActor) finish(ctx actor.Context) {
 	a.done = true
+	a.sock.endContext()
 	a.st.joined.Store(false)
 	ctx.Send(a.st.conn.pid, channelDone{topic: a.st.topic, pid: ctx.Self()})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/actors/pubsub"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/supervisor"
 )
 
@@ -60,6 +61,10 @@ type HostConfig struct {
 	Parent *supervisor.Supervisor
 	// ChildID names Pyre's tree among Parent's children. Zero value means "pyre".
 	ChildID string
+	// Events observes the channels and supervisors of the host (package actors/telemetry: where each
+	// event runs, what it carries). Its funcs are guarded: a panic in one is logged on Logger. Zero value
+	// means none, at the cost of a nil check per emission point.
+	Events telemetry.Events
 }
 
 // DefaultMaxRejoinParams is HostConfig.MaxRejoinParams's default: 64 KiB of join params per channel.
@@ -341,6 +346,7 @@ func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
 		assigns:   c.assigns,
 		id:        c.id,
 		transport: c.transport,
+		trace:     c.trace,
 	}
 	h.mu.Lock()
 	if h.closing {
@@ -571,6 +577,9 @@ func (s *Session) Receive(m *message.Message) { _ = s.ReceiveContext(context.Bac
 // Close tells the socket actor that the connection is gone; its channels terminate with ErrClosed.
 func (s *Session) Close() { s.CloseWith(ErrClosed) }
 
+// PID is the socket actor's PID; its Id names the connection in telemetry events (telemetry.Conn.Socket).
+func (s *Session) PID() *actor.PID { return s.cs.pid }
+
 // Done is closed when the socket actor and all its channels have stopped.
 func (s *Session) Done() <-chan struct{} { return s.cs.stoppedChan() }
 
@@ -621,6 +630,7 @@ type connState struct {
 	// Connect info is not kept: as in Phoenix, only Connect sees it (copy what channels need into assigns),
 	// which saves ~0.8 KB per connection.
 	transport string
+	trace     *telemetry.TraceContext // the connection's trace context, nil when none (Socket.Context)
 	pid       *actor.PID
 
 	inflight int32

@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/supervisor"
 )
 
@@ -213,6 +214,9 @@ func (r *Router) Connect(params url.Values, info ConnectInfo) (c *Connected, err
 		assigns = Assigns{}
 	}
 	c = &Connected{router: r, assigns: assigns, transport: info.Transport}
+	if tc := telemetry.TraceContextFromHeader(info.TraceContext); !tc.IsZero() {
+		c.trace = &tc // kept for Socket.Context, unlike the rest of the connect info
+	}
 	if idf, ok := r.handler.(Identifier); ok {
 		c.id = idf.ID(assigns)
 	}
@@ -225,6 +229,7 @@ type Connected struct {
 	assigns   Assigns
 	id        string
 	transport string
+	trace     *telemetry.TraceContext // nil when the request had none
 }
 
 // ID is the connection's id topic ("" when anonymous).

@@ -19,6 +19,7 @@ import (
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/actors/presence/crdt"
 	"github.com/pyrehq/pyre/actors/pubsub"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/supervisor"
 )
 
@@ -47,6 +48,9 @@ type Config struct {
 	// Logger receives the tracker's reports. Zero value means the host's Logger() when it has one (a
 	// transport.Endpoint's, with its lines capped), else slog.Default().
 	Logger *slog.Logger
+	// Events receives PresenceJoined and PresenceLeft (package actors/telemetry), in the tracker's actor,
+	// for the presences this node's tracker announces. Zero value means none.
+	Events telemetry.Events
 }
 
 // Host is what a Tracker needs of an endpoint; *transport.Endpoint has it.
