@@ -212,6 +212,22 @@ func TestAuthorizeDenied(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(ct, "text/html") {
 		t.Errorf("allowed GET /dashboard/ = %d %s", resp.StatusCode, ct)
 	}
+
+	// The socket's long-poll, allowed, under the mount path: a new session (410 with a token).
+	req, _ = http.NewRequest("GET", f.srv.URL+"/dashboard/socket/longpoll?vsn=2.0.0", nil)
+	req.Header.Set("X-Admin", "yes")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var lp struct {
+		Status int    `json:"status"`
+		Token  string `json:"token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&lp); err != nil || lp.Status != http.StatusGone || lp.Token == "" {
+		t.Errorf("allowed long-poll GET: %+v, %v", lp, err)
+	}
 }
 
 // The page imports phoenix.js from Config.PhoenixJS, escaped.

@@ -159,7 +159,8 @@ const maxRecent = 1000
 // the channels that are gone.
 func (l *restartLog) observe(now time.Time, actors []channel.Actor) {
 	next := make(map[string]int, len(l.seen))
-	for _, a := range actors {
+	for i := range actors {
+		a := &actors[i]
 		if a.Kind != channel.ChannelActor {
 			continue
 		}
@@ -205,34 +206,36 @@ func build(now time.Time, st transport.Stats, status string, actors []channel.Ac
 		channels: map[string]Group{},
 		sockets:  map[string]Group{},
 	}
-	perSocket := map[string]int{} // socket PID id → channels; a channel's SocketID may be empty, so by PID
-	var chans, socks []channel.Actor
+	perSocket := map[string]int{} // socket id → channels
 	for _, a := range actors {
 		switch a.Kind {
 		case channel.InfrastructureActor:
 			if len(t.snap.Infra) < maxInfra {
 				t.snap.Infra = append(t.snap.Infra, InfraRow{Child: a.Child, PID: a.ID})
 			}
-		case channel.SocketActor:
-			socks = append(socks, a)
 		case channel.ChannelActor:
-			chans = append(chans, a)
-			perSocket[a.SocketID]++
+			if a.SocketID != "" {
+				perSocket[a.SocketID]++
+			}
 		}
 	}
-	t.sockets, t.snap.Sockets, t.snap.Queues = socketGroups(socks, perSocket)
-	t.channels, t.snap.Channels = channelGroups(chans, recent)
+	t.sockets, t.snap.Sockets, t.snap.Queues = socketGroups(actors, perSocket)
+	t.channels, t.snap.Channels = channelGroups(actors, recent)
 	for i := len(recent) - 1; i >= 0 && len(t.snap.Restarts) < maxRestarts; i-- {
 		t.snap.Restarts = append(t.snap.Restarts, recent[i])
 	}
 	return t
 }
 
-func socketGroups(socks []channel.Actor, perSocket map[string]int) (map[string]Group, []SocketGroup, Queues) {
+func socketGroups(actors []channel.Actor, perSocket map[string]int) (map[string]Group, []SocketGroup, Queues) {
 	var q Queues
 	by := map[string]*SocketGroup{}
-	rows := map[string][]Row{}
-	for _, a := range socks {
+	rows := map[string]*topRows{}
+	for i := range actors {
+		a := &actors[i]
+		if a.Kind != channel.SocketActor {
+			continue
+		}
 		tr := a.Transport
 		if tr == "" {
 			tr = "unknown"
@@ -256,23 +259,20 @@ func socketGroups(socks []channel.Actor, perSocket map[string]int) (map[string]G
 		if a.Queued > 0 {
 			q.Busy++
 		}
-		// Channels are counted by socket id: anonymous sockets (no id) share one count, so none is shown.
-		n := 0
-		if a.SocketID != "" {
-			n = perSocket[a.SocketID]
+		// Channels are counted by socket id: anonymous sockets (no id) would share one count, so none is shown.
+		n := perSocket[a.SocketID]
+		r := rows[tr]
+		if r == nil {
+			r = &topRows{sockets: true}
+			rows[tr] = r
 		}
-		rows[tr] = append(rows[tr], Row{ID: a.ID, Socket: a.SocketID, Queued: a.Queued, Channels: n})
+		r.add(Row{ID: a.ID, Socket: a.SocketID, Queued: a.Queued, Channels: n})
 	}
 	groups := make(map[string]Group, len(by))
 	list := make([]SocketGroup, 0, len(by))
 	for tr, g := range by {
 		list = append(list, *g)
-		r := rows[tr]
-		// The longest queues first: the ones an operator looks for.
-		slices.SortFunc(r, func(a, b Row) int {
-			return cmp.Or(cmp.Compare(b.Queued, a.Queued), cmp.Compare(a.Socket, b.Socket), cmp.Compare(a.ID, b.ID))
-		})
-		groups[tr] = top(r)
+		groups[tr] = rows[tr].group()
 	}
 	slices.SortFunc(list, func(a, b SocketGroup) int {
 		return cmp.Or(cmp.Compare(b.Sockets, a.Sockets), cmp.Compare(a.Transport, b.Transport))
@@ -280,14 +280,18 @@ func socketGroups(socks []channel.Actor, perSocket map[string]int) (map[string]G
 	return groups, list, q
 }
 
-func channelGroups(chans []channel.Actor, recent []RestartRow) (map[string]Group, []ChannelGroup) {
+func channelGroups(actors []channel.Actor, recent []RestartRow) (map[string]Group, []ChannelGroup) {
 	type acc struct {
 		g      ChannelGroup
 		topics map[string]struct{}
-		rows   []Row
+		rows   topRows
 	}
 	by := map[string]*acc{}
-	for _, a := range chans {
+	for i := range actors {
+		a := &actors[i]
+		if a.Kind != channel.ChannelActor {
+			continue
+		}
 		p := prefix(a.Topic)
 		x := by[p]
 		if x == nil {
@@ -301,7 +305,7 @@ func channelGroups(chans []channel.Actor, recent []RestartRow) (map[string]Group
 			x.g.Restarted++
 		}
 		x.g.MaxIncarnation = max(x.g.MaxIncarnation, a.Incarnation)
-		x.rows = append(x.rows, Row{ID: a.ID, Topic: a.Topic, Socket: a.SocketID, Restart: a.Restart.String(), Incarnation: a.Incarnation})
+		x.rows.add(Row{ID: a.ID, Topic: a.Topic, Socket: a.SocketID, Restart: a.Restart.String(), Incarnation: a.Incarnation})
 	}
 	for _, r := range recent {
 		if x := by[prefix(r.Topic)]; x != nil {
@@ -328,7 +332,7 @@ func channelGroups(chans []channel.Actor, recent []RestartRow) (map[string]Group
 			for k, v := range x.g.Restart {
 				other.g.Restart[k] += v
 			}
-			other.rows = append(other.rows, x.rows...)
+			other.rows.merge(&x.rows)
 		}
 		all = append(all[:maxGroups-1], other)
 	}
@@ -336,17 +340,82 @@ func channelGroups(chans []channel.Actor, recent []RestartRow) (map[string]Group
 	list := make([]ChannelGroup, 0, len(all))
 	for _, x := range all {
 		list = append(list, x.g)
-		// The most restarted first, then by topic.
-		slices.SortFunc(x.rows, func(a, b Row) int {
-			return cmp.Or(cmp.Compare(b.Incarnation, a.Incarnation), cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.ID, b.ID))
-		})
-		groups[x.g.Prefix] = top(x.rows)
+		groups[x.g.Prefix] = x.rows.group()
 	}
 	return groups, list
 }
 
-// top keeps the first maxRows rows, in a slice of their own (the rest can be collected).
-func top(rows []Row) Group {
-	n := min(len(rows), maxRows)
-	return Group{Rows: slices.Clone(rows[:n]), More: len(rows) - n}
+// The order of an expanded group's rows: the most restarted channels first, the longest queues first —
+// what an operator looks for — then by name.
+func moreRestarted(a, b *Row) bool {
+	if a.Incarnation != b.Incarnation {
+		return a.Incarnation > b.Incarnation
+	}
+	if a.Topic != b.Topic {
+		return a.Topic < b.Topic
+	}
+	return a.ID < b.ID
+}
+
+func longerQueue(a, b *Row) bool {
+	if a.Queued != b.Queued {
+		return a.Queued > b.Queued
+	}
+	if a.Socket != b.Socket {
+		return a.Socket < b.Socket
+	}
+	return a.ID < b.ID
+}
+
+// topRows keeps the first maxRows rows in less's order out of any number added, and counts the rest:
+// a sample never holds more rows than it can send.
+type topRows struct {
+	sockets bool  // in longerQueue's order, else moreRestarted's (static calls: a row does not escape)
+	rows    []Row // sorted, at most maxRows
+	n       int   // rows added
+}
+
+func (t *topRows) less(a, b *Row) bool {
+	if t.sockets {
+		return longerQueue(a, b)
+	}
+	return moreRestarted(a, b)
+}
+
+func (t *topRows) add(r Row) {
+	t.n++
+	if len(t.rows) == maxRows && !t.less(&r, &t.rows[maxRows-1]) {
+		return
+	}
+	if t.rows == nil {
+		t.rows = make([]Row, 0, maxRows)
+	}
+	i, j := 0, len(t.rows) // the first row r goes before
+	for i < j {
+		if h := int(uint(i+j) >> 1); t.less(&t.rows[h], &r) {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	if len(t.rows) == maxRows {
+		t.rows = t.rows[:maxRows-1]
+	}
+	t.rows = slices.Insert(t.rows, i, r)
+}
+
+// merge adds o's rows, and counts those o left out.
+func (t *topRows) merge(o *topRows) {
+	for _, r := range o.rows {
+		t.add(r)
+	}
+	t.n += o.n - len(o.rows)
+}
+
+func (t *topRows) group() Group {
+	rows := t.rows
+	if rows == nil {
+		rows = []Row{}
+	}
+	return Group{Rows: rows, More: t.n - len(rows)}
 }

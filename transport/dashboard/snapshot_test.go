@@ -134,3 +134,14 @@ func TestHistoryRing(t *testing.T) {
 		t.Fatalf("points %s", got)
 	}
 }
+
+// The sampler's work per sample at 10k sockets and 10k channels, once Actors has listed them.
+func BenchmarkBuild10k(b *testing.B) {
+	actors := fakeActors(10_000)
+	st := transport.Stats{Stats: channel.Stats{Sockets: 10_000, Channels: 10_000}}
+	var l restartLog
+	for b.Loop() {
+		l.observe(time.Unix(1000, 0), actors)
+		build(time.Unix(1000, 0), st, "running", actors, l.recent)
+	}
+}
