@@ -178,6 +178,7 @@ func (c *Config) setDefaults() {
 type Endpoint struct {
 	cfg  Config
 	host *channel.Host
+	ev   telemetry.Events // cfg.Events, guarded
 
 	mu      sync.Mutex
 	sockets map[string]*socketDef // by mount path, e.g. "/socket"
@@ -212,6 +213,7 @@ func NewEndpoint(cfg Config) *Endpoint {
 		conns:   make(map[*wsConn]struct{}),
 		polls:   make(map[string]*pollConn),
 		slots:   [broadcastSlots]serializer.Serializer{serializer.V1, serializer.V2},
+		ev:      cfg.Events.Guarded(cfg.Logger),
 	}
 	e.inbound.max = int64(cfg.MaxInboundBytes)
 	if !cfg.DisableLongPoll {
@@ -220,7 +222,7 @@ func NewEndpoint(cfg Config) *Endpoint {
 	e.host = channel.NewHost(channel.HostConfig{
 		PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, MaxPayloadSize: cfg.MaxOutboundPayload,
 		MaxRejoinParams: cfg.MaxRejoinParams, Logger: cfg.Logger,
-		System: cfg.System, Parent: cfg.Parent, ChildID: cfg.ChildID,
+		System: cfg.System, Parent: cfg.Parent, ChildID: cfg.ChildID, Events: cfg.Events,
 		Infrastructure: []supervisor.ChildSpec{{
 			ID:      "janitor",
 			Restart: supervisor.Permanent,
@@ -338,6 +340,10 @@ func (e *Endpoint) Err() error { return e.host.Err() }
 func (e *Endpoint) Supervise(ctx context.Context, spec supervisor.ChildSpec) (*actor.PID, error) {
 	return e.host.Supervise(ctx, spec)
 }
+
+// Events is Config.Events, for the endpoint's companions: a presence tracker started on the endpoint
+// reports its presences to them.
+func (e *Endpoint) Events() telemetry.Events { return e.cfg.Events }
 
 // Root is the root context of the endpoint's actor system (Config.System when given).
 func (e *Endpoint) Root() *actor.RootContext { return e.host.Root() }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/transport/serializer"
 	"github.com/pyrehq/pyre/transport/token"
 )
@@ -172,6 +173,13 @@ func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request, deadli
 			writePollStatus(w, status)
 		default:
 			writePoll(w, status, tok, msgs)
+			if f := ep.ev.MessagesSent; f != nil && len(msgs) > 0 {
+				n := 0
+				for _, m := range msgs {
+					n += len(m)
+				}
+				f(telemetry.MessagesSent{Conn: teleConn(c.getSession(), "longpoll"), Frames: len(msgs), Bytes: n})
+			}
 		}
 	case http.MethodPost:
 		c, _ := d.pollSession(r)
@@ -194,7 +202,7 @@ func (d *socketDef) openPoll(w http.ResponseWriter, r *http.Request) {
 	if v := r.Header.Values("X-Phoenix-AuthToken"); len(v) > 0 {
 		authToken = v[0]
 	}
-	ser, connected, err := d.accept(r, "longpoll", authToken)
+	ser, connected, took, err := d.accept(r, "longpoll", authToken)
 	var refused *refusal
 	switch {
 	case errors.As(err, &refused):
@@ -207,14 +215,21 @@ func (d *socketDef) openPoll(w http.ResponseWriter, r *http.Request) {
 	c := newPollConn(d, ser)
 	tok, err := ep.lp.signer.Sign(pollClaims{Node: ep.lp.node, Session: c.id})
 	if err != nil || !ep.trackPoll(c) {
+		ep.connected(nil, "longpoll", ser, took, telemetry.ResultError)
 		writePollStatus(w, http.StatusInternalServerError)
 		return
 	}
 	session, err := ep.host.Open(connected, c)
 	if err != nil {
-		c.end(channel.ErrClosed)
+		ep.connected(nil, "longpoll", ser, took, telemetry.ResultError)
+		c.end(channel.ErrClosed, channel.CloseServiceRestart)
 		writePollStatus(w, http.StatusInternalServerError)
 		return
+	}
+	// Reported before the session is visible to end, which reports its end once it is (else we do, below).
+	ep.connected(session, "longpoll", ser, took, telemetry.ResultOK)
+	if f := ep.ev.LongPollOpened; f != nil {
+		f(telemetry.LongPoll{Conn: teleConn(session, "longpoll")})
 	}
 	c.mu.Lock()
 	c.session = session
@@ -222,6 +237,7 @@ func (d *socketDef) openPoll(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	if ended { // closed while Open ran (Shutdown): the socket actor must hear it
 		session.Close()
+		c.reportEnd(session, false)
 		writePollStatus(w, http.StatusInternalServerError)
 		return
 	}
@@ -302,13 +318,15 @@ type pollConn struct {
 	polling  int           // GETs in progress: a session being polled does not expire
 	lastPoll time.Time     // when a GET last started or ended
 	ended    bool
+	code     channel.CloseCode // what it ended with, for telemetry
+	opened   int64             // unix nanoseconds when it opened, for telemetry
 }
 
 func newPollConn(d *socketDef, ser *codec) *pollConn {
 	return &pollConn{
 		ep: d.ep, def: d, id: randomID(16), ser: ser,
 		post: make(chan struct{}, 1), done: make(chan struct{}),
-		lastPoll: time.Now(),
+		lastPoll: time.Now(), opened: time.Now().UnixNano(),
 	}
 }
 
@@ -348,8 +366,12 @@ func (c *pollConn) enqueue(data []byte) error {
 		// A slow consumer: a client that stopped polling cannot grow memory. The session ends; its next
 		// request finds none (410).
 		c.queue, c.queued = nil, 0
+		s := c.session
 		c.mu.Unlock()
-		c.end(channel.ErrClosed)
+		if c.ep.ev.SlowConsumer != nil && s != nil {
+			c.ep.slow(s, "longpoll")
+		}
+		c.end(channel.ErrClosed, channel.CloseTryAgainLater)
 		return channel.ErrSlowConsumer
 	}
 	c.queue = append(c.queue, data)
@@ -364,8 +386,6 @@ func (c *pollConn) enqueue(data []byte) error {
 	return nil
 }
 
-// Close ends the session whatever the code: long-poll has no close frame. A waiting GET answers with what
-// is queued, or 410.
 // Queued is how many frames wait for the next GET (channel.Queuer).
 func (c *pollConn) Queued() int {
 	c.mu.Lock()
@@ -373,17 +393,20 @@ func (c *pollConn) Queued() int {
 	return len(c.queue)
 }
 
-func (c *pollConn) Close(channel.CloseCode) { c.end(channel.ErrClosed) }
+// Close ends the session whatever the code: long-poll has no close frame. A waiting GET answers with what
+// is queued, or 410.
+func (c *pollConn) Close(code channel.CloseCode) { c.end(channel.ErrClosed, code) }
 
 // end ends the session once: waiting GETs wake up, the session leaves the endpoint, and the socket actor
-// stops with reason (a no-op when it is the one closing).
-func (c *pollConn) end(reason error) {
+// stops with reason (a no-op when it is the one closing). code is what telemetry reports it ended with.
+func (c *pollConn) end(reason error, code channel.CloseCode) {
 	c.mu.Lock()
 	if c.ended {
 		c.mu.Unlock()
 		return
 	}
 	c.ended = true
+	c.code = code
 	c.openRoom()
 	s := c.session
 	// Frames nobody is waiting for (the last replies of a drained session) stay for the session's next
@@ -397,6 +420,18 @@ func (c *pollConn) end(reason error) {
 	c.ep.untrackPoll(c, keep)
 	if s != nil {
 		s.CloseWith(reason)
+		c.reportEnd(s, errors.Is(reason, ErrLongPollInactive))
+	}
+}
+
+// reportEnd reports the end of a session reported opened, once: by end, or by openPoll when end ran
+// before the session was set.
+func (c *pollConn) reportEnd(s *channel.Session, expired bool) {
+	if c.ep.ev.SocketDisconnected != nil {
+		c.ep.disconnected(s, "longpoll", c.code, c.opened)
+	}
+	if f := c.ep.ev.LongPollClosed; f != nil {
+		f(telemetry.LongPoll{Conn: teleConn(s, "longpoll"), Duration: time.Duration(time.Now().UnixNano() - c.opened), Expired: expired})
 	}
 }
 
@@ -517,7 +552,7 @@ func (c *pollConn) publish(r *http.Request, deadline time.Time) int {
 	case err != nil:
 		return http.StatusBadRequest
 	case len(body) > maxFrame/3*4+4: // room for one frame of MaxFrameSize, base64-encoded
-		c.end(channel.ErrClosed)
+		c.end(channel.ErrClosed, channel.CloseMessageTooBig)
 		return http.StatusRequestEntityTooLarge
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -534,18 +569,21 @@ func (c *pollConn) publish(r *http.Request, deadline time.Time) int {
 		var m *message.Message
 		if err == nil {
 			if len(f.data) > maxFrame {
-				c.end(channel.ErrClosed)
+				c.end(channel.ErrClosed, channel.CloseMessageTooBig)
 				return http.StatusRequestEntityTooLarge
 			}
 			m, err = c.ser.Decode(f.data, f.binary)
 		}
 		if err != nil {
 			ep.malformedFrame("longpoll", r.RemoteAddr, err)
-			c.end(channel.ErrClosed)
+			c.end(channel.ErrClosed, channel.CloseInternalError)
 			return http.StatusBadRequest
 		}
 		if c.awaitRoom(ctx) != nil {
 			return http.StatusRequestTimeout
+		}
+		if ep.ev.MessageReceived != nil {
+			ep.received(session, "longpoll", m.Topic, m.Event, len(f.data))
 		}
 		switch err := session.ReceiveContext(ctx, m); {
 		case errors.Is(err, channel.ErrConnClosed):
@@ -622,7 +660,7 @@ func (e *Endpoint) expirePolls(now time.Time, scratch []*pollConn) []*pollConn {
 	}
 	e.mu.Unlock()
 	for _, c := range expired {
-		c.end(ErrLongPollInactive)
+		c.end(ErrLongPollInactive, channel.CloseGoingAway)
 		e.forgetPoll(c) // an ended session kept for its last frames
 	}
 	clear(expired)

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/supervisor"
 )
 
@@ -34,6 +36,7 @@ type chanState struct {
 
 	incarnation int          // how many times the actor has started; written by the actor itself only
 	started     atomic.Int32 // incarnation, for Host.Actors (read from other goroutines)
+	everJoined  bool         // its first Join succeeded, so its end is reported (telemetry ChannelLeft); the actor's only
 
 	// Owned by the socket actor (the channel's supervisor).
 	restarts supervisor.Window
@@ -56,6 +59,8 @@ type chanExt struct {
 	monitors []monitorEntry      // Socket.Monitor
 	kept     map[string]any      // Socket.Keep: assigns for the next incarnations
 	sender   *actor.PID          // the requester of the foreign message being handled, until answered
+
+	endReason error // why the channel ends, for telemetry's ChannelLeft (setEndReason)
 }
 
 // joinHold collects the messages sent to a channel during one Join call. Not bounded apart from the
@@ -329,6 +334,7 @@ func (a *channelActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopped:
 		a.sock.endContext()
+		a.st.emitLeft()
 		a.st.conn.host.channels.Add(-1)
 		// Nothing of this channel stays reachable through its dead actor (issue 11); later messages find
 		// no state and are dropped (orphan).
@@ -439,6 +445,8 @@ func (a *channelActor) restart(ctx actor.Context) {
 	for _, e := range st.monitors() {
 		e.m.ChannelRestarting()
 	}
+	st.setEndReason(nil)
+	t0 := startTimer(st.conn.host.ev.ChannelRestarted != nil)
 	_, err, crashed, held := a.join(ctx)
 	if crashed == nil && err == nil {
 		st.joined.Store(true)
@@ -446,11 +454,17 @@ func (a *channelActor) restart(ctx actor.Context) {
 			e.m.ChannelRestarted()
 		}
 		st.conn.host.log.Info("pyre: channel restarted", "topic", st.topic, "incarnation", st.incarnation)
+		if f := st.conn.host.ev.ChannelRestarted; f != nil {
+			f(telemetry.ChannelRestarted{Channel: st.teleChannel(), Incarnation: st.incarnation, Duration: time.Since(t0)})
+		}
 		a.afterJoin(ctx, held)
 		return
 	}
 	if crashed != nil {
 		st.conn.host.log.Error("pyre: join crashed on restart", "topic", st.topic, "reason", crashed.Value)
+		st.setEndReason(crashed)
+	} else {
+		st.setEndReason(err)
 	}
 	// A rejoin that fails ends the channel as Phoenix would end a crashed one.
 	st.sub.close()
@@ -464,6 +478,7 @@ func (a *channelActor) restart(ctx actor.Context) {
 // start runs Join for a new channel.
 func (a *channelActor) start(ctx actor.Context) {
 	st := a.st
+	t0 := startTimer(st.conn.host.ev.ChannelJoined != nil)
 	reply, err, crashed, held := a.join(ctx)
 	ref := st.join.Ref
 	st.join = nil
@@ -500,6 +515,10 @@ func (a *channelActor) start(ctx actor.Context) {
 		_ = st.conn.out.Write(st.oldClose)
 		st.oldClose = nil
 	}
+	st.everJoined = status == message.StatusOK
+	if f := st.conn.host.ev.ChannelJoined; f != nil {
+		f(telemetry.ChannelJoined{Channel: st.teleChannel(), Duration: time.Since(t0), Result: joinResult(crashed, st.everJoined)})
+	}
 	if status != message.StatusOK {
 		a.finish(ctx)
 		return
@@ -524,8 +543,12 @@ func (a *channelActor) handleIn(ctx actor.Context, m *message.Message) {
 	a.sock.current = m
 	var rep Reply
 	var err error
+	t0 := startTimer(st.conn.host.ev.ChannelHandledIn != nil)
 	c := a.guard(func() { rep, err = a.user.HandleIn(a.sock, m.Event, m.Payload) })
 	a.sock.current = nil // the push is handled: nothing of it stays (ReplyRef copied its ref)
+	if f := st.conn.host.ev.ChannelHandledIn; f != nil {
+		f(telemetry.ChannelHandledIn{Channel: st.teleChannel(), Event: m.Event, Duration: time.Since(t0), Result: handledResult(c, rep)})
+	}
 	if c != nil {
 		a.exit(ctx, c, m)
 		return
@@ -581,6 +604,7 @@ func (a *channelActor) exit(ctx actor.Context, reason error, failed *message.Mes
 	a.done = true
 	a.abandon(ctx)
 	st := a.st
+	st.setEndReason(reason)
 	if c, ok := reason.(*CrashError); ok {
 		st.conn.host.log.Error("pyre: channel crashed", "topic", st.topic, "reason", c.Value)
 	}
@@ -602,6 +626,7 @@ func (a *channelActor) terminate(ctx actor.Context, reason error) {
 	}
 	a.st.sub.close()
 	a.st.unsubscribeAll()
+	a.st.setEndReason(reason)
 	a.callTerminate(reason)
 	a.finish(ctx)
 }
@@ -654,6 +679,7 @@ func (f *fastlane) Deliver(b *message.Broadcast) {
 	if _, ok := st.route.intercepts[b.Event]; ok {
 		if st.pendingOut.Add(1) > st.conn.host.maxPendingOut {
 			st.pendingOut.Add(-1)
+			st.emitSlow(telemetry.SlowHandleOut)
 			st.conn.out.Close(CloseTryAgainLater)
 			return
 		}
@@ -674,6 +700,7 @@ func (f *fastlane) Deliver(b *message.Broadcast) {
 		if len(f.pending) >= maxPendingJoin {
 			f.closed = true
 			f.pending = nil
+			st.emitSlow(telemetry.SlowJoin)
 			st.conn.out.Close(CloseTryAgainLater)
 		} else {
 			f.pending = append(f.pending, b)

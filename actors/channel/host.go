@@ -108,6 +108,9 @@ type Host struct {
 	stopSystem sync.Once
 	wg         sync.WaitGroup // one per running socket actor
 
+	ev          telemetry.Events // HostConfig.Events, guarded
+	infraFailed map[string]error // the last failure of each infrastructure child (the tree's turn only)
+
 	sockets  atomic.Int64
 	channels atomic.Int64
 	restarts atomic.Int64 // in-place channel restarts
@@ -140,6 +143,10 @@ func NewHost(cfg HostConfig) *Host {
 	}
 	if h.log == nil {
 		h.log = slog.Default()
+	}
+	h.ev = cfg.Events.Guarded(h.log)
+	if f := h.ev.Broadcast; f != nil {
+		h.ps.Observe(f)
 	}
 	if h.clock == nil {
 		h.clock = realClock{}
@@ -258,6 +265,7 @@ func (h *Host) treeEvent(ev supervisor.Event) {
 	case supervisor.IntensityExceeded:
 		h.log.Error("pyre: endpoint supervisor gave up", "reason", ev.Reason)
 	}
+	h.treeTelemetry(ev)
 }
 
 // socketEvent runs in the socket supervisor's turn when it learns why a socket actor exits, before
@@ -454,6 +462,9 @@ func (h *Host) Drain(ctx context.Context, batch int, interval time.Duration) err
 				return ctx.Err()
 			}
 		}
+		if f := h.ev.SocketDrain; f != nil {
+			f(telemetry.SocketDrain{Count: min(batch, len(all)-i), Total: len(all), Index: i / batch, Rounds: batches})
+		}
 		for _, cs := range all[i:min(i+batch, len(all))] {
 			h.root.Send(cs.pid, drain{})
 		}
@@ -579,6 +590,9 @@ func (s *Session) Close() { s.CloseWith(ErrClosed) }
 
 // PID is the socket actor's PID; its Id names the connection in telemetry events (telemetry.Conn.Socket).
 func (s *Session) PID() *actor.PID { return s.cs.pid }
+
+// ID is the connection's id topic ("" when anonymous), as Socket.ID.
+func (s *Session) ID() string { return s.cs.id }
 
 // Done is closed when the socket actor and all its channels have stopped.
 func (s *Session) Done() <-chan struct{} { return s.cs.stoppedChan() }

@@ -4,6 +4,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/supervisor"
 )
 
@@ -243,6 +244,8 @@ func (a *socketActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, 
 			}
 		}
 	}
+	st.setEndReason(why) // unless it restarts
+	st.emitCrashed(why)
 	if !supervisor.ShouldRestart(st.restartType(), why) {
 		a.giveUp(sup, e, supervisor.IsNormal(why))
 		return
@@ -250,11 +253,13 @@ func (a *socketActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, 
 	now := cs.host.clock.Now()
 	if st.restarts.Add(st.route.intensity, now) {
 		cs.host.log.Warn("pyre: channel restart intensity reached", "topic", st.topic, "reason", why)
+		st.emitEscalated(telemetry.ScopeChannel, why)
 		a.giveUp(sup, e, false)
 		return
 	}
 	if a.restarts.Add(cs.router.connIntensity, now) {
 		cs.host.log.Warn("pyre: connection restart intensity reached", "id", cs.id, "reason", why)
+		st.emitEscalated(telemetry.ScopeConnection, why)
 		a.giveUp(sup, e, false)
 		cs.setExit(supervisor.Shutdown(ErrTooManyRestarts))
 		cs.out.Close(CloseInternalError)

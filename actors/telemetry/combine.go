@@ -3,6 +3,7 @@ package telemetry
 import (
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -175,3 +176,6 @@ func StackSummary(stack []byte) string {
 	}
 	return b.String()
 }
+
+// IsZero reports whether e observes nothing.
+func (e Events) IsZero() bool { return reflect.ValueOf(e).IsZero() }

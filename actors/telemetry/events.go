@@ -81,9 +81,9 @@ type Events struct {
 	// local fan-out; other nodes report their own). Runs on the broadcaster's goroutine: a channel actor,
 	// your code calling Endpoint.Broadcast, the cluster's relay.
 	Broadcast func(Broadcast)
-	// PresenceJoined and PresenceLeft report presences (a key's first meta, its last one gone) as the
-	// tracker's diffs announce them (package actors/presence, presence.Config.Events). Runs in the
-	// tracker's actor.
+	// PresenceJoined and PresenceLeft report this node's presences (package actors/presence): a key's
+	// first meta on a topic, its last one gone. Runs on the goroutine of the change: the channel actor
+	// that called Track or Untrack, or that ended.
 	PresenceJoined func(Presence)
 	PresenceLeft   func(Presence)
 	// LongPollOpened and LongPollClosed report long-poll sessions. Closed comes once per Opened. Opened

@@ -106,7 +106,7 @@ func newApp() *app {
 	ep := transport.NewEndpoint(transport.Config{CheckOrigin: transport.AllowAllOrigins(), LongPollWindow: 2 * time.Second,
 		Events: dash.Events()})
 	ep.Socket("/socket", router)
-	tracker, err := presence.Start(context.Background(), ep, presence.Config{Events: dash.Events()})
+	tracker, err := presence.Start(context.Background(), ep, presence.Config{})
 	if err != nil {
 		panic(err)
 	}

@@ -67,7 +67,7 @@ func newApp(cfg config) *app {
 	a.dash = dashboard.New(dashboard.Config{Authorize: loopback, PhoenixJS: "/assets/phoenix.mjs", Logger: cfg.Logger})
 	a.endpoint = transport.NewEndpoint(transport.Config{Logger: cfg.Logger, Events: a.dash.Events()})
 	a.race = newRace(a.endpoint.Broadcast, cfg.Throttle, realClock())
-	tracker, err := presence.Start(context.Background(), a.endpoint, presence.Config{Logger: cfg.Logger, Events: a.dash.Events()})
+	tracker, err := presence.Start(context.Background(), a.endpoint, presence.Config{Logger: cfg.Logger})
 	if err != nil {
 		// Only a stopped endpoint refuses a child, and this one was just made.
 		panic("tapracer: " + err.Error())

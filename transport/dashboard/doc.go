@@ -24,8 +24,9 @@
 // # Mounting
 //
 // The dashboard needs the endpoint's events for its rates and crashes, so make it first, give its
-// Events to the endpoint (and to presence trackers), then Start it on the endpoint and mount it as a
-// subtree (it serves its page, script, style and socket under the mount path, wherever that is):
+// Events to the endpoint (presence trackers take them from there), then Start it on the endpoint and
+// mount it as a subtree (it serves its page, script, style and socket under the mount path, wherever
+// that is):
 //
 //	dash := dashboard.New(dashboard.Config{
 //		Authorize: func(r *http.Request) bool { return isAdmin(r) }, // nil: everyone

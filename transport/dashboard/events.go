@@ -7,9 +7,8 @@ import (
 )
 
 // Events is what the dashboard needs to hear from the endpoint it shows, for its rates, crashes,
-// slow-consumer cuts, presences and cluster nodes. Give it to the endpoint (transport.Config.Events) and to
-// a presence tracker (presence.Config.Events), with telemetry.Combine when you observe them otherwise
-// too. Each func is one atomic add, except for a crash (a short lock) and a member joining or leaving.
+// slow-consumer cuts, presences and cluster nodes. Give it to the endpoint (transport.Config.Events; its
+// presence trackers take them from there), with telemetry.Combine when you observe it otherwise too. Each func is one atomic add, except for a crash (a short lock) and a member joining or leaving.
 // Without it the page still shows the tree, the queues and the restarts (which it samples), and its
 // charts stay flat.
 func (d *Dashboard) Events() telemetry.Events {
