@@ -84,8 +84,9 @@ func (f *fixture) dial(t *testing.T, path string) *client.Conn {
 	return c
 }
 
-// waitSnapshot reads the page's updates until one satisfies ok, within a liveness bound.
-func waitSnapshot(t *testing.T, page *client.Channel, what string, ok func(Snapshot) bool) Snapshot {
+// waitSnapshot reads the page's updates until one satisfies ok, within a liveness bound, adding their
+// points to sum.
+func waitSnapshot(t *testing.T, page *client.Channel, sum *Point, what string, ok func(Snapshot) bool) Snapshot {
 	t.Helper()
 	deadline := time.After(15 * time.Second)
 	for {
@@ -104,6 +105,9 @@ func waitSnapshot(t *testing.T, page *client.Channel, what string, ok func(Snaps
 			if err := json.Unmarshal(m.Payload, &s); err != nil {
 				t.Fatal(err)
 			}
+			for _, p := range s.Rates {
+				sum.add(p)
+			}
 			if ok(s) {
 				return s
 			}
@@ -111,6 +115,14 @@ func waitSnapshot(t *testing.T, page *client.Channel, what string, ok func(Snaps
 			t.Fatalf("%s: no such update within 15 s", what)
 		}
 	}
+}
+
+func (sum *Point) add(p Point) {
+	sum.Connects += p.Connects
+	sum.Joins += p.Joins
+	sum.In += p.In
+	sum.Out += p.Out
+	sum.Crashes += p.Crashes
 }
 
 func group(s Snapshot, prefix string) ChannelGroup {
@@ -159,7 +171,11 @@ func TestLiveTreeAtThousandsOfChannels(t *testing.T) {
 	if err := json.Unmarshal(reply.Response, &joined); err != nil || joined.Points != 6000 || joined.Interval != 50 {
 		t.Fatalf("join reply %s: %v", reply.Response, err)
 	}
-	s := waitSnapshot(t, page, "3,000 channels", func(s Snapshot) bool { return s.Endpoint.Channels == conns*perConn })
+	var sum Point // the charts: the join reply's history, then each update's newest point
+	for _, p := range joined.History {
+		sum.add(p)
+	}
+	s := waitSnapshot(t, page, &sum, "3,000 channels", func(s Snapshot) bool { return s.Endpoint.Channels == conns*perConn })
 	if len(s.Channels) != maxGroups || group(s, "room:").Channels != conns*80 || group(s, "room:").Restart["transient"] != conns*80 ||
 		len(s.Sockets) != 1 || s.Sockets[0].Sockets != conns || s.Endpoint.Status != "running" || len(s.Infra) == 0 {
 		t.Fatalf("snapshot: %d groups, room: %+v, sockets %+v, endpoint %+v, infrastructure %+v",
@@ -169,10 +185,20 @@ func TestLiveTreeAtThousandsOfChannels(t *testing.T) {
 	if _, err := victim.Push(ctx, "crash", nil); err == nil {
 		t.Fatal("the crashing push was answered ok")
 	}
-	s = waitSnapshot(t, page, "the restart", func(s Snapshot) bool { return group(s, "room:").RecentRestarts == 1 })
+	s = waitSnapshot(t, page, &sum, "the restart and the crash", func(s Snapshot) bool {
+		return group(s, "room:").RecentRestarts == 1 && len(s.Crashes) == 1 && sum.Crashes == 1
+	})
 	if g := group(s, "room:"); g.MaxIncarnation != 2 || g.Restarted != 1 || len(s.Restarts) != 1 ||
 		s.Restarts[0].Topic != "room:0" || s.Restarts[0].Incarnation != 2 || s.Endpoint.Restarts != 1 {
 		t.Fatalf("after the crash: room: %+v, restarts %+v, endpoint %+v", g, s.Restarts, s.Endpoint)
+	}
+	if c := s.Crashes[0]; c.Topic != "room:0" || !strings.Contains(c.Reason, "crash requested") || !strings.Contains(c.Stack, "live_test.go") {
+		t.Fatalf("crash %+v", c)
+	}
+	// Every connection, join and push was counted; out counts the replies and the dashboard's own frames
+	// are not (its endpoint is another).
+	if sum.Connects != conns || sum.Joins != conns*perConn || sum.In < conns*perConn+1 || sum.Out < conns*perConn+1 {
+		t.Fatalf("rates summed %+v", sum)
 	}
 
 	r, err := page.Push(ctx, "group", map[string]string{"kind": "channels", "key": "room:"})
