@@ -6,6 +6,7 @@ const {Socket} = await import(document.documentElement.dataset.phoenix)
 const $ = (id) => document.getElementById(id)
 const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]))
 const num = (n) => Number(n || 0).toLocaleString("en")
+const plural = (n, one, many) => `${num(n)} ${n === 1 ? one : many}`
 const time = (ms) => new Date(ms).toLocaleTimeString("en-GB")
 
 const series = [
@@ -79,7 +80,9 @@ function drawCharts() {
     const vals = h.map((p) => p[key] || 0)
     const top = Math.max(1, ...vals)
     const total = vals.reduce((a, b) => a + b, 0)
-    const w = 300, ht = 64, n = state.points
+    // The last minute at least, the whole history once it is longer: a young history is not a flat line
+    // with a spike at its end.
+    const w = 300, ht = 64, n = Math.min(state.points, Math.max(60, vals.length))
     const x = (i) => (w * (n - vals.length + i) / (n - 1)).toFixed(1)
     const y = (v) => (ht - 2 - (ht - 4) * v / top).toFixed(1)
     const pts = vals.map((v, i) => `${x(i)},${y(v)}`).join(" ")
@@ -119,7 +122,7 @@ function drawTree() {
     `<span class="tag">queued ${num(g.queued)} · max ${num(g.max_queued)}</span>`,
     rowsTable(`sockets/${g.transport}`, ["socket", "id", "channels", "queued"], (r) => [r.id, r.socket, r.channels, r.queued]))).join("")
   const channels = s.channels.map((g) => node(`channels/${g.prefix}`,
-    `<span class="kind">${esc(g.prefix)}</span> <span class="n">${num(g.channels)}</span> channels on ${num(g.topics)} topics` +
+    `<span class="kind">${esc(g.prefix)}</span> <span class="n">${num(g.channels)}</span> channels on ${plural(g.topics, "topic", "topics")}` +
     restartTags(g.restart) +
     `<span class="tag${g.recent_restarts ? " warn" : ""}">restarts 5 min: ${num(g.recent_restarts)}</span>` +
     `<span class="tag">restarted ${num(g.restarted)} · max incarnation ${num(g.max_incarnation)}</span>`,
@@ -127,7 +130,7 @@ function drawTree() {
   const status = s.endpoint.status === "running" ? `<span class="tag">running</span>` : `<span class="tag warn">${esc(s.endpoint.status)}</span>`
   $("tree").innerHTML = node("endpoint",
     `<span class="kind">endpoint supervisor</span> ${status}<span class="tag">one_for_one</span>`,
-    node("infra", `<span class="kind">infrastructure</span> <span class="n">${s.infrastructure.length}</span> workers`, infra) +
+    node("infra", `<span class="kind">infrastructure</span> <span class="n">${s.infrastructure.length}</span> ${s.infrastructure.length === 1 ? "worker" : "workers"}`, infra) +
     node("sockets", `<span class="kind">socket supervisor</span> <span class="n">${num(s.endpoint.sockets)}</span> sockets <span class="tag">temporary children</span>`, sockets) +
     node("channels", `<span class="kind">channels</span> <span class="n">${num(s.endpoint.channels)}</span> <span class="muted">children of their socket actor, by topic prefix</span>`, channels))
 }
