@@ -120,7 +120,7 @@ function drawTree() {
   const sockets = s.sockets.map((g) => node(`sockets/${g.transport}`,
     `<span class="kind">${esc(g.transport)}</span> <span class="n">${num(g.sockets)}</span> sockets` +
     `<span class="tag">queued ${num(g.queued)} · max ${num(g.max_queued)}</span>`,
-    rowsTable(`sockets/${g.transport}`, ["socket", "id", "channels", "queued"], (r) => [r.id, r.socket, r.channels, r.queued]))).join("")
+    rowsTable(`sockets/${g.transport}`, ["actor", "socket id", "channels", "queued"], (r) => [r.id, r.socket, r.channels, r.queued]))).join("")
   const channels = s.channels.map((g) => node(`channels/${g.prefix}`,
     `<span class="kind">${esc(g.prefix)}</span> <span class="n">${num(g.channels)}</span> channels on ${plural(g.topics, "topic", "topics")}` +
     restartTags(g.restart) +
