@@ -101,7 +101,7 @@ func New(cfg Config) *Dashboard {
 
 // Start shows src (your endpoint): it starts the dashboard's own endpoint, which serves the page's
 // socket, and the sampling goroutine, which reads src's Stats and Actors once per Config.Interval while
-// a page is open (nothing but a few counters otherwise). Close stops both.
+// a page is open (nothing but a few counters otherwise). Close stops both. A nil src panics.
 func (d *Dashboard) Start(src Source) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -110,6 +110,8 @@ func (d *Dashboard) Start(src Source) error {
 		return ErrClosed
 	case d.started:
 		return ErrStarted
+	case src == nil:
+		panic("dashboard: Start with a nil Source")
 	}
 	router := channel.NewRouter(channel.ConnectFunc(func(url.Values, channel.ConnectInfo) (channel.Assigns, error) {
 		return channel.Assigns{}, nil // ServeHTTP has authorized the request
