@@ -131,7 +131,7 @@ function drawTree() {
   $("tree").innerHTML = node("endpoint",
     `<span class="kind">endpoint supervisor</span> ${status}<span class="tag">one_for_one</span>`,
     node("infra", `<span class="kind">infrastructure</span> <span class="n">${s.infrastructure.length}</span> ${s.infrastructure.length === 1 ? "worker" : "workers"}`, infra) +
-    node("sockets", `<span class="kind">socket supervisor</span> <span class="n">${num(s.endpoint.sockets)}</span> sockets <span class="tag">temporary children</span>`, sockets) +
+    node("sockets", `<span class="kind">socket supervisor</span> <span class="n">${num(s.endpoint.sockets)}</span> sockets <span class="tag">simple_one_for_one</span><span class="tag">temporary children</span>`, sockets) +
     node("channels", `<span class="kind">channels</span> <span class="n">${num(s.endpoint.channels)}</span> <span class="muted">children of their socket actor, by topic prefix</span>`, channels))
 }
 
