@@ -205,9 +205,9 @@ func TestScriptedSession(t *testing.T) {
 		once, r, err = a.Join(ctx, "once:1", nil)
 		return
 	})
-	crash(t, once) // restarted
-	crash(t, once) // past its intensity: phx_error
-	for msg := range once.Messages() {                                                               // closed after phx_error
+	crash(t, once)                     // restarted
+	crash(t, once)                     // past its intensity: phx_error
+	for msg := range once.Messages() { // closed after phx_error
 		_ = msg
 	}
 	if err := ep.Broadcast("room:1", "news", map[string]any{}); err != nil {
