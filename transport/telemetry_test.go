@@ -3,11 +3,14 @@ package transport
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/telemetry"
 )
 
@@ -158,4 +161,85 @@ func TestEventSequence(t *testing.T) {
 	if n := log.len(); n != seen {
 		t.Fatalf("%d more events: %q", n-seen, log.lines[seen:])
 	}
+}
+
+// A panic in an event func is recovered and logged: the connection, its channel and the runtime carry
+// on, and the other funcs still run.
+func TestEventPanicRecovered(t *testing.T) {
+	var buf lockedBuffer
+	joined := make(chan string, 4)
+	f := newFixture(t, Config{Logger: slog.New(slog.NewTextHandler(&buf, nil)), Events: telemetry.Events{
+		SocketConnected:  func(telemetry.SocketConnected) { panic("observer boom") },
+		ChannelJoined:    func(telemetry.ChannelJoined) { panic("observer boom") },
+		ChannelHandledIn: func(e telemetry.ChannelHandledIn) { joined <- e.Event },
+	}})
+	c := dial(t, f.srv, v2, nil)
+	c.send(`["1","1","room:1","phx_join",{}]`)
+	c.expect(`["1","1","room:1","phx_reply",{"response":{"joined":"room:1"},"status":"ok"}]`)
+	c.send(`["1","2","room:1","echo",{}]`)
+	c.expect(`["1","2","room:1","phx_reply",{"response":{},"status":"ok"}]`)
+	if e := <-joined; e != "echo" {
+		t.Fatalf("HandledIn got %q", e)
+	}
+	eventually(t, "the panic logged", func() bool {
+		return strings.Contains(buf.String(), "pyre: telemetry callback panicked") && strings.Contains(buf.String(), "observer boom")
+	})
+}
+
+// tracing reports its Socket.Context's trace context in its join reply, and whether the context of the
+// incarnation that crashed was cancelled.
+type tracing struct{ last *chan context.Context }
+
+func (tr *tracing) Join(s *channel.Socket, _ string, _ channel.Payload) (any, error) {
+	tc, ok := telemetry.TraceContextFrom(s.Context())
+	if s.Incarnation() > 1 {
+		*tr.last <- s.Context()
+	}
+	return map[string]any{"traceparent": tc.Traceparent, "tracestate": tc.Tracestate, "ok": ok, "live": s.Context().Err() == nil}, nil
+}
+
+func (tr *tracing) HandleIn(s *channel.Socket, event string, _ channel.Payload) (channel.Reply, error) {
+	*tr.last <- s.Context()
+	if event == "crash" {
+		panic("boom")
+	}
+	return channel.NoReply, channel.StopNormal
+}
+
+// Socket.Context carries the traceparent and tracestate of the upgrade request, and is cancelled when its
+// incarnation ends: at an in-place restart (the new one has its own), and when the channel ends.
+func TestSocketContextTrace(t *testing.T) {
+	ctxs := make(chan context.Context, 4)
+	router := channel.NewRouter(testSocket{})
+	router.Channel("trace:*", func() channel.Channel { return &tracing{last: &ctxs} })
+	ep := NewEndpoint(Config{})
+	ep.Socket("/socket", router)
+	srv := serve(t, ep)
+
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	h := http.Header{"Traceparent": {tp}, "Tracestate": {"a=1", "b=2"}}
+	c := dial(t, srv, v2, h)
+	c.send(`["1","1","trace:1","phx_join",{}]`)
+	c.expect(`["1","1","trace:1","phx_reply",{"response":{"traceparent":"` + tp + `","tracestate":"a=1,b=2","ok":true,"live":true},"status":"ok"}]`)
+	c.send(`["1","2","trace:1","crash",{}]`)
+	c.expect(`["1","2","trace:1","phx_reply",{"response":{"reason":"channel_crash"},"status":"error"}]`)
+	first, second := <-ctxs, <-ctxs // the crashed incarnation's, the restarted one's
+	if first.Err() == nil {
+		t.Fatal("the crashed incarnation's context is not cancelled")
+	}
+	if second.Err() != nil || first == second {
+		t.Fatal("the restarted incarnation has no live context of its own")
+	}
+	if tc, _ := telemetry.TraceContextFrom(second); tc.Traceparent != tp {
+		t.Fatalf("restarted: traceparent %q", tc.Traceparent)
+	}
+	c.send(`["1","3","trace:1","stop",{}]`)
+	c.expect(`["1","1","trace:1","phx_close",{}]`)
+	third := <-ctxs
+	eventually(t, "the ended channel's context cancelled", func() bool { return third.Err() != nil })
+
+	// No trace headers: a live context with no trace context.
+	plain := dial(t, srv, v2, nil)
+	plain.send(`["1","1","trace:2","phx_join",{}]`)
+	plain.expect(`["1","1","trace:2","phx_reply",{"response":{"traceparent":"","tracestate":"","ok":false,"live":true},"status":"ok"}]`)
 }
