@@ -30,7 +30,7 @@ func (cs *connState) teleConn() telemetry.Conn {
 
 // teleChannel names the channel in events.
 func (st *chanState) teleChannel() telemetry.Channel {
-	c := telemetry.Channel{Conn: st.conn.teleConn(), Topic: st.topic, Restart: st.restartType().String()}
+	c := telemetry.Channel{Conn: st.conn.teleConn(), Topic: st.topic, Restart: st.restartType().String(), Trace: st.conn.trace}
 	if st.pid != nil {
 		c.Channel = st.pid.Id
 	}

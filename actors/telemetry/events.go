@@ -125,6 +125,8 @@ type Channel struct {
 	Channel string
 	// Restart is the route's restart type: "permanent", "transient" or "temporary".
 	Restart string
+	// Trace is the connection's trace context (see channel.Socket.Context), nil when its request had none.
+	Trace *TraceContext
 }
 
 // SocketConnected is a connection accepted or refused by the socket handler.
