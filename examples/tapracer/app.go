@@ -11,10 +11,14 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/presence"
 	"github.com/pyrehq/pyre/examples/internal/chat"
 	"github.com/pyrehq/pyre/transport"
+	"github.com/pyrehq/pyre/transport/metrics"
 )
 
 // phoenixModule is where npm puts the official phoenix.js ES module, relative to the app directory.
@@ -61,7 +65,13 @@ func newApp(cfg config) *app {
 		static:  filepath.Join(cfg.Dir, "static"),
 		phoenix: filepath.Join(cfg.Dir, phoenixModule),
 	}
-	a.endpoint = transport.NewEndpoint(transport.Config{Logger: cfg.Logger})
+	// GET /metrics: Prometheus metrics on a registry of the app's own.
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Config{})
+	if err != nil {
+		panic("tapracer: " + err.Error())
+	}
+	a.endpoint = transport.NewEndpoint(transport.Config{Logger: cfg.Logger, Events: m.Events()})
 	a.race = newRace(a.endpoint.Broadcast, cfg.Throttle, realClock())
 	tracker, err := presence.Start(context.Background(), a.endpoint, presence.Config{Logger: cfg.Logger})
 	if err != nil {
@@ -84,6 +94,7 @@ func newApp(cfg config) *app {
 	mux.HandleFunc("GET /assets/phoenix.mjs", a.phoenixJS(a.phoenix, "text/javascript; charset=utf-8"))
 	mux.HandleFunc("GET /assets/phoenix.mjs.map", a.phoenixJS(a.phoenix+".map", "application/json"))
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	a.handler = mux
 	return a
 }

@@ -148,6 +148,9 @@ func New(reg prometheus.Registerer, cfg Config) (*Metrics, error) {
 	}
 	m.ws = m.transport("websocket")
 	m.lp = m.transport("longpoll")
+	for _, t := range []string{"websocket", "longpoll"} {
+		m.connections.WithLabelValues(t) // 0 from the start, not absent
+	}
 	return m, nil
 }
 
