@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 )
 
 // workChannel answers "slow" once its gate opens; it signals when a slow push starts.
@@ -79,7 +80,7 @@ func TestShutdownDrainsClientsToAnotherServer(t *testing.T) {
 	for i, c := range conns {
 		topic := fmt.Sprintf("work:%d", i)
 		c.expect(`["1","2","` + topic + `","phx_reply",{"response":{"i":` + fmt.Sprint(i) + `},"status":"ok"}]`)
-		if code := c.waitClosed(); code != uint16(channel.CloseServiceRestart) {
+		if code := c.waitClosed(); code != uint16(host.CloseServiceRestart) {
 			t.Fatalf("client %d: close code %d, want 1012", i, code)
 		}
 		if r := termA.get(topic); len(r) != 1 || !errors.Is(r[0], channel.ErrShutdown) {

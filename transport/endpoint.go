@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/transport/serializer"
@@ -80,7 +81,7 @@ type Config struct {
 	MaxInflight int
 	// MaxRejoinParams bounds the join params each channel keeps to re-run Join after an in-place restart
 	// (channel.WithRestart); a channel joined with larger params ends with phx_error on a crash, as in
-	// Phoenix. Zero value means channel.DefaultMaxRejoinParams (64 KiB); negative keeps none.
+	// Phoenix. Zero value means host.DefaultMaxRejoinParams (64 KiB); negative keeps none.
 	MaxRejoinParams int
 	// Logger receives connection and crash reports. Zero value means slog.Default(). Each line's message and
 	// attribute values are cut to 1 KB ("…(N bytes)" marks a cut): clients and panics control much of what
@@ -104,10 +105,10 @@ type Config struct {
 	// by the endpoint.
 	System *actor.ActorSystem
 	// Parent is a supervisor of yours under which the endpoint's tree runs, as a Permanent child named
-	// ChildID: when the endpoint gives up (channel.EndpointIntensity), Parent sees it exit with
+	// ChildID: when the endpoint gives up (host.EndpointIntensity), Parent sees it exit with
 	// supervisor.Shutdown(supervisor.ErrMaxIntensity) and applies its rules. A restart by Parent closes
 	// every open connection with 1011 (clients reconnect) and the new tree serves new ones. Zero value means
-	// the endpoint's tree runs at the root of System. See channel.HostConfig.Parent.
+	// the endpoint's tree runs at the root of System. See host.Config.Parent.
 	Parent *supervisor.Supervisor
 	// ChildID names the endpoint's tree among Parent's children. Zero value means "pyre".
 	ChildID string
@@ -171,7 +172,7 @@ func (c *Config) setDefaults() {
 // connection it accepted (Shutdown closes them).
 type Endpoint struct {
 	cfg  Config
-	host *channel.Host
+	host *host.Host
 
 	mu      sync.Mutex
 	sockets map[string]*socketDef // by mount path, e.g. "/socket"
@@ -211,7 +212,7 @@ func NewEndpoint(cfg Config) *Endpoint {
 	if !cfg.DisableLongPoll {
 		e.lp = newLongPoll(cfg.SecretKeyBase, cfg.LongPollWindow)
 	}
-	e.host = channel.NewHost(channel.HostConfig{
+	e.host = host.New(host.Config{
 		PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, MaxPayloadSize: cfg.MaxOutboundPayload,
 		MaxRejoinParams: cfg.MaxRejoinParams, Logger: cfg.Logger,
 		System: cfg.System, Parent: cfg.Parent, ChildID: cfg.ChildID,
@@ -303,10 +304,10 @@ func (e *Endpoint) LocalBroadcast(topic, event string, payload any) error {
 // Disconnect closes every connection whose socket id is id, with 1001 (phoenix.js reconnects).
 func (e *Endpoint) Disconnect(id string) error { return e.host.Disconnect(id) }
 
-// Stats counts an endpoint's connections, channels and actors (channel.Stats), and the connections it
+// Stats counts an endpoint's connections, channels and actors (host.Stats), and the connections it
 // closed for bad input since it started.
 type Stats struct {
-	channel.Stats
+	host.Stats
 	// MalformedFrames counts connections closed for a frame their serializer could not decode (1011 on a
 	// WebSocket, 400 on long-poll).
 	MalformedFrames int64 `json:"malformed_frames"`
@@ -323,11 +324,11 @@ func (e *Endpoint) Stats() Stats {
 }
 
 // Err is nil while the endpoint serves. It reports why the endpoint stopped on its own: its supervisor
-// gave up after infrastructure crashes past channel.EndpointIntensity (every connection was closed with
+// gave up after infrastructure crashes past host.EndpointIntensity (every connection was closed with
 // 1011; new ones get 503). Use it in health checks.
 func (e *Endpoint) Err() error { return e.host.Err() }
 
-// Supervise starts spec as an infrastructure child of the endpoint supervisor (see channel.Host.Supervise):
+// Supervise starts spec as an infrastructure child of the endpoint supervisor (see host.Host.Supervise):
 // package actors/presence starts its tracker this way.
 func (e *Endpoint) Supervise(ctx context.Context, spec supervisor.ChildSpec) (*actor.PID, error) {
 	return e.host.Supervise(ctx, spec)
@@ -336,9 +337,9 @@ func (e *Endpoint) Supervise(ctx context.Context, spec supervisor.ChildSpec) (*a
 // Root is the root context of the endpoint's actor system (Config.System when given).
 func (e *Endpoint) Root() *actor.RootContext { return e.host.Root() }
 
-// Actors lists the endpoint's live actors so that they can be killed on purpose (see channel.Host.Actors):
+// Actors lists the endpoint's live actors so that they can be killed on purpose (see host.Host.Actors):
 // pyrechaos.Population(endpoint) is a chaos.Population.
-func (e *Endpoint) Actors() []channel.Actor { return e.host.Actors() }
+func (e *Endpoint) Actors() []host.Actor { return e.host.Actors() }
 
 // ErrShuttingDown answers connections attempted during Shutdown.
 var ErrShuttingDown = errors.New("transport: endpoint shutting down")
@@ -360,7 +361,7 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 	e.mu.Unlock()
 	// Drain fails only when ctx ends first: then the host closes what is left at once.
 	_ = e.host.Drain(ctx, e.cfg.DrainBatchSize, e.cfg.DrainInterval)
-	if err := e.host.Shutdown(ctx, channel.CloseServiceRestart); err != nil {
+	if err := e.host.Shutdown(ctx, host.CloseServiceRestart); err != nil {
 		return err
 	}
 	done := make(chan struct{})
@@ -490,7 +491,7 @@ func (j *janitor) sweep(now time.Time) {
 	}
 	e.mu.Unlock()
 	for _, c := range j.idle {
-		c.Close(channel.CloseGoingAway) // never blocks: the connection's writer sends the close frame
+		c.Close(host.CloseGoingAway) // never blocks: the connection's writer sends the close frame
 	}
 	clear(j.idle)
 	if e.lp != nil {

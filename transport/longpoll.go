@@ -19,13 +19,14 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/transport/serializer"
 	"github.com/pyrehq/pyre/transport/token"
 )
 
 // The long-poll transport (transport/PROTOCOL.md §7), at path+"/longpoll" of every socket. A session is a socket
-// actor like a WebSocket connection's, with a pollConn as its channel.Conn: same router, channels, pubsub
+// actor like a WebSocket connection's, with a pollConn as its host.Conn: same router, channels, pubsub
 // and fastlane. Every answer is HTTP 200 with the logical status in a JSON body:
 //
 //	GET, no session (no, forged, expired token)  connect → {"messages":[],"status":410,"token":T}; refused → 403
@@ -283,7 +284,7 @@ func writePollJSON(w http.ResponseWriter, v any) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// pollConn is one long-poll session: the channel.Conn of its socket actor. Frames wait in a bounded queue
+// pollConn is one long-poll session: the host.Conn of its socket actor. Frames wait in a bounded queue
 // until a GET takes them all.
 type pollConn struct {
 	ep   *Endpoint
@@ -294,7 +295,7 @@ type pollConn struct {
 	done chan struct{} // closed when the session ends
 
 	mu       sync.Mutex
-	session  *channel.Session
+	session  *host.Session
 	queue    [][]byte
 	queued   int           // bytes in queue
 	waiter   chan struct{} // the newest waiting GET's wake-up; nil when none waits
@@ -366,7 +367,7 @@ func (c *pollConn) enqueue(data []byte) error {
 
 // Close ends the session whatever the code: long-poll has no close frame. A waiting GET answers with what
 // is queued, or 410.
-func (c *pollConn) Close(channel.CloseCode) { c.end(channel.ErrClosed) }
+func (c *pollConn) Close(host.CloseCode) { c.end(channel.ErrClosed) }
 
 // end ends the session once: waiting GETs wake up, the session leaves the endpoint, and the socket actor
 // stops with reason (a no-op when it is the one closing).
@@ -483,7 +484,7 @@ func (c *pollConn) awaitRoom(ctx context.Context) error {
 	}
 }
 
-func (c *pollConn) getSession() *channel.Session {
+func (c *pollConn) getSession() *host.Session {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.session

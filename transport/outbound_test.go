@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/message"
 )
 
@@ -332,7 +333,7 @@ func TestCloseWakesPausedReader(t *testing.T) {
 		}
 		return wc != nil && wc.paused.Load()
 	})
-	wc.Close(channel.CloseServiceRestart)
+	wc.Close(host.CloseServiceRestart)
 	eventually(t, "reader woken", func() bool { return !wc.paused.Load() })
 	_ = conn.Close()
 	<-sent

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
 	"github.com/pyrehq/pyre/supervisor/chaos/pyrechaos"
@@ -321,10 +322,10 @@ func TestEndpointGivesUp(t *testing.T) {
 	f := newFixture(t, Config{})
 	c := dial(t, f.srv, v2, nil)
 	joinOK(c, "1", "rs:e", `{}`)
-	for i := 0; i <= channel.EndpointIntensity.Max; i++ {
+	for i := 0; i <= host.EndpointIntensity.Max; i++ {
 		old := target(t, f.ep, chaos.Selector{Kinds: []chaos.Kind{chaos.Infrastructure}})
 		old.Exit(nil)
-		if i == channel.EndpointIntensity.Max {
+		if i == host.EndpointIntensity.Max {
 			break
 		}
 		eventually(t, "janitor restarted", func() bool {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/transport/serializer"
 )
@@ -155,7 +156,7 @@ func (c *wsConn) slowConsumer() {
 		c.mu.Unlock()
 		return
 	}
-	c.state, c.closeCode = wsClosing, channel.CloseTryAgainLater
+	c.state, c.closeCode = wsClosing, host.CloseTryAgainLater
 	c.queue, c.queuedBytes = nil, 0
 	c.wakeReader()
 	start := !c.writing
@@ -222,7 +223,7 @@ func (c *wsConn) wakeReader() {
 }
 
 // Close closes the connection with code after the frames already queued.
-func (c *wsConn) Close(code channel.CloseCode) {
+func (c *wsConn) Close(code host.CloseCode) {
 	c.mu.Lock()
 	if c.state != wsOpen {
 		c.mu.Unlock()
@@ -454,7 +455,7 @@ func (c *wsConn) writePooled(batch []outFrame) (rest []byte, err error) {
 func (c *wsConn) cutSlow() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.state != wsOpen && c.closeCode == channel.CloseTryAgainLater
+	return c.state != wsOpen && c.closeCode == host.CloseTryAgainLater
 }
 
 // goWrite runs a writer of c's own on a goroutine the endpoint's Shutdown waits for.

@@ -1,4 +1,4 @@
-package channel
+package host
 
 import (
 	"context"
@@ -83,8 +83,8 @@ func TestDrainAnswersInFlightThenCloses1012(t *testing.T) {
 	reasons := make(chan error, conns)
 	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
 	r.Channel("room:*", func() Channel { return &gatedChannel{gate: gate, started: started, reasons: reasons} })
-	h := NewHost(HostConfig{})
-	connected, err := r.Connect(nil, ConnectInfo{Transport: "websocket"})
+	h := New(Config{})
+	connected, err := Connect(r, nil, ConnectInfo{Transport: "websocket"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,8 +163,8 @@ func TestDrainBudgetExhausted(t *testing.T) {
 	reasons := make(chan error, 1)
 	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
 	r.Channel("room:*", func() Channel { return &gatedChannel{gate: gate, started: started, reasons: reasons} })
-	h := NewHost(HostConfig{})
-	connected, _ := r.Connect(nil, ConnectInfo{})
+	h := New(Config{})
+	connected, _ := Connect(r, nil, ConnectInfo{})
 	out := newDrainConn()
 	s, err := h.Open(connected, out)
 	if err != nil {
@@ -200,8 +200,8 @@ func TestReceiveBackpressure(t *testing.T) {
 	reasons := make(chan error, 1)
 	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
 	r.Channel("room:*", func() Channel { return &gatedChannel{gate: gate, started: started, reasons: reasons} })
-	h := NewHost(HostConfig{MaxInflight: 1})
-	connected, _ := r.Connect(nil, ConnectInfo{})
+	h := New(Config{MaxInflight: 1})
+	connected, _ := Connect(r, nil, ConnectInfo{})
 	out := newDrainConn()
 	s, err := h.Open(connected, out)
 	if err != nil {
