@@ -96,7 +96,7 @@ type Config struct {
 	DisableLongPoll bool
 	// LongPollWindow is how long a long-poll GET waits for frames before answering 204 and how long a POST
 	// may take to send its body and have its frames accepted (else 408: every read of a long-poll request
-	// body has this deadline); a session that no GET polled for 1.5 windows ends.
+	// body has this deadline); a long-poll connection that no GET polled for 1.5 windows ends.
 	// Zero value means 10 s, Phoenix's window_ms.
 	LongPollWindow time.Duration
 	// System is the actor system the endpoint's actors run on (yours, possibly clustered). Zero value means a
@@ -112,9 +112,9 @@ type Config struct {
 	Parent *supervisor.Supervisor
 	// ChildID names the endpoint's tree among Parent's children. Zero value means "pyre".
 	ChildID string
-	// SecretKeyBase signs long-poll session tokens (package transport/token: at least token.MinSecretLen
+	// SecretKeyBase signs long-poll connection tokens (package transport/token: at least token.MinSecretLen
 	// bytes, else NewEndpoint panics). Zero value means a random secret per Endpoint, which is enough: a
-	// session lives on the endpoint that issued its token (across nodes, route a client to the same node).
+	// connection lives on the endpoint that issued its token (across nodes, route a client to the same node).
 	SecretKeyBase string
 }
 
@@ -177,9 +177,9 @@ type Endpoint struct {
 	mu      sync.Mutex
 	sockets map[string]*socketDef // by mount path, e.g. "/socket"
 	conns   map[*wsConn]struct{}
-	polls   map[string]*pollConn // long-poll sessions by id
+	polls   map[string]*pollConn // long-poll connections by id
 	closing bool
-	readers sync.WaitGroup // one per connection read loop, and one per long-poll session
+	readers sync.WaitGroup // one per connection read loop, and one per long-poll connection
 	writers sync.WaitGroup // one per WebSocket writer goroutine of a connection's own (wsConn.goWrite)
 	flush   *flushPool     // writers shared by all connections
 	lp      *longPoll      // nil when long-poll is disabled

@@ -521,7 +521,7 @@ func TestGuaranteePushPayloadTypes(t *testing.T) {
 
 // G14. Long-poll carries the same frames in the same order as a WebSocket: the join reply before the
 // channel's pushes, a stop's reply, phx_close, then Terminate's push (Phoenix: one transport process per
-// session buffers what the socket pushes, in order).
+// connection buffers what the socket pushes, in order).
 func TestGuaranteeLongPollSameOrder(t *testing.T) {
 	f := auditFixture(t)
 	c := lpOpen(t, f.srv, lpParams)

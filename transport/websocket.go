@@ -275,7 +275,7 @@ func (wsHandler) OnPong(socket *gws.Conn, _ []byte) {
 
 func (wsHandler) OnClose(socket *gws.Conn, _ error) { connOf(socket).ended() }
 
-// wsConn is one WebSocket connection: it implements host.Conn with a bounded outbound queue drained by
+// wsConn is one WebSocket connection: it implements host.Conn with a bounded outbound queue emptied by
 // a writer that exists only while there is something to write (see the writer's comment above wsState).
 type wsConn struct {
 	ep       *Endpoint
