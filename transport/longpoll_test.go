@@ -187,6 +187,23 @@ func (c *lpClient) sync(ref string) {
 	c.expect(fmt.Sprintf(`[null,%q,"phoenix","phx_reply",{"response":{},"status":"ok"}]`, ref))
 }
 
+// quiet asserts that nothing more arrives: a heartbeat round trip (what c sent has reached its socket
+// actor), a barrier through every socket and channel actor of ep (Host.Sync), a heartbeat round trip again
+// whose reply must be the next frame (what the actors wrote is ahead of it in the same queue).
+func (c *lpClient) quiet(ep *Endpoint, tag string) {
+	c.t.Helper()
+	c.sync(tag + "-in")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := ep.host.Sync(ctx); err != nil {
+		c.t.Fatalf("the actors did not become idle: %v", err)
+	}
+	c.sync(tag + "-out")
+	if len(c.frames) != 0 {
+		c.t.Fatalf("unexpected frames %q", c.frames)
+	}
+}
+
 // until returns the frames received before want (which it consumes).
 func (c *lpClient) until(want string) []string {
 	c.t.Helper()
@@ -768,7 +785,7 @@ func TestLongPollConcurrentGETs(t *testing.T) {
 	if r1 := <-first; r1.Status != http.StatusNoContent || len(r1.Messages) != 0 {
 		t.Fatalf("older GET: %s, want 204 with no messages", r1.raw)
 	}
-	c.sync("after")
+	c.quiet(f.ep, "after")
 }
 
 func TestLongPollClientGoneEndsGET(t *testing.T) {
