@@ -348,7 +348,7 @@ var ErrShuttingDown = errors.New("transport: endpoint shutting down")
 // (503), then ends the open ones Config.DrainBatchSize at a time, Config.DrainInterval apart: each one's
 // channels answer the messages they already received, terminate with channel.ErrShutdown, and the
 // WebSocket closes with 1012 (Service Restart) after its queued frames, so clients reconnect, elsewhere if
-// they can; a long-poll session ends (a waiting GET answers with what is queued, or 410). The batches are
+// they can; a long-poll connection ends (a waiting GET answers with what is queued, or 410). The batches are
 // spread over at most 80 % of ctx's deadline when they would not fit. Whatever is still open when the
 // batches are done and ctx ends is closed at once with 1012. Shutdown returns when every socket and
 // channel actor and every connection goroutine (readers and writers) has ended, or ctx.Err() if ctx ends

@@ -107,6 +107,8 @@ type Host struct {
 	sockets  atomic.Int64
 	channels atomic.Int64
 	restarts atomic.Int64 // in-place channel restarts
+
+	onClose func() // tests: runs when Open starts refusing (close), so they need not poll for it
 }
 
 // EndpointIntensity is the endpoint supervisor's restart intensity: an infrastructure worker that crashes
@@ -498,6 +500,9 @@ func (h *Host) close() []*connState {
 	all := make([]*connState, 0, len(h.sessions))
 	for _, cs := range h.sessions {
 		all = append(all, cs)
+	}
+	if h.onClose != nil {
+		h.onClose()
 	}
 	return all
 }
