@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -235,6 +237,41 @@ func TestReceiveBackpressure(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := h.Shutdown(ctx, CloseServiceRestart); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A Shutdown whose ctx ends before the socket actors stop returns ctx.Err() and leaves no goroutine of its
+// own behind waiting for them (it would have no owner).
+func TestShutdownTimedOutLeavesNoWaiter(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	gate := make(chan struct{})
+	started := make(chan struct{}, 1)
+	reasons := make(chan error, 1)
+	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
+	r.Channel("room:*", func() Channel { return &gatedChannel{gate: gate, started: started, reasons: reasons} })
+	h := New(Config{})
+	connected, _ := Connect(r, nil, ConnectInfo{})
+	s, err := h.Open(connected, newDrainConn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Receive(&message.Message{JoinRef: "1", Ref: "1", Topic: "room:a", Event: message.EventJoin, Payload: message.EmptyObject})
+	s.Receive(&message.Message{JoinRef: "1", Ref: "2", Topic: "room:a", Event: "ping", Payload: message.EmptyObject})
+	<-started // the channel is stuck in HandleIn: its socket actor cannot stop
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := h.Shutdown(ctx, CloseServiceRestart); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Shutdown with its budget gone: %v", err)
+	}
+	buf := make([]byte, 1<<20)
+	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "host.(*Host).waitSockets") {
+		t.Errorf("a goroutine of Shutdown still waits for the socket actors:\n%s", stacks)
+	}
+	close(gate)
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	if err := h.Shutdown(sctx, CloseServiceRestart); err != nil {
 		t.Fatal(err)
 	}
 }

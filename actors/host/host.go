@@ -102,7 +102,8 @@ type Host struct {
 	sessions   map[string]*connState // by socket actor id
 	closing    bool
 	stopSystem sync.Once
-	wg         sync.WaitGroup // one per running socket actor
+	live       int           // running socket actors
+	idle       chan struct{} // closed once closing and no socket actor runs: what Drain and Shutdown wait for
 
 	sockets  atomic.Int64
 	channels atomic.Int64
@@ -132,6 +133,7 @@ func New(cfg Config) *Host {
 		maxRejoinParams: cfg.MaxRejoinParams,
 		maxSize:         cfg.MaxPayloadSize,
 		sessions:        make(map[string]*connState),
+		idle:            make(chan struct{}),
 	}
 	if h.ps == nil {
 		h.ps = pubsub.New(pubsub.Config{})
@@ -350,7 +352,7 @@ func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
 		h.mu.Unlock()
 		return nil, ErrHostClosed
 	}
-	h.wg.Add(1)
+	h.live++
 	h.mu.Unlock()
 	// The socket actor must not handle a frame before cs.pid is known: Session.Receive is only called
 	// after Open returns, and the actor itself starts idle.
@@ -361,7 +363,7 @@ func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
 		Shutdown: supervisor.BrutalKill,
 	})
 	if err != nil {
-		h.wg.Done()
+		h.socketDone()
 		return nil, fmt.Errorf("%w: %w", ErrHostClosed, err)
 	}
 	h.mu.Lock()
@@ -496,6 +498,9 @@ func (h *Host) Shutdown(ctx context.Context, code CloseCode) error {
 func (h *Host) close() []*connState {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if !h.closing && h.live == 0 {
+		close(h.idle)
+	}
 	h.closing = true
 	all := make([]*connState, 0, len(h.sessions))
 	for _, cs := range h.sessions {
@@ -507,12 +512,20 @@ func (h *Host) close() []*connState {
 	return all
 }
 
-// waitSockets waits until every socket actor (and so every channel actor) has stopped, or ctx ends.
+// socketDone counts a socket actor that stopped (or never started).
+func (h *Host) socketDone() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.live--; h.live == 0 && h.closing {
+		close(h.idle)
+	}
+}
+
+// waitSockets waits until every socket actor (and so every channel actor) has stopped, or ctx ends. It
+// starts no goroutine: one left waiting after ctx ended would have no owner.
 func (h *Host) waitSockets(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { h.wg.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-h.idle:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -87,7 +87,7 @@ func (a *socketActor) Receive(ctx actor.Context) {
 		a.cs.host.sockets.Add(-1)
 		a.cs.host.forget(a.cs)
 		a.cs.markStopped()
-		a.cs.host.wg.Done()
+		a.cs.host.socketDone()
 		a.channels, a.kick = channelTable{}, nil // nothing of its channels stays reachable through it
 		a.cs.syncs = nil
 	}
