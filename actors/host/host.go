@@ -176,18 +176,18 @@ func New(cfg Config) *Host {
 	if h.parent == nil {
 		h.tree, err = supervisor.Start(h.root, h.treeConfig())
 		if err != nil {
-			panic(fmt.Sprintf("channel: endpoint supervisor: %v", err))
+			panic(fmt.Sprintf("host: endpoint supervisor: %v", err))
 		}
 	} else {
 		if _, err = h.parent.StartChild(context.Background(), h.treeSpec()); err != nil {
-			panic(fmt.Sprintf("channel: endpoint supervisor under %q: %v", h.childID, err))
+			panic(fmt.Sprintf("host: endpoint supervisor under %q: %v", h.childID, err))
 		}
 		if h.tree, err = h.parent.Sub(context.Background(), h.childID); err != nil {
-			panic(fmt.Sprintf("channel: endpoint supervisor under %q: %v", h.childID, err))
+			panic(fmt.Sprintf("host: endpoint supervisor under %q: %v", h.childID, err))
 		}
 	}
 	if h.sockSup, err = h.tree.Sub(context.Background(), "sockets"); err != nil {
-		panic(fmt.Sprintf("channel: socket supervisor: %v", err))
+		panic(fmt.Sprintf("host: socket supervisor: %v", err))
 	}
 	return h
 }
@@ -334,7 +334,7 @@ func (h *Host) Stats() Stats {
 }
 
 // ErrHostClosed is returned by Open after Shutdown started.
-var ErrHostClosed = errors.New("channel: host shutting down")
+var ErrHostClosed = errors.New("host: shutting down")
 
 // Open starts the socket actor of an accepted connection. Frames read from out's client go to
 // Session.Receive; when the connection ends the transport calls Session.Close.
