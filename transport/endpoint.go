@@ -182,6 +182,7 @@ type Endpoint struct {
 	readers sync.WaitGroup // one per connection read loop, and one per long-poll connection
 	writers sync.WaitGroup // one per WebSocket writer goroutine of a connection's own (wsConn.goWrite)
 	flush   *flushPool     // writers shared by all connections
+	ended   chan struct{}  // closed once every reader and writer has ended; nil until Shutdown gets there
 	lp      *longPoll      // nil when long-poll is disabled
 
 	// The WebSocket read side (readguard.go).
@@ -352,8 +353,8 @@ var ErrShuttingDown = errors.New("transport: endpoint shutting down")
 // spread over at most 80 % of ctx's deadline when they would not fit. Whatever is still open when the
 // batches are done and ctx ends is closed at once with 1012. Shutdown returns when every socket and
 // channel actor and every connection goroutine (readers and writers) has ended, or ctx.Err() if ctx ends
-// first. A writer blocked on a client that does not read ends at its write deadline (Config.WriteTimeout).
-// It does not stop an http.Server: call the server's Shutdown first so no new requests arrive (long-poll
+// first; what is left goes on ending, and a later Shutdown waits for it. A writer blocked on a client that
+// does not read ends at its write deadline (Config.WriteTimeout). It does not stop an http.Server: call the server's Shutdown first so no new requests arrive (long-poll
 // GETs waiting then answer at once, so that it need not wait a window for them).
 func (e *Endpoint) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
@@ -364,15 +365,23 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 	if err := e.host.Shutdown(ctx, host.CloseServiceRestart); err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() {
-		// Once every read loop has ended, every connection is closing and takes no frame, so only a pool
-		// worker, mid-turn, could still start a writer: after the pool, the writers can be waited for.
-		e.readers.Wait()
-		e.flush.close()
-		e.writers.Wait()
-		close(done)
-	}()
+	// One waiter for the endpoint's life, which every Shutdown waits for: one whose ctx ended leaves it to
+	// the next (a goroutine per call would have no owner).
+	e.mu.Lock()
+	if e.ended == nil {
+		e.ended = make(chan struct{})
+		ended := e.ended
+		go func() {
+			// Once every read loop has ended, every connection is closing and takes no frame, so only a pool
+			// worker, mid-turn, could still start a writer: after the pool, the writers can be waited for.
+			e.readers.Wait()
+			e.flush.close()
+			e.writers.Wait()
+			close(ended)
+		}()
+	}
+	done := e.ended
+	e.mu.Unlock()
 	select {
 	case <-done:
 		return nil
