@@ -150,3 +150,20 @@ func TestStopWaitsForPublishWorkers(t *testing.T) {
 		t.Fatalf("%d publish workers left after Shutdown", len(tr.pubs))
 	}
 }
+
+// workers may be waited for while new workers start (a channel tracking while the tracker actor stops),
+// which a sync.WaitGroup forbids: Wait returns once none runs.
+func TestWorkersWaitWhileStarting(t *testing.T) {
+	var w workers
+	w.Wait() // none ever ran
+	for range 100 {
+		gate := make(chan struct{})
+		w.Go(func() { <-gate })
+		waited := make(chan struct{})
+		go func() { w.Wait(); close(waited) }()
+		w.Go(func() {}) // starts while Wait waits
+		close(gate)
+		<-waited
+		w.Wait()
+	}
+}
