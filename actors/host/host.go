@@ -333,9 +333,6 @@ func (h *Host) Stats() Stats {
 	return Stats{Sockets: s, Channels: c, Actors: s + c, Topics: h.ps.Topics(), Restarts: h.restarts.Load()}
 }
 
-// ErrHostClosed is returned by Open after Shutdown started.
-var ErrHostClosed = errors.New("host: shutting down")
-
 // Open starts the socket actor of an accepted connection. Frames read from out's client go to
 // Session.Receive; when the connection ends the transport calls Session.Close.
 func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
