@@ -71,6 +71,21 @@
 // stuck client holds a shared writer once at most. Every write has a deadline (Config.WriteTimeout).
 // Broadcast frames are encoded once per serializer and shared by every connection.
 //
+// # Observing
+//
+// Config.Events (package actors/telemetry) reports what happens: connections with their close codes,
+// messages in and out, joins, pushes, crashes, restarts, slow consumers, drains, long-poll sessions, as
+// Phoenix's telemetry does and more. Package transport/metrics makes Prometheus metrics of them, on a
+// registry you give:
+//
+//	reg := prometheus.NewRegistry()
+//	m, _ := metrics.New(reg, metrics.Config{})
+//	ep := transport.NewEndpoint(transport.Config{Events: m.Events()})
+//	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+//
+// A channel's callbacks reach the connection's trace context (the upgrade request's traceparent and
+// tracestate) through channel.Socket.Context.
+//
 // # Concurrency
 //
 // Endpoint is safe for concurrent use. Mount sockets (Endpoint.Socket) before serving.

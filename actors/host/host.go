@@ -110,7 +110,7 @@ type Host struct {
 	live       int           // running socket actors
 	idle       chan struct{} // closed once closing and no socket actor runs: what Drain and Shutdown wait for
 
-	ev          telemetry.Events // HostConfig.Events, guarded
+	ev          telemetry.Events // Config.Events, guarded
 	infraFailed map[string]error // the last failure of each infrastructure child (the tree's turn only)
 
 	sockets  atomic.Int64

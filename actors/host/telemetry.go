@@ -9,7 +9,7 @@ import (
 	"github.com/pyrehq/pyre/supervisor"
 )
 
-// Telemetry (HostConfig.Events). Each emission point is one statement guarded by a nil check of its
+// Telemetry (Config.Events). Each emission point is one statement guarded by a nil check of its
 // func, so an event nobody observes costs nothing more; what an observed event needs is built here.
 
 // startTimer returns the time now when on (the event is observed), else the zero time (no clock read).
