@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/telemetry"
 )
 
@@ -18,7 +19,7 @@ import (
 // a bad vsn, a refused origin or a refused Connect (RefuseError.Status when set).
 // took is how long Connect ran (measured only when telemetry's SocketConnected is observed); a refusal by
 // Connect or by a closing endpoint is reported to it here.
-func (d *socketDef) accept(r *http.Request, transport, authToken string) (ser *codec, connected *channel.Connected, took time.Duration, err error) {
+func (d *socketDef) accept(r *http.Request, transport, authToken string) (ser *codec, connected *host.Connected, took time.Duration, err error) {
 	ep := d.ep
 	query := r.URL.Query()
 	// Absent means 1.0.0; present, it must be one non-empty string (vsn[]=… is a list to Phoenix).
@@ -37,7 +38,7 @@ func (d *socketDef) accept(r *http.Request, transport, authToken string) (ser *c
 	if ep.ev.SocketConnected != nil {
 		start = time.Now()
 	}
-	connected, err = d.router.Connect(query, connectInfo(r, transport, authToken))
+	connected, err = host.Connect(d.router, query, connectInfo(r, transport, authToken))
 	if !start.IsZero() {
 		took = time.Since(start)
 	}

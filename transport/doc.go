@@ -2,7 +2,7 @@
 // WebSocket transport (gws, at path+"/websocket") and the long-poll transport (path+"/longpoll", see
 // longpoll.go) of every socket mounted on it, with the serializers of package transport/serializer (Phoenix's
 // V1 and V2 by default, a socket's own table with WithSerializers, chosen by the client's vsn), and hands
-// each connection or long-poll session to the channel runtime (package actors/channel).
+// each connection, WebSocket or long-poll, to the channel runtime (package actors/host).
 //
 // # Connection lifecycle
 //
@@ -70,6 +70,21 @@
 // within 50 ms gets writer goroutines of its own, so an idle connection costs no writer goroutine and a
 // stuck client holds a shared writer once at most. Every write has a deadline (Config.WriteTimeout).
 // Broadcast frames are encoded once per serializer and shared by every connection.
+//
+// # Observing
+//
+// Config.Events (package actors/telemetry) reports what happens: connections with their close codes,
+// messages in and out, joins, pushes, crashes, restarts, slow consumers, drains, long-poll sessions, as
+// Phoenix's telemetry does and more. Package transport/metrics makes Prometheus metrics of them, on a
+// registry you give:
+//
+//	reg := prometheus.NewRegistry()
+//	m, _ := metrics.New(reg, metrics.Config{})
+//	ep := transport.NewEndpoint(transport.Config{Events: m.Events()})
+//	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+//
+// A channel's callbacks reach the connection's trace context (the upgrade request's traceparent and
+// tracestate) through channel.Socket.Context.
 //
 // # Concurrency
 //

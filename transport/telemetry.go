@@ -3,7 +3,7 @@ package transport
 import (
 	"time"
 
-	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/telemetry"
 )
 
@@ -11,7 +11,7 @@ import (
 // check of its func; what an observed event needs is built here.
 
 // teleConn names a connection in events: session is nil before its socket actor runs.
-func teleConn(session *channel.Session, transport string) telemetry.Conn {
+func teleConn(session *host.Session, transport string) telemetry.Conn {
 	c := telemetry.Conn{Transport: transport}
 	if session != nil {
 		c.Socket, c.ID = session.PID().Id, session.ID()
@@ -20,7 +20,7 @@ func teleConn(session *channel.Session, transport string) telemetry.Conn {
 }
 
 // connected reports a connection attempt that reached the socket handler.
-func (e *Endpoint) connected(session *channel.Session, transport string, ser *codec, took time.Duration, result string) {
+func (e *Endpoint) connected(session *host.Session, transport string, ser *codec, took time.Duration, result string) {
 	if f := e.ev.SocketConnected; f != nil {
 		ev := telemetry.SocketConnected{Conn: teleConn(session, transport), Duration: took, Result: result}
 		if ser != nil {
@@ -31,7 +31,7 @@ func (e *Endpoint) connected(session *channel.Session, transport string, ser *co
 }
 
 // disconnected reports the end of a connection reported connected.
-func (e *Endpoint) disconnected(session *channel.Session, transport string, code channel.CloseCode, opened int64) {
+func (e *Endpoint) disconnected(session *host.Session, transport string, code host.CloseCode, opened int64) {
 	if f := e.ev.SocketDisconnected; f != nil {
 		f(telemetry.SocketDisconnected{Conn: teleConn(session, transport), Code: uint16(code), Duration: time.Duration(time.Now().UnixNano() - opened)})
 	}
@@ -45,14 +45,14 @@ func (c *wsConn) sent(frames, bytes int) {
 }
 
 // received reports a message decoded from a client.
-func (e *Endpoint) received(session *channel.Session, transport, topic, event string, size int) {
+func (e *Endpoint) received(session *host.Session, transport, topic, event string, size int) {
 	if f := e.ev.MessageReceived; f != nil {
 		f(telemetry.MessageReceived{Conn: teleConn(session, transport), Topic: topic, Event: event, Bytes: size})
 	}
 }
 
 // slow reports a connection cut as a slow consumer for its outbound queue.
-func (e *Endpoint) slow(session *channel.Session, transport string) {
+func (e *Endpoint) slow(session *host.Session, transport string) {
 	if f := e.ev.SlowConsumer; f != nil {
 		f(telemetry.SlowConsumer{Conn: teleConn(session, transport), Cause: telemetry.SlowQueue})
 	}

@@ -240,7 +240,7 @@ func (ps *PubSub) LocalBroadcastFrom(from Subscriber, b *message.Broadcast) int 
 // Observe calls f after each broadcast delivered on this node (by Broadcast, BroadcastFrom, LocalBroadcast
 // or a cluster adapter's LocalBroadcast), on the broadcaster's goroutine, with the number of local
 // subscribers it reached. One observer at a time: the last one given wins; nil removes it. A transport
-// Endpoint (channel.Host) sets it from its telemetry.Events.Broadcast.
+// Endpoint (host.Host) sets it from its telemetry.Events.Broadcast.
 func (ps *PubSub) Observe(f func(telemetry.Broadcast)) {
 	if f == nil {
 		ps.observer.Store(nil)

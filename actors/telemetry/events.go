@@ -6,7 +6,7 @@ import (
 
 // Events is Pyre's observer: one optional func per event, as Phoenix's :telemetry handlers. A nil func
 // costs its emission point one nil check and nothing else (the event value is not even built); set only
-// what you need. Give it in transport.Config.Events (or channel.HostConfig.Events, presence.Config.Events);
+// what you need. Give it in transport.Config.Events (or host.Config.Events, presence.Config.Events);
 // Combine runs several observers (metrics, a dashboard, your own) side by side.
 //
 // Every func runs synchronously on the goroutine named in its doc, usually an actor's turn: a slow func
@@ -65,7 +65,7 @@ type Events struct {
 	// whose write found the queue full: a channel actor, a publisher's goroutine (a broadcast), a writer.
 	SlowConsumer func(SlowConsumer)
 	// EndpointGaveUp reports the endpoint supervisor giving up after its infrastructure crashed past
-	// channel.EndpointIntensity: every connection closes with 1011. Runs in the supervisor's turn.
+	// host.EndpointIntensity: every connection closes with 1011. Runs in the supervisor's turn.
 	EndpointGaveUp func(EndpointGaveUp)
 	// InfrastructureRestarted reports a restart of an infrastructure actor (the janitor, a presence
 	// tracker...) by the endpoint supervisor. Runs in the supervisor's turn.
@@ -125,6 +125,8 @@ type Channel struct {
 	Channel string
 	// Restart is the route's restart type: "permanent", "transient" or "temporary".
 	Restart string
+	// Trace is the connection's trace context (see channel.Socket.Context), nil when its request had none.
+	Trace *TraceContext
 }
 
 // SocketConnected is a connection accepted or refused by the socket handler.
@@ -213,7 +215,7 @@ type ChannelEscalated struct {
 // Slow-consumer causes.
 const (
 	SlowQueue     = "queue"      // the outbound queue overflowed (transport.Config.MaxQueueMessages/MaxQueueBytes)
-	SlowHandleOut = "handle_out" // intercepted broadcasts piled up (channel.HostConfig.MaxPendingOut)
+	SlowHandleOut = "handle_out" // intercepted broadcasts piled up (host.Config.MaxPendingOut)
 	SlowJoin      = "join"       // broadcasts piled up while a join reply was being sent
 )
 
@@ -277,6 +279,7 @@ type LongPoll struct {
 // Member is a cluster node joining or leaving.
 type Member struct {
 	ID      string // the node's id
+	Name    string // its name as peers show it (a host name), "" when unnamed
 	Address string // its cluster address, "host:port"
 	Members int    // nodes in the cluster after the change, this one included
 }

@@ -13,14 +13,19 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/presence"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/examples/internal/chat"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
 	"github.com/pyrehq/pyre/supervisor/chaos/pyrechaos"
+
 	"github.com/pyrehq/pyre/transport"
 	"github.com/pyrehq/pyre/transport/dashboard"
+	"github.com/pyrehq/pyre/transport/metrics"
 	"github.com/pyrehq/pyre/transport/token"
 )
 
@@ -102,11 +107,17 @@ func newApp() *app {
 
 	// Long-poll (/socket/longpoll) with a 2 s window instead of Phoenix's 10 s: an idle session expires
 	// after 3 s, which the phoenix.js suite waits for.
+	// GET /metrics: Prometheus metrics on a registry of the app's own; /dashboard/: the live dashboard.
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Config{})
+	if err != nil {
+		panic(err)
+	}
 	dash := dashboard.New(dashboard.Config{Authorize: loopback, PhoenixJS: "/assets/phoenix.mjs"})
 	ep := transport.NewEndpoint(transport.Config{CheckOrigin: transport.AllowAllOrigins(), LongPollWindow: 2 * time.Second,
-		Events: dash.Events()})
+		Events: telemetry.Combine(m.Events(), dash.Events())})
 	ep.Socket("/socket", router)
-	tracker, err := presence.Start(context.Background(), ep, presence.Config{})
+	tracker, err = presence.Start(context.Background(), ep, presence.Config{})
 	if err != nil {
 		panic(err)
 	}
@@ -134,6 +145,7 @@ func newApp() *app {
 	a.mux.HandleFunc("GET /health", a.health)
 	a.mux.HandleFunc("GET /stats", a.stats)
 	a.mux.HandleFunc("GET /chaos/kill", a.kill)
+	a.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return a
 }
 

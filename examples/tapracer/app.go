@@ -12,11 +12,16 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/presence"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/examples/internal/chat"
 	"github.com/pyrehq/pyre/transport"
 	"github.com/pyrehq/pyre/transport/dashboard"
+	"github.com/pyrehq/pyre/transport/metrics"
 )
 
 // phoenixModule is where npm puts the official phoenix.js ES module, relative to the app directory.
@@ -64,8 +69,14 @@ func newApp(cfg config) *app {
 		static:  filepath.Join(cfg.Dir, "static"),
 		phoenix: filepath.Join(cfg.Dir, phoenixModule),
 	}
+	// GET /metrics: Prometheus metrics on a registry of the app's own; /dashboard/: the live dashboard.
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Config{})
+	if err != nil {
+		panic("tapracer: " + err.Error())
+	}
 	a.dash = dashboard.New(dashboard.Config{Authorize: loopback, PhoenixJS: "/assets/phoenix.mjs", Logger: cfg.Logger})
-	a.endpoint = transport.NewEndpoint(transport.Config{Logger: cfg.Logger, Events: a.dash.Events()})
+	a.endpoint = transport.NewEndpoint(transport.Config{Logger: cfg.Logger, Events: telemetry.Combine(m.Events(), a.dash.Events())})
 	a.race = newRace(a.endpoint.Broadcast, cfg.Throttle, realClock())
 	tracker, err := presence.Start(context.Background(), a.endpoint, presence.Config{Logger: cfg.Logger})
 	if err != nil {
@@ -92,6 +103,7 @@ func newApp(cfg config) *app {
 	mux.HandleFunc("GET /assets/phoenix.mjs.map", a.phoenixJS(a.phoenix+".map", "application/json"))
 	mux.Handle("/dashboard/", a.dash)
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	a.handler = mux
 	return a
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/transport"
 )
 
@@ -22,7 +23,7 @@ const Topic = "pyre:dashboard"
 // Source is what the dashboard shows: *transport.Endpoint is one.
 type Source interface {
 	Stats() transport.Stats
-	Actors() []channel.Actor
+	Actors() []host.Actor
 	Err() error
 }
 

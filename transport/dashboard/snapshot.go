@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/transport"
 )
 
@@ -157,11 +157,11 @@ const maxRecent = 1000
 
 // observe records the restarts that happened since the last sample (an incarnation that grew) and forgets
 // the channels that are gone.
-func (l *restartLog) observe(now time.Time, actors []channel.Actor) {
+func (l *restartLog) observe(now time.Time, actors []host.Actor) {
 	next := make(map[string]int, len(l.seen))
 	for i := range actors {
 		a := &actors[i]
-		if a.Kind != channel.ChannelActor {
+		if a.Kind != host.ChannelActor {
 			continue
 		}
 		next[a.ID] = a.Incarnation
@@ -194,7 +194,7 @@ func (l *restartLog) trim(now time.Time) {
 }
 
 // build aggregates one sample. It is a pure function of its inputs.
-func build(now time.Time, st transport.Stats, status string, actors []channel.Actor, recent []RestartRow) *tree {
+func build(now time.Time, st transport.Stats, status string, actors []host.Actor, recent []RestartRow) *tree {
 	t := &tree{
 		snap: Snapshot{
 			At: now.UnixMilli(),
@@ -209,11 +209,11 @@ func build(now time.Time, st transport.Stats, status string, actors []channel.Ac
 	perSocket := map[string]int{} // socket id → channels
 	for _, a := range actors {
 		switch a.Kind {
-		case channel.InfrastructureActor:
+		case host.InfrastructureActor:
 			if len(t.snap.Infra) < maxInfra {
 				t.snap.Infra = append(t.snap.Infra, InfraRow{Child: a.Child, PID: a.ID})
 			}
-		case channel.ChannelActor:
+		case host.ChannelActor:
 			if a.SocketID != "" {
 				perSocket[a.SocketID]++
 			}
@@ -227,13 +227,13 @@ func build(now time.Time, st transport.Stats, status string, actors []channel.Ac
 	return t
 }
 
-func socketGroups(actors []channel.Actor, perSocket map[string]int) (map[string]Group, []SocketGroup, Queues) {
+func socketGroups(actors []host.Actor, perSocket map[string]int) (map[string]Group, []SocketGroup, Queues) {
 	var q Queues
 	by := map[string]*SocketGroup{}
 	rows := map[string]*topRows{}
 	for i := range actors {
 		a := &actors[i]
-		if a.Kind != channel.SocketActor {
+		if a.Kind != host.SocketActor {
 			continue
 		}
 		tr := a.Transport
@@ -280,7 +280,7 @@ func socketGroups(actors []channel.Actor, perSocket map[string]int) (map[string]
 	return groups, list, q
 }
 
-func channelGroups(actors []channel.Actor, recent []RestartRow) (map[string]Group, []ChannelGroup) {
+func channelGroups(actors []host.Actor, recent []RestartRow) (map[string]Group, []ChannelGroup) {
 	type acc struct {
 		g      ChannelGroup
 		topics map[string]struct{}
@@ -289,7 +289,7 @@ func channelGroups(actors []channel.Actor, recent []RestartRow) (map[string]Grou
 	by := map[string]*acc{}
 	for i := range actors {
 		a := &actors[i]
-		if a.Kind != channel.ChannelActor {
+		if a.Kind != host.ChannelActor {
 			continue
 		}
 		p := prefix(a.Topic)

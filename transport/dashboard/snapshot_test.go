@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/transport"
 )
@@ -27,15 +27,15 @@ func TestPrefix(t *testing.T) {
 }
 
 // fakeActors is 10k sockets with one channel each: 9,000 on room:, the rest on 100 prefixes of 10.
-func fakeActors(n int) []channel.Actor {
-	out := []channel.Actor{{Kind: channel.InfrastructureActor, ID: "pubsub", Child: "pubsub"}}
+func fakeActors(n int) []host.Actor {
+	out := []host.Actor{{Kind: host.InfrastructureActor, ID: "pubsub", Child: "pubsub"}}
 	for i := range n {
 		sock := fmt.Sprintf("user:%d", i)
 		tr := "websocket"
 		if i%10 == 0 {
 			tr = "longpoll"
 		}
-		out = append(out, channel.Actor{Kind: channel.SocketActor, ID: fmt.Sprintf("s%d", i), SocketID: sock, Transport: tr, Queued: i % 7})
+		out = append(out, host.Actor{Kind: host.SocketActor, ID: fmt.Sprintf("s%d", i), SocketID: sock, Transport: tr, Queued: i % 7})
 		topic := fmt.Sprintf("room:%d", i%900)
 		if i >= n*9/10 {
 			topic = fmt.Sprintf("p%d:%d", i%100, i)
@@ -44,7 +44,7 @@ func fakeActors(n int) []channel.Actor {
 		if i%1000 == 0 {
 			inc = 3
 		}
-		out = append(out, channel.Actor{Kind: channel.ChannelActor, ID: fmt.Sprintf("c%d", i), Topic: topic, SocketID: sock,
+		out = append(out, host.Actor{Kind: host.ChannelActor, ID: fmt.Sprintf("c%d", i), Topic: topic, SocketID: sock,
 			Restart: supervisor.Transient, Incarnation: inc})
 	}
 	return out
@@ -55,7 +55,7 @@ func fakeActors(n int) []channel.Actor {
 func TestBuildBoundedAt10k(t *testing.T) {
 	const n = 10_000
 	now := time.Unix(1000, 0)
-	tr := build(now, transport.Stats{Stats: channel.Stats{Sockets: n, Channels: n}}, "running", fakeActors(n), nil)
+	tr := build(now, transport.Stats{Stats: host.Stats{Sockets: n, Channels: n}}, "running", fakeActors(n), nil)
 	s := tr.snap
 	if len(s.Channels) != maxGroups || s.Channels[maxGroups-1].Prefix != otherGroup {
 		t.Fatalf("%d channel groups, the last %q; want %d, the last %q", len(s.Channels), s.Channels[len(s.Channels)-1].Prefix, maxGroups, otherGroup)
@@ -98,17 +98,17 @@ func TestBuildBoundedAt10k(t *testing.T) {
 func TestRestartLog(t *testing.T) {
 	var l restartLog
 	t0 := time.Unix(1000, 0)
-	ch := func(id string, inc int) channel.Actor {
-		return channel.Actor{Kind: channel.ChannelActor, ID: id, Topic: "room:" + id, Incarnation: inc}
+	ch := func(id string, inc int) host.Actor {
+		return host.Actor{Kind: host.ChannelActor, ID: id, Topic: "room:" + id, Incarnation: inc}
 	}
-	l.observe(t0, []channel.Actor{ch("a", 1), ch("b", 2)}) // b restarted once before we saw it
-	l.observe(t0.Add(time.Second), []channel.Actor{ch("a", 3), ch("b", 2)})
+	l.observe(t0, []host.Actor{ch("a", 1), ch("b", 2)}) // b restarted once before we saw it
+	l.observe(t0.Add(time.Second), []host.Actor{ch("a", 3), ch("b", 2)})
 	got := fmt.Sprint(l.recent)
 	want := fmt.Sprint([]RestartRow{{1000_000, "room:b", 2}, {1001_000, "room:a", 2}, {1001_000, "room:a", 3}})
 	if got != want {
 		t.Fatalf("recent %s, want %s", got, want)
 	}
-	l.observe(t0.Add(restartWindow+1500*time.Millisecond), []channel.Actor{ch("b", 2)})
+	l.observe(t0.Add(restartWindow+1500*time.Millisecond), []host.Actor{ch("b", 2)})
 	if len(l.recent) != 0 || len(l.seen) != 1 {
 		t.Fatalf("after the window: recent %v, seen %v", l.recent, l.seen)
 	}
@@ -138,7 +138,7 @@ func TestHistoryRing(t *testing.T) {
 // The sampler's work per sample at 10k sockets and 10k channels, once Actors has listed them.
 func BenchmarkBuild10k(b *testing.B) {
 	actors := fakeActors(10_000)
-	st := transport.Stats{Stats: channel.Stats{Sockets: 10_000, Channels: 10_000}}
+	st := transport.Stats{Stats: host.Stats{Sockets: 10_000, Channels: 10_000}}
 	var l restartLog
 	for b.Loop() {
 		l.observe(time.Unix(1000, 0), actors)

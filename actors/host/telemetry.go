@@ -1,14 +1,15 @@
-package channel
+package host
 
 import (
 	"errors"
 	"time"
 
+	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/supervisor"
 )
 
-// Telemetry (HostConfig.Events). Each emission point is one statement guarded by a nil check of its
+// Telemetry (Config.Events). Each emission point is one statement guarded by a nil check of its
 // func, so an event nobody observes costs nothing more; what an observed event needs is built here.
 
 // startTimer returns the time now when on (the event is observed), else the zero time (no clock read).
@@ -30,7 +31,7 @@ func (cs *connState) teleConn() telemetry.Conn {
 
 // teleChannel names the channel in events.
 func (st *chanState) teleChannel() telemetry.Channel {
-	c := telemetry.Channel{Conn: st.conn.teleConn(), Topic: st.topic, Restart: st.restartType().String()}
+	c := telemetry.Channel{Conn: st.conn.teleConn(), Topic: st.topic, Restart: st.restartType().String(), Trace: st.conn.trace}
 	if st.pid != nil {
 		c.Channel = st.pid.Id
 	}
@@ -68,7 +69,7 @@ func (st *chanState) emitCrashed(reason error) {
 		return
 	}
 	ev := telemetry.ChannelCrashed{Channel: st.teleChannel(), Incarnation: st.incarnation, Reason: reason}
-	var c *CrashError
+	var c *channel.CrashError
 	if errors.As(reason, &c) && c.Stack != nil {
 		ev.Stack = telemetry.StackSummary(c.Stack)
 	}
@@ -88,7 +89,7 @@ func (st *chanState) emitSlow(cause string) {
 }
 
 // joinResult is ChannelJoined's Result.
-func joinResult(crashed *CrashError, ok bool) string {
+func joinResult(crashed *channel.CrashError, ok bool) string {
 	switch {
 	case crashed != nil:
 		return telemetry.ResultCrash
@@ -123,12 +124,12 @@ func (h *Host) treeTelemetry(ev supervisor.Event) {
 }
 
 // handledResult is ChannelHandledIn's Result.
-func handledResult(c *CrashError, rep Reply) string {
+func handledResult(c *channel.CrashError, rep channel.Reply) string {
 	switch {
 	case c != nil:
 		return telemetry.ResultCrash
 	case rep.IsNoReply():
 		return telemetry.ResultNone
 	}
-	return rep.status
+	return rep.Status()
 }
