@@ -1,5 +1,5 @@
 // Package presence tracks who is online in each topic, compatible with Phoenix.Presence and the
-// phoenix.js Presence class (PROTOCOL.md §8).
+// phoenix.js Presence class (transport/PROTOCOL.md §8).
 //
 // A Tracker is started once per endpoint (Start) as an infrastructure actor under the endpoint
 // supervisor. Channels call Track, Update and Untrack from their callbacks; each meta gains a unique
