@@ -29,12 +29,16 @@ import (
 
 // Subscriber receives broadcasts. Deliver must return quickly and never block: queue, or drop and report.
 type Subscriber interface {
+	// Deliver hands b to the subscriber, on the publisher's goroutine. b is shared by every subscriber:
+	// read it, never modify it.
 	Deliver(b *message.Broadcast)
 }
 
 // Adapter carries broadcasts to other nodes. Broadcast must not block; the adapter calls LocalBroadcast on
 // the receiving node's PubSub for each broadcast it gets from elsewhere.
 type Adapter interface {
+	// Broadcast sends b to the other nodes, after it was delivered locally. An error is returned to the
+	// publisher (PubSub.Broadcast); the local delivery stands.
 	Broadcast(b *message.Broadcast) error
 }
 

@@ -11,6 +11,7 @@ import (
 
 // Runtime lists its live actors: *transport.Endpoint and *channel.Host are Runtimes.
 type Runtime interface {
+	// Actors lists the runtime's live socket, channel and infrastructure actors.
 	Actors() []channel.Actor
 }
 
