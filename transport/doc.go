@@ -27,6 +27,17 @@
 // subscribers, and Endpoint.Disconnect closes every connection of a socket id (channel.Identifier) with
 // 1001, as Phoenix's "disconnect" broadcast.
 //
+// # Guarantees
+//
+// What a client observes is what Phoenix 1.8 sends, frame for frame (transport/PROTOCOL.md §11 lists each
+// rule with its Phoenix source and its test). In short: a join reply precedes every push and broadcast of
+// its channel; replies come in the order of the pushes they answer; broadcasts from one sender arrive in
+// the order sent; a leave is answered, then phx_close, then what Terminate pushes; a crash sends
+// phx_error after Terminate (or, on a route that restarts, only the crashed push's error reply); long-poll
+// carries the same frames in the same order. A connection's bad input or slowness ends that connection
+// only, with a defined close code; nothing a client sends can block another client or grow memory past
+// the limits below.
+//
 // # Connection lifecycle
 //
 // Everything that can refuse a connection happens before the upgrade, so refusals are HTTP statuses:
