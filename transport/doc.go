@@ -2,9 +2,9 @@
 // WebSocket transport (gws, at path+"/websocket") and the long-poll transport (path+"/longpoll") of every
 // socket mounted on it, with the serializers of package transport/serializer (Phoenix's V1 and V2 by
 // default, a socket's own table with WithSerializers, chosen by the client's vsn), and hands each
-// connection or long-poll session to the channel runtime: a socket actor per connection, a channel actor
-// per joined topic (package actors/channel is the API channels are written against). The wire protocol and
-// the server behaviour it reproduces are transport/PROTOCOL.md.
+// connection, WebSocket or long-poll, to the channel runtime (package actors/host): a socket actor per
+// connection, a channel actor per joined topic (package actors/channel is the API channels are written
+// against). The wire protocol and the server behaviour it reproduces are transport/PROTOCOL.md.
 //
 //	router := channel.NewRouter(nil) // or a SocketHandler that authenticates connections
 //	router.Channel("room:*", func() channel.Channel { return &Room{} })
@@ -136,7 +136,7 @@
 //
 // Every actor runs under a supervisor with Erlang/OTP semantics (package supervisor):
 //
-//	endpoint supervisor   one_for_one, channel.EndpointIntensity; past it every child is terminated and
+//	endpoint supervisor   one_for_one, host.EndpointIntensity; past it every child is terminated and
 //	 │                    Endpoint.Err reports why (connections close with 1011, new ones get 503)
 //	 ├─ janitor           permanent worker: closes idle connections (1001)
 //	 ├─ (presence, …)     infrastructure actors started with Endpoint.Supervise
