@@ -2,6 +2,16 @@
 // channel actors, and pubsub: payloads, refs, messages and broadcasts. It knows nothing of JSON frames or
 // WebSockets; serializers in transport/ turn these values into frames and back.
 //
+// Channel code meets Payload (as channel.Payload: Decode it, or pass values that PayloadOf encodes);
+// serializers, transports and pubsub adapters meet the rest:
+//
+//	p, err := message.PayloadOf(map[string]string{"body": "hi"}) // JSON; message.Binary(b) for bytes
+//	b := message.NewBroadcast("room:lobby", "shout", p)
+//	frame, err := b.Encoded(s.Slot(), func(b *message.Broadcast) ([]byte, error) { // once per serializer s
+//		f, _, err := s.EncodeBroadcast(b)
+//		return f, err
+//	})
+//
 // # Mapping from Phoenix
 //
 //	Phoenix.Socket.Message    Message (inbound, and outbound pushes)
