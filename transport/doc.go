@@ -109,12 +109,13 @@
 //
 // Every socket also serves phoenix.js's LongPoll transport (transport/PROTOCOL.md §7) with the same router:
 // a session is a socket actor like a WebSocket connection's, with the same channels, pubsub and
-// supervision. phoenix.js 1.8 falls back to it when WebSockets fail. Every answer is HTTP 200 with the
-// status in its JSON body: a GET without a valid session token opens a session (410 and a token; 403 if
-// Connect refuses); a GET with one answers the queued frames (200) or, after Config.LongPollWindow (10 s),
-// 204; a POST hands its frames (ndjson, at most 100 lines; a line not starting with "[" is a base64 binary
-// push) to the socket actor: 200, or 408 when not accepted within the window, 410 for an unknown session.
-// CORS and preflight are answered as Phoenix does.
+// supervision. phoenix.js 1.8 falls back to it when WebSockets fail (its longPollFallbackMs option), or
+// uses it from the start (transport: LongPoll). Every answer is HTTP 200 with the status in its JSON body:
+// a GET without a valid session token opens a session (410 and a token; 403 if Connect refuses); a GET
+// with one answers the queued frames (200) or, after Config.LongPollWindow (10 s), 204; a POST hands its
+// frames (ndjson, at most 100 lines; a line not starting with "[" is a base64 binary push) to the socket
+// actor: 200, or 408 when not accepted within the window, 410 for an unknown session. CORS and preflight
+// are answered as Phoenix does.
 //
 // Session tokens are signed and expire (package transport/token, two weeks as Phoenix), keyed with
 // Config.SecretKeyBase or a random key per endpoint; a forged, expired or foreign token is no session.
