@@ -25,18 +25,18 @@ const (
 // depending on it. Exit and Panic are asynchronous: they ask the actor to die and return false if it was
 // already gone.
 type Actor struct {
-	Kind     ActorKind
-	ID       string // the actor's PID id; a channel's is its channel.Socket.ChannelID()
-	Topic    string // a channel's topic; empty for other kinds
-	SocketID string // a socket's id, or a channel's socket's (channel.Identifier); empty if anonymous
-	Child    string // an infrastructure worker's child id under the endpoint supervisor; empty for other kinds
+	Kind     ActorKind // SocketActor, ChannelActor or InfrastructureActor
+	ID       string    // the actor's PID id; a channel's is its channel.Socket.ChannelID()
+	Topic    string    // a channel's topic; empty for other kinds
+	SocketID string    // a socket's id, or a channel's socket's (channel.Identifier); empty if anonymous
+	Child    string    // an infrastructure worker's child id under the endpoint supervisor; empty for other kinds
 	// Transport is a socket's transport ("websocket", "longpoll"); empty for other kinds.
 	Transport string
 	// Queued is how many frames wait in a socket's outbound queue (0 when its Conn does not say, see
 	// Queuer); 0 for other kinds.
 	Queued int
 	// Restart is a channel's restart type: its route's, or supervisor.Temporary when its join params were
-	// too large to keep (see WithRestart); meaningless for other kinds.
+	// too large to keep (see channel.WithRestart); meaningless for other kinds.
 	Restart supervisor.Restart
 	// Incarnation is how many times a channel's actor has started (1 until its first restart in place);
 	// 0 for other kinds.
