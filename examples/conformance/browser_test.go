@@ -33,7 +33,8 @@ func TestBrowserLongPoll(t *testing.T) {
 // TestBrowserDashboard runs browser/dashboard.test.mjs (node --test, playwright-core driving headless
 // Debian chromium) against the conformance server: the live dashboard at /dashboard/ loads, its charts
 // move under a bounded load, and its supervision tree shows a channel crash and its restart.
-// DASHBOARD_SCREENSHOT=path keeps the screenshot there (the README's is examples/conformance/docs/dashboard.png).
+// DASHBOARD_SCREENSHOT=path (relative to this directory) keeps the screenshot there: the README shows
+// docs/dashboard.png.
 //
 // It needs node, chromium ($CHROMIUM or /usr/bin/chromium) and browser/node_modules (`make test` installs
 // them). Without them it is skipped, or fails when CI=true.
