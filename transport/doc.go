@@ -168,6 +168,22 @@
 // from Slot (two different serializers on one slot are refused when the socket is mounted), or -1 to
 // encode per connection. examples/realtime serves @supabase/realtime-js's binary broadcasts this way.
 //
+// # Observing
+//
+// Config.Events (package actors/telemetry) reports what happens: connections with their close codes,
+// messages in and out, joins, pushes, crashes, restarts, slow consumers, drains, long-poll sessions, as
+// Phoenix's telemetry does and more. Package transport/metrics makes Prometheus metrics of them, on a
+// registry you give:
+//
+//	reg := prometheus.NewRegistry()
+//	m, _ := metrics.New(reg, metrics.Config{})
+//	ep := transport.NewEndpoint(transport.Config{Events: m.Events()})
+//	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+//
+// Package transport/dashboard is a live page of them and of the supervision tree, to mount beside the
+// socket (telemetry.Combine gives both their events). A channel's callbacks reach the connection's trace
+// context (the upgrade request's traceparent and tracestate) through channel.Socket.Context.
+//
 // # Concurrency
 //
 // Endpoint is safe for concurrent use. Mount sockets (Endpoint.Socket) before serving.

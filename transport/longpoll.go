@@ -21,6 +21,7 @@ import (
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/transport/serializer"
 	"github.com/pyrehq/pyre/transport/token"
 )
@@ -173,6 +174,13 @@ func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request, deadli
 			writePollStatus(w, status)
 		default:
 			writePoll(w, status, tok, msgs)
+			if f := ep.ev.MessagesSent; f != nil && len(msgs) > 0 {
+				n := 0
+				for _, m := range msgs {
+					n += len(m)
+				}
+				f(telemetry.MessagesSent{Conn: teleConn(c.getSession(), "longpoll"), Frames: len(msgs), Bytes: n})
+			}
 		}
 	case http.MethodPost:
 		c, _ := d.pollConnOf(r)
@@ -195,7 +203,7 @@ func (d *socketDef) openPoll(w http.ResponseWriter, r *http.Request) {
 	if v := r.Header.Values("X-Phoenix-AuthToken"); len(v) > 0 {
 		authToken = v[0]
 	}
-	ser, connected, err := d.accept(r, "longpoll", authToken)
+	ser, connected, took, err := d.accept(r, "longpoll", authToken)
 	var refused *refusal
 	switch {
 	case errors.As(err, &refused):
@@ -208,14 +216,21 @@ func (d *socketDef) openPoll(w http.ResponseWriter, r *http.Request) {
 	c := newPollConn(d, ser)
 	tok, err := ep.lp.signer.Sign(pollClaims{Node: ep.lp.node, Conn: c.id})
 	if err != nil || !ep.trackPoll(c) {
+		ep.connected(nil, "longpoll", ser, took, telemetry.ResultError)
 		writePollStatus(w, http.StatusInternalServerError)
 		return
 	}
 	session, err := ep.host.Open(connected, c)
 	if err != nil {
-		c.end(channel.ErrClosed)
+		ep.connected(nil, "longpoll", ser, took, telemetry.ResultError)
+		c.end(channel.ErrClosed, host.CloseServiceRestart)
 		writePollStatus(w, http.StatusInternalServerError)
 		return
+	}
+	// Reported before the session is visible to end, which reports its end once it is (else we do, below).
+	ep.connected(session, "longpoll", ser, took, telemetry.ResultOK)
+	if f := ep.ev.LongPollOpened; f != nil {
+		f(telemetry.LongPoll{Conn: teleConn(session, "longpoll")})
 	}
 	c.mu.Lock()
 	c.session = session
@@ -223,6 +238,7 @@ func (d *socketDef) openPoll(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	if ended { // closed while Open ran (Shutdown): the socket actor must hear it
 		session.Close()
+		c.reportEnd(session, false)
 		writePollStatus(w, http.StatusInternalServerError)
 		return
 	}
@@ -303,13 +319,15 @@ type pollConn struct {
 	polling  int           // GETs in progress: a connection being polled does not expire
 	lastPoll time.Time     // when a GET last started or ended
 	ended    bool
+	code     host.CloseCode // what it ended with, for telemetry
+	opened   int64          // unix nanoseconds when it opened, for telemetry
 }
 
 func newPollConn(d *socketDef, ser *codec) *pollConn {
 	return &pollConn{
 		ep: d.ep, def: d, id: randomID(16), ser: ser,
 		post: make(chan struct{}, 1), done: make(chan struct{}),
-		lastPoll: time.Now(),
+		lastPoll: time.Now(), opened: time.Now().UnixNano(),
 	}
 }
 
@@ -349,8 +367,12 @@ func (c *pollConn) enqueue(data []byte) error {
 		// A slow consumer: a client that stopped polling cannot grow memory. The connection ends; its next
 		// request finds none (410).
 		c.queue, c.queued = nil, 0
+		s := c.session
 		c.mu.Unlock()
-		c.end(channel.ErrClosed)
+		if c.ep.ev.SlowConsumer != nil && s != nil {
+			c.ep.slow(s, "longpoll")
+		}
+		c.end(channel.ErrClosed, host.CloseTryAgainLater)
 		return channel.ErrSlowConsumer
 	}
 	c.queue = append(c.queue, data)
@@ -365,19 +387,27 @@ func (c *pollConn) enqueue(data []byte) error {
 	return nil
 }
 
+// Queued is how many frames wait for the next GET (host.Queuer).
+func (c *pollConn) Queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}
+
 // Close ends the connection whatever the code: long-poll has no close frame. A waiting GET answers with what
 // is queued, or 410.
-func (c *pollConn) Close(host.CloseCode) { c.end(channel.ErrClosed) }
+func (c *pollConn) Close(code host.CloseCode) { c.end(channel.ErrClosed, code) }
 
 // end ends the connection once: waiting GETs wake up, the connection leaves the endpoint, and the socket actor
-// stops with reason (a no-op when it is the one closing).
-func (c *pollConn) end(reason error) {
+// stops with reason (a no-op when it is the one closing). code is what telemetry reports it ended with.
+func (c *pollConn) end(reason error, code host.CloseCode) {
 	c.mu.Lock()
 	if c.ended {
 		c.mu.Unlock()
 		return
 	}
 	c.ended = true
+	c.code = code
 	c.openRoom()
 	s := c.session
 	// Frames nobody is waiting for (the last replies of a drained connection) stay for the connection's next
@@ -391,6 +421,18 @@ func (c *pollConn) end(reason error) {
 	c.ep.untrackPoll(c, keep)
 	if s != nil {
 		s.CloseWith(reason)
+		c.reportEnd(s, errors.Is(reason, ErrLongPollInactive))
+	}
+}
+
+// reportEnd reports the end of a session reported opened, once: by end, or by openPoll when end ran
+// before the session was set.
+func (c *pollConn) reportEnd(s *host.Session, expired bool) {
+	if c.ep.ev.SocketDisconnected != nil {
+		c.ep.disconnected(s, "longpoll", c.code, c.opened)
+	}
+	if f := c.ep.ev.LongPollClosed; f != nil {
+		f(telemetry.LongPoll{Conn: teleConn(s, "longpoll"), Duration: time.Duration(time.Now().UnixNano() - c.opened), Expired: expired})
 	}
 }
 
@@ -511,7 +553,7 @@ func (c *pollConn) publish(r *http.Request, deadline time.Time) int {
 	case err != nil:
 		return http.StatusBadRequest
 	case len(body) > maxFrame/3*4+4: // room for one frame of MaxFrameSize, base64-encoded
-		c.end(channel.ErrClosed)
+		c.end(channel.ErrClosed, host.CloseMessageTooBig)
 		return http.StatusRequestEntityTooLarge
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -528,18 +570,21 @@ func (c *pollConn) publish(r *http.Request, deadline time.Time) int {
 		var m *message.Message
 		if err == nil {
 			if len(f.data) > maxFrame {
-				c.end(channel.ErrClosed)
+				c.end(channel.ErrClosed, host.CloseMessageTooBig)
 				return http.StatusRequestEntityTooLarge
 			}
 			m, err = c.ser.Decode(f.data, f.binary)
 		}
 		if err != nil {
 			ep.malformedFrame("longpoll", r.RemoteAddr, err)
-			c.end(channel.ErrClosed)
+			c.end(channel.ErrClosed, host.CloseInternalError)
 			return http.StatusBadRequest
 		}
 		if c.awaitRoom(ctx) != nil {
 			return http.StatusRequestTimeout
+		}
+		if ep.ev.MessageReceived != nil {
+			ep.received(session, "longpoll", m.Topic, m.Event, len(f.data))
 		}
 		switch err := session.ReceiveContext(ctx, m); {
 		case errors.Is(err, channel.ErrConnClosed):
@@ -616,7 +661,7 @@ func (e *Endpoint) expirePolls(now time.Time, scratch []*pollConn) []*pollConn {
 	}
 	e.mu.Unlock()
 	for _, c := range expired {
-		c.end(ErrLongPollInactive)
+		c.end(ErrLongPollInactive, host.CloseGoingAway)
 		e.forgetPoll(c) // an ended connection kept for its last frames
 	}
 	clear(expired)

@@ -169,6 +169,15 @@
 // from HandleIn (or a join reply) too large is answered {"reason":"reply too large"} with status error,
 // and logged.
 //
+// # Context and tracing
+//
+// Socket.Context is a context.Context for work a channel starts (a request to another service, a
+// goroutine): cancelled when the channel incarnation ends (after Terminate; an in-place restart's new
+// incarnation has a context of its own), and carrying the connection's trace context
+// (telemetry.TraceContextFrom: the traceparent and tracestate headers of the request that opened the
+// connection, Phoenix's connect_info[:trace_context_headers]). Package actors/telemetry/oteltrace starts
+// OpenTelemetry spans under it; Pyre itself does not import OpenTelemetry.
+//
 // # Concurrency
 //
 // A Channel value is only ever called from its actor, one callback at a time: its fields need no locks.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/presence/crdt"
+	"github.com/pyrehq/pyre/actors/telemetry"
 )
 
 // op is a change a channel made to what it tracks. Each op says what it expects (the meta it replaces or
@@ -32,10 +33,43 @@ const (
 )
 
 // apply applies o to the set at once, in the caller's goroutine, so that a List right after a Track sees
-// it, and queues its diff (or adds it to the batch, with Config.Window).
+// it, and queues its diff (or adds it to the batch, with Config.Window). The presences it made join or
+// leave are reported (Config.Events) once the set is unlocked.
 func (t *Tracker) apply(o op) {
+	observed := t.ev.PresenceJoined != nil || t.ev.PresenceLeft != nil
+	var evs []presenceEvent
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.applyLocked(o, observed, &evs)
+	t.mu.Unlock()
+	for _, e := range evs {
+		if f := t.ev.PresenceJoined; e.joined && f != nil {
+			f(e.Presence)
+		} else if f := t.ev.PresenceLeft; !e.joined && f != nil {
+			f(e.Presence)
+		}
+	}
+}
+
+type presenceEvent struct {
+	telemetry.Presence
+	joined bool
+}
+
+// noteJoin and noteLeave record a presence joining (its key's first meta on the topic) or leaving (its
+// last) for telemetry; t.mu is held.
+func (t *Tracker) noteJoin(evs *[]presenceEvent, topic, key string) {
+	if n := len(t.state.GetByKey(topic, key)); n == 1 {
+		*evs = append(*evs, presenceEvent{telemetry.Presence{Topic: topic, Key: key, Metas: n}, true})
+	}
+}
+
+func (t *Tracker) noteLeave(evs *[]presenceEvent, topic, key string) {
+	if len(t.state.GetByKey(topic, key)) == 0 {
+		*evs = append(*evs, presenceEvent{telemetry.Presence{Topic: topic, Key: key}, false})
+	}
+}
+
+func (t *Tracker) applyLocked(o op, observed bool, evs *[]presenceEvent) {
 	st := t.state
 	cur, have := current(st, o)
 	switch o.kind {
@@ -45,6 +79,9 @@ func (t *Tracker) apply(o op) {
 		}
 		if e, err := st.Join(o.owner, o.topic, o.key, o.meta); err == nil {
 			t.diff(o.topic).join(e.Key, e.Meta)
+			if observed {
+				t.noteJoin(evs, o.topic, o.key)
+			}
 		}
 	case opUpdate:
 		switch {
@@ -59,12 +96,18 @@ func (t *Tracker) apply(o op) {
 		default:
 			if e, err := st.Join(o.owner, o.topic, o.key, o.meta); err == nil {
 				t.diff(o.topic).join(e.Key, e.Meta)
+				if observed {
+					t.noteJoin(evs, o.topic, o.key)
+				}
 			}
 		}
 	case opUntrack:
 		if have && bytes.Equal(cur.Meta, o.prev) {
 			if e, ok := st.Leave(o.owner, o.topic, o.key); ok {
 				t.diff(o.topic).leave(e.Key, e.Meta)
+				if observed {
+					t.noteLeave(evs, o.topic, o.key)
+				}
 			}
 		}
 	case opDown:
@@ -76,6 +119,9 @@ func (t *Tracker) apply(o op) {
 				d, topic = t.diff(e.Topic), e.Topic
 			}
 			d.leave(e.Key, e.Meta)
+			if observed {
+				t.noteLeave(evs, e.Topic, e.Key)
+			}
 		}
 	}
 }

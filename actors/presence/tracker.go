@@ -19,6 +19,7 @@ import (
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/actors/presence/crdt"
 	"github.com/pyrehq/pyre/actors/pubsub"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/supervisor"
 )
 
@@ -47,6 +48,12 @@ type Config struct {
 	// Logger receives the tracker's reports. Zero value means the host's Logger() when it has one (a
 	// transport.Endpoint's, with its lines capped), else slog.Default().
 	Logger *slog.Logger
+	// Events receives PresenceJoined and PresenceLeft (package actors/telemetry) for the presences of this
+	// node: a key's first meta on a topic, its last one gone (Update is neither). They run on the
+	// goroutine of the change: the channel actor that called Track or Untrack, or that ended. A heal after
+	// a crash of the tracker (rebuild) is not reported. Zero value means the host's Events when it has
+	// them (a transport.Endpoint's: Config.Events), else none.
+	Events telemetry.Events
 }
 
 // Host is what a Tracker needs of an endpoint; *transport.Endpoint has it.
@@ -78,6 +85,8 @@ type Tracker struct {
 
 	stateBytes atomic.Int64 // presence_state bytes encoded, for tests and benchmarks
 
+	ev telemetry.Events // cfg.Events, guarded
+
 	ownersMu sync.Mutex
 	owners   map[string]*owned // channels with presences, by channel id: what a restart rebuilds from
 
@@ -99,7 +108,13 @@ func Start(ctx context.Context, h Host, cfg Config) (*Tracker, error) {
 			cfg.Logger = l.Logger()
 		}
 	}
+	if cfg.Events.IsZero() {
+		if e, ok := h.(interface{ Events() telemetry.Events }); ok {
+			cfg.Events = e.Events()
+		}
+	}
 	t := &Tracker{cfg: cfg, ps: h.PubSub(), root: h.Root(), owners: map[string]*owned{}, node: rand.Text()[:8]}
+	t.ev = cfg.Events.Guarded(cfg.Logger)
 	t.state = crdt.New(t.replica())
 	pid, err := h.Supervise(ctx, supervisor.ChildSpec{
 		ID:      cfg.Name,

@@ -41,8 +41,10 @@ package pubsub
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/actors/telemetry"
 )
 
 // Subscriber receives broadcasts. Deliver must return quickly and never block: queue, or drop and report.
@@ -75,10 +77,11 @@ const shardCount = 64
 
 // PubSub is a topic registry. The zero value is not usable; call New.
 type PubSub struct {
-	adapter Adapter
-	maxSize int
-	seed    maphash.Seed
-	shards  [shardCount]shard
+	adapter  Adapter
+	observer atomic.Pointer[func(telemetry.Broadcast)] // Observe
+	maxSize  int
+	seed     maphash.Seed
+	shards   [shardCount]shard
 }
 
 type shard struct {
@@ -250,5 +253,20 @@ func (ps *PubSub) LocalBroadcastFrom(from Subscriber, b *message.Broadcast) int 
 		s.Deliver(b)
 		n++
 	}
+	if f := ps.observer.Load(); f != nil {
+		(*f)(telemetry.Broadcast{Topic: b.Topic, Event: b.Event, Subscribers: n})
+	}
 	return n
+}
+
+// Observe calls f after each broadcast delivered on this node (by Broadcast, BroadcastFrom, LocalBroadcast
+// or a cluster adapter's LocalBroadcast), on the broadcaster's goroutine, with the number of local
+// subscribers it reached. One observer at a time: the last one given wins; nil removes it. A transport
+// Endpoint (host.Host) sets it from its telemetry.Events.Broadcast.
+func (ps *PubSub) Observe(f func(telemetry.Broadcast)) {
+	if f == nil {
+		ps.observer.Store(nil)
+		return
+	}
+	ps.observer.Store(&f)
 }

@@ -1,0 +1,176 @@
+package metrics_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lxzan/gws"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/telemetry"
+	"github.com/pyrehq/pyre/transport"
+	"github.com/pyrehq/pyre/transport/metrics"
+)
+
+// The cost of metrics on the hot paths: each benchmark runs with no Events ("off") and with the metrics'
+// Events ("metrics") in the same run; compare the two (make bench measures Pyre at scale).
+
+type echo struct{}
+
+func (echo) Join(*channel.Socket, string, channel.Payload) (any, error) { return nil, nil }
+func (echo) HandleIn(_ *channel.Socket, _ string, p channel.Payload) (channel.Reply, error) {
+	return channel.ReplyOK(p), nil
+}
+
+// benchServer serves room:* (echo) with events ev.
+func benchServer(b *testing.B, ev telemetry.Events) (*httptest.Server, *transport.Endpoint) {
+	router := channel.NewRouter(channel.ConnectFunc(func(url.Values, channel.ConnectInfo) (channel.Assigns, error) { return nil, nil }))
+	router.Channel("room:*", func() channel.Channel { return echo{} })
+	ep := transport.NewEndpoint(transport.Config{Events: ev, IdleTimeout: time.Hour})
+	ep.Socket("/socket", router)
+	srv := httptest.NewServer(ep)
+	b.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		_ = ep.Shutdown(ctx)
+	})
+	return srv, ep
+}
+
+// benchClient is a WebSocket client that signals each frame it receives.
+type benchClient struct {
+	conn   *gws.Conn
+	frames chan struct{}
+	count  *atomic.Int64 // fan-out: frames of all clients
+	done   chan struct{}
+}
+
+func (c *benchClient) OnOpen(*gws.Conn)             {}
+func (c *benchClient) OnPing(s *gws.Conn, p []byte) { _ = s.WritePong(p) }
+func (c *benchClient) OnPong(*gws.Conn, []byte)     {}
+func (c *benchClient) OnClose(*gws.Conn, error)     { close(c.done) }
+func (c *benchClient) OnMessage(_ *gws.Conn, m *gws.Message) {
+	_ = m.Close()
+	if c.count != nil {
+		c.count.Add(1)
+		return
+	}
+	c.frames <- struct{}{}
+}
+
+func benchDial(b *testing.B, srv *httptest.Server, count *atomic.Int64) *benchClient {
+	c := &benchClient{frames: make(chan struct{}, 16), count: count, done: make(chan struct{})}
+	conn, _, err := gws.NewClient(c, &gws.ClientOption{Addr: "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket/websocket?vsn=2.0.0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.conn = conn
+	go conn.ReadLoop()
+	b.Cleanup(func() {
+		_ = conn.WriteClose(1000, nil)
+		<-c.done
+	})
+	return c
+}
+
+func metricsEvents(b *testing.B) telemetry.Events {
+	m, err := metrics.New(prometheus.NewRegistry(), metrics.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m.Events()
+}
+
+func eachMode(b *testing.B, run func(b *testing.B, ev telemetry.Events)) {
+	b.Run("off", func(b *testing.B) { run(b, telemetry.Events{}) })
+	b.Run("metrics", func(b *testing.B) { run(b, metricsEvents(b)) })
+}
+
+// BenchmarkFanout: one broadcast to 1000 WebSocket subscribers per op, until all have it.
+func BenchmarkFanout(b *testing.B) {
+	eachMode(b, func(b *testing.B, ev telemetry.Events) {
+		const subs = 1000
+		srv, ep := benchServer(b, ev)
+		var count atomic.Int64
+		for i := range subs {
+			c := benchDial(b, srv, &count)
+			if err := c.conn.WriteString(fmt.Sprintf(`["%d","%d","room:fan","phx_join",{}]`, i, i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		wait(b, &count, subs)
+		payload := json.RawMessage(`{"body":"` + strings.Repeat("x", 64) + `"}`)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			if err := ep.Broadcast("room:fan", "msg", payload); err != nil {
+				b.Fatal(err)
+			}
+			wait(b, &count, int64(subs*(i+2)))
+		}
+		b.ReportMetric(float64(b.N*subs)/b.Elapsed().Seconds(), "deliveries/s")
+	})
+}
+
+func wait(b *testing.B, count *atomic.Int64, n int64) {
+	deadline := time.Now().Add(waitLimit)
+	for count.Load() < n {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d frames", count.Load(), n)
+		}
+		time.Sleep(20 * time.Microsecond)
+	}
+}
+
+// BenchmarkRequestReply: one push answered by HandleIn per op, from 50 clients in parallel.
+func BenchmarkRequestReply(b *testing.B) {
+	eachMode(b, func(b *testing.B, ev telemetry.Events) {
+		const clients = 50
+		srv, _ := benchServer(b, ev)
+		cs := make([]*benchClient, clients)
+		for i := range cs {
+			cs[i] = benchDial(b, srv, nil)
+			if err := cs[i].conn.WriteString(`["1","1","room:` + fmt.Sprint(i) + `","phx_join",{}]`); err != nil {
+				b.Fatal(err)
+			}
+			<-cs[i].frames
+		}
+		push := []byte(`["1","2","room:0","echo",{"body":"` + strings.Repeat("x", 64) + `"}]`)
+		b.ReportAllocs()
+		b.ResetTimer()
+		var wg sync.WaitGroup
+		for i, c := range cs {
+			n := b.N / clients
+			if i < b.N%clients {
+				n++
+			}
+			frame := []byte(strings.Replace(string(push), "room:0", "room:"+fmt.Sprint(i), 1))
+			wg.Go(func() {
+				for range n {
+					if err := c.conn.WriteMessage(gws.OpcodeText, frame); err != nil {
+						b.Error(err)
+						return
+					}
+					select {
+					case <-c.frames:
+					case <-time.After(waitLimit):
+						b.Error("no reply")
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "replies/s")
+	})
+}
