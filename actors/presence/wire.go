@@ -1,0 +1,84 @@
+package presence
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pyrehq/pyre/actors/presence/crdt"
+	"github.com/pyrehq/pyre/actors/presence/presencepb"
+)
+
+// deltaToPB encodes d (entries in dot order, ranges by replica) with each range's entries inside it. The
+// owner stays home: it means something on its own replica only.
+func deltaToPB(d crdt.Delta) *presencepb.Delta {
+	if d.Empty() {
+		return nil
+	}
+	out := &presencepb.Delta{Ranges: make([]*presencepb.Range, len(d.Ranges))}
+	es := d.Entries
+	for i, r := range d.Ranges {
+		pr := &presencepb.Range{Replica: string(r.Replica), From: r.From, To: r.To, Removed: r.Removed}
+		n := 0
+		for n < len(es) && es[n].Dot.Replica == r.Replica {
+			n++
+		}
+		pr.Entries = make([]*presencepb.Entry, n)
+		for j, e := range es[:n] {
+			pr.Entries[j] = &presencepb.Entry{Clock: e.Dot.Clock, Topic: e.Topic, Key: e.Key, Meta: e.Meta}
+		}
+		es = es[n:]
+		out.Ranges[i] = pr
+	}
+	return out
+}
+
+// deltaFromPB decodes a delta from another node. The structure (order, ranges) is checked by crdt.Merge,
+// which refuses a bad delta whole; here each meta must be a JSON object, since it is sent to clients as is.
+func deltaFromPB(pd *presencepb.Delta) (crdt.Delta, error) {
+	var d crdt.Delta
+	if pd == nil {
+		return d, nil
+	}
+	n := 0
+	for _, r := range pd.Ranges {
+		n += len(r.GetEntries())
+	}
+	d.Ranges = make([]crdt.Range, 0, len(pd.Ranges))
+	d.Entries = make([]crdt.Entry, 0, n)
+	for _, r := range pd.Ranges {
+		if r == nil {
+			return crdt.Delta{}, fmt.Errorf("%w: nil range", errBadMessage)
+		}
+		rep := crdt.Replica(r.Replica)
+		d.Ranges = append(d.Ranges, crdt.Range{Replica: rep, From: r.From, To: r.To, Removed: r.Removed})
+		for _, e := range r.Entries {
+			if e == nil || !isObject(e.Meta) {
+				return crdt.Delta{}, fmt.Errorf("%w: meta of %s:%d not a JSON object", errBadMessage, rep, e.GetClock())
+			}
+			d.Entries = append(d.Entries, crdt.Entry{Topic: e.Topic, Key: e.Key, Meta: e.Meta, Dot: crdt.Dot{Replica: rep, Clock: e.Clock}})
+		}
+	}
+	return d, nil
+}
+
+func isObject(raw []byte) bool {
+	return len(raw) >= 2 && raw[0] == '{' && json.Valid(raw)
+}
+
+func contextToPB(c crdt.Context) []*presencepb.Clock {
+	out := make([]*presencepb.Clock, len(c.Clocks))
+	for i, rc := range c.Clocks {
+		out[i] = &presencepb.Clock{Replica: string(rc.Replica), Clock: rc.Clock}
+	}
+	return out
+}
+
+func contextFromPB(cs []*presencepb.Clock) crdt.Context {
+	c := crdt.Context{Clocks: make([]crdt.ReplicaClock, 0, len(cs))}
+	for _, pc := range cs {
+		if pc != nil {
+			c.Clocks = append(c.Clocks, crdt.ReplicaClock{Replica: crdt.Replica(pc.Replica), Clock: pc.Clock})
+		}
+	}
+	return c
+}
