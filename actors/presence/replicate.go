@@ -240,6 +240,21 @@ func (t *Tracker) tick(now time.Time) {
 	}
 }
 
+// sendFinal sends every live peer what changed since the last period, at once.
+func (t *Tracker) sendFinal() {
+	now := time.Now()
+	t.mu.Lock()
+	if d := deltaToPB(t.state.TakeDelta()); d != nil {
+		for _, p := range t.rep.peers {
+			if p.live {
+				t.heartbeatTo(p, d, now)
+			}
+		}
+	}
+	t.mu.Unlock()
+	t.flushOut()
+}
+
 // heartbeatTo sends p a heartbeat with d (nil: the context alone), if its window has room (t.mu held).
 func (t *Tracker) heartbeatTo(p *peer, d *presencepb.Delta, now time.Time) {
 	r := t.rep

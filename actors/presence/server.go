@@ -332,17 +332,7 @@ func (s *server) stopReplication() {
 	if s.stopWatch != nil {
 		s.stopWatch()
 	}
-	now := time.Now()
-	t.mu.Lock()
-	if d := deltaToPB(t.state.TakeDelta()); d != nil {
-		for _, p := range t.rep.peers {
-			if p.live {
-				t.heartbeatTo(p, d, now)
-			}
-		}
-	}
-	t.mu.Unlock()
-	t.flushOut()
+	t.sendFinal()
 	reg := t.root.ActorSystem().ProcessRegistry
 	if cur, ok := reg.GetLocal(t.rep.name); ok && s.relay != nil && cur == actor.Process(s.relay) {
 		reg.Remove(actor.NewPID(reg.Address, t.rep.name))
