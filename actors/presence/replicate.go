@@ -317,7 +317,7 @@ func (t *Tracker) onHeartbeat(m *presencepb.Heartbeat, now time.Time) {
 	if p == nil {
 		return
 	}
-	t.rep.queue(p, &presencepb.Ack{Node: t.rep.self, Seq: m.Seq})
+	t.rep.queue(p, &presencepb.Ack{Node: t.rep.self, Replica: string(t.state.Replica()), Seq: m.Seq})
 	if m.Delta != nil {
 		t.merge(p, m.Delta, now)
 	}
@@ -357,12 +357,13 @@ func (t *Tracker) onTransfer(m *presencepb.Transfer, now time.Time) {
 		return
 	}
 	p.askedAt = time.Time{}
-	t.rep.queue(p, &presencepb.Ack{Node: t.rep.self, Seq: m.Seq})
+	t.rep.queue(p, &presencepb.Ack{Node: t.rep.self, Replica: string(t.state.Replica()), Seq: m.Seq})
 	t.merge(p, m.Delta, now)
 }
 
 func (t *Tracker) onAck(m *presencepb.Ack, now time.Time) {
-	if p := t.rep.peers[m.Node]; p != nil && m.Seq > p.acked && m.Seq <= p.sent {
+	p := t.sender(m.Node, m.Replica, now)
+	if p != nil && m.Seq > p.acked && m.Seq <= p.sent {
 		p.acked = m.Seq
 		p.progress = now
 		p.fresh = false

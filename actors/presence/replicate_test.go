@@ -41,9 +41,9 @@ func (c *fakeCluster) set(ms ...cluster.Member) {
 	c.mu.Unlock()
 }
 
-// net carries the replication messages between bare trackers by hand: sent messages wait in a queue until
+// bareNet carries the replication messages between bare trackers by hand: sent messages wait in a queue until
 // pump delivers them (a partition drops what crosses it).
-type net struct {
+type bareNet struct {
 	mu    sync.Mutex
 	nodes map[string]*bareNode // by address
 	q     []netMsg
@@ -66,12 +66,12 @@ type bareNode struct {
 
 func (n *bareNode) member() cluster.Member { return cluster.Member{ID: n.cl.id, Address: n.addr} }
 
-func newNet() *net {
-	return &net{nodes: map[string]*bareNode{}, cut: map[[2]string]bool{}, bytes: map[string]int{}}
+func newNet() *bareNet {
+	return &bareNet{nodes: map[string]*bareNode{}, cut: map[[2]string]bool{}, bytes: map[string]int{}}
 }
 
 // node starts a bare clustered tracker (no actor, no remote) at addr; its collector listens to room:1.
-func (nw *net) node(addr, id string) *bareNode {
+func (nw *bareNet) node(addr, id string) *bareNode {
 	ps := pubsub.New(pubsub.Config{})
 	cl := &fakeCluster{id: id}
 	tr := &Tracker{cfg: Config{Name: "presence", Period: time.Second, PermdownAfter: time.Hour, Logger: quiet}, ps: ps,
@@ -93,7 +93,7 @@ func (nw *net) node(addr, id string) *bareNode {
 }
 
 // pump delivers queued messages (through a marshal round trip, as the wire does) until none is left.
-func (nw *net) pump(tb testing.TB) {
+func (nw *bareNet) pump(tb testing.TB) {
 	tb.Helper()
 	for range 10_000 {
 		nw.mu.Lock()
@@ -123,7 +123,7 @@ func (nw *net) pump(tb testing.TB) {
 	tb.Fatal("messages never stop")
 }
 
-func (nw *net) drop() {
+func (nw *bareNet) drop() {
 	nw.mu.Lock()
 	nw.q = nil
 	nw.mu.Unlock()
@@ -203,7 +203,7 @@ func diffJSON(joins, leaves map[string][]string) string {
 }
 
 // three connects three bare nodes and has them meet.
-func three(tb testing.TB) (*net, *bareNode, *bareNode, *bareNode) {
+func three(tb testing.TB) (*bareNet, *bareNode, *bareNode, *bareNode) {
 	nw := newNet()
 	a, b, c := nw.node("a:1", "A"), nw.node("b:1", "B"), nw.node("c:1", "C")
 	for _, n := range []*bareNode{a, b, c} {

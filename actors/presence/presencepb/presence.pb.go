@@ -483,11 +483,13 @@ func (x *Transfer) GetDelta() *Delta {
 	return nil
 }
 
-// Ack answers a Heartbeat or a Transfer: it paces the sender (a bounded window in flight per peer).
+// Ack answers a Heartbeat or a Transfer: it paces the sender (a bounded window in flight per peer), and
+// tells it the answering replica is up (a healed peer's presences come back on its first ack).
 type Ack struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
 	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Replica       string                 `protobuf:"bytes,3,opt,name=replica,proto3" json:"replica,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -536,6 +538,13 @@ func (x *Ack) GetSeq() uint64 {
 	return 0
 }
 
+func (x *Ack) GetReplica() string {
+	if x != nil {
+		return x.Replica
+	}
+	return ""
+}
+
 var File_actors_presence_presencepb_presence_proto protoreflect.FileDescriptor
 
 const file_actors_presence_presencepb_presence_proto_rawDesc = "" +
@@ -571,10 +580,11 @@ const file_actors_presence_presencepb_presence_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
 	"\areplica\x18\x02 \x01(\tR\areplica\x12\x10\n" +
 	"\x03seq\x18\x03 \x01(\x04R\x03seq\x12-\n" +
-	"\x05delta\x18\x04 \x01(\v2\x17.pyre.presence.v1.DeltaR\x05delta\"+\n" +
+	"\x05delta\x18\x04 \x01(\v2\x17.pyre.presence.v1.DeltaR\x05delta\"E\n" +
 	"\x03Ack\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x10\n" +
-	"\x03seq\x18\x02 \x01(\x04R\x03seqB3Z1github.com/pyrehq/pyre/actors/presence/presencepbb\x06proto3"
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x18\n" +
+	"\areplica\x18\x03 \x01(\tR\areplicaB3Z1github.com/pyrehq/pyre/actors/presence/presencepbb\x06proto3"
 
 var (
 	file_actors_presence_presencepb_presence_proto_rawDescOnce sync.Once
