@@ -236,6 +236,7 @@ func TestPresenceAcrossProcesses(t *testing.T) {
 			t.Fatal("bob never listed here")
 		}
 	}
+	a.f.tr.wg.Wait() // bob's join diff is out before alice subscribes
 	bob := a.f.tr.List("room:1")["bob"]
 	alice := a.f.join("alice", "room:1")
 	aliceP := a.f.tr.List("room:1")["alice"]
