@@ -65,6 +65,7 @@ unit:
 	$(GO) test -count=1 -run 'Nshafer' ./examples/conformance
 	$(GO) test -count=1 -run 'Allocs' ./transport/serializer
 	$(GO) test -count=1 ./actors/cluster
+	$(GO) test -count=1 -run 'TestPresence' ./actors/presence
 
 # What the tests could not run here, and how to get it.
 skipped:

