@@ -234,7 +234,12 @@ func TestPresenceAcrossProcesses(t *testing.T) {
 	addrs := loopbackAddrs(t, 2)
 	b := spawnPresenceNode(t, "bob", addrs[1], addrs)
 	a := startClusterNode(t, addrs[0], addrs, nil)
-	bobRef := func() string { return refOf(a.f.tr.List("room:1")["bob"].Metas[0]) }
+	bobRef := func() string {
+		if p, ok := a.f.tr.List("room:1")["bob"]; ok {
+			return refOf(p.Metas[0])
+		}
+		return ""
+	}
 	for deadline := time.Now().Add(waitLimit); len(a.f.tr.List("room:1")) == 0; time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("bob never listed here")
