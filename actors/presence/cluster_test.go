@@ -437,6 +437,9 @@ func TestPresenceThreeNodesInProcess(t *testing.T) {
 		ps = append(ps, p)
 	}
 
+	st := a.f.tr.ReplicationStats()
+	t.Logf("node a so far: %+v (%.0f bytes per message)", st, float64(st.Bytes)/float64(st.Heartbeats+st.Transfers+st.TransferReqs))
+
 	// c drains: carol leaves on a and b at once (its tracker sends its last delta as it stops).
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
