@@ -51,7 +51,7 @@ type replication struct {
 	self  string // this node's member id
 	name  string // the relay's name, here and on every peer
 	peers map[string]*peer
-	gone  map[crdt.Replica]time.Time // removed replicas: what still arrives from them is ignored
+	gone  map[crdt.Replica]time.Time // replicas replaced by a newer one of their member: ignored from now on
 	ticks uint64
 
 	// out collects the messages decided under Tracker.mu; sent after it is released.
@@ -197,7 +197,7 @@ func (t *Tracker) syncMembers(now time.Time) {
 		}
 		other, taken := byAddr[p.addr]
 		if p.replica == "" || (taken && other != id) || now.Sub(p.since) > t.cfg.PermdownAfter {
-			t.forget(p, now)
+			t.forget(p)
 		}
 	}
 	for rep, at := range r.gone {
@@ -207,12 +207,12 @@ func (t *Tracker) syncMembers(now time.Time) {
 	}
 }
 
-// forget removes p and its replica for good (t.mu held).
-func (t *Tracker) forget(p *peer, now time.Time) {
+// forget removes p and its replica (t.mu held). Should the member come back after all (a netsplit longer
+// than PermdownAfter), its replica is met again as new and transferred whole.
+func (t *Tracker) forget(p *peer) {
 	delete(t.rep.peers, p.id)
 	if p.replica != "" {
 		t.report(nil, t.state.RemoveReplica(p.replica))
-		t.rep.gone[p.replica] = now
 	}
 }
 
@@ -306,8 +306,11 @@ func (t *Tracker) sender(node, replica string, now time.Time) *peer {
 		p.up = false
 	}
 	if !p.up {
+		// New or back: its presences as last known come back now, and what it has since comes by
+		// transfer (an Ack, which may be the first word from it, says nothing of its clocks).
 		p.up = true
 		t.report(t.state.ReplicaUp(rep), nil)
+		t.askTransfer(p, now)
 	}
 	return p
 }
@@ -337,9 +340,10 @@ func (t *Tracker) onTransferReq(m *presencepb.TransferReq, now time.Time) {
 		c.Clocks = append(c.Clocks, crdt.ReplicaClock{Replica: t.state.Replica()})
 	}
 	d := t.state.Extract(c)
-	if d.Empty() || !t.rep.room(p, now, t.cfg.Period) {
-		return // nothing it lacks; or a full window: it asks again
+	if !t.rep.room(p, now, t.cfg.Period) {
+		return // a full window: it asks again
 	}
+	// Answered even when empty (nothing it lacks): the answer ends its request.
 	msg := &presencepb.Transfer{Node: t.rep.self, Replica: string(t.state.Replica()), Delta: deltaToPB(d)}
 	if size := proto.Size(msg); size > maxMessage {
 		t.rep.stats.tooLarge.Add(1)

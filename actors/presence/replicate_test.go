@@ -393,3 +393,29 @@ func TestReplicationHeartbeatBytes(t *testing.T) {
 }
 
 var quiet = slog.New(slog.DiscardHandler)
+
+// A member away longer than PermdownAfter is forgotten; if it comes back after all with the same id, its
+// presences come back whole.
+func TestReplicationPermdownAndReturn(t *testing.T) {
+	nw, a, b, c := three(t)
+	a.track("$1", "alice", "ra")
+	a.tick()
+	nw.pump(t)
+	b.diffs()
+	b.cl.set(b.member(), c.member())
+	b.sync()
+	wantDiffs(t, b, diffJSON(nil, map[string][]string{"alice": {"ra"}}))
+	b.tr.rep.peers["A"].since = time.Now().Add(-2 * b.tr.cfg.PermdownAfter)
+	b.sync()
+	if _, kept := b.tr.rep.peers["A"]; kept {
+		t.Fatal("a not forgotten")
+	}
+	b.cl.set(a.member(), b.member(), c.member())
+	b.sync()
+	a.tick()
+	nw.pump(t)
+	wantDiffs(t, b, diffJSON(map[string][]string{"alice": {"ra"}}, nil))
+	if got := b.list(); got != "alice:ra" {
+		t.Fatalf("b lists %s", got)
+	}
+}
