@@ -222,6 +222,12 @@ func (t *Tracker) tick(now time.Time) {
 	r.ticks++
 	t.syncMembers(now)
 	d := deltaToPB(t.state.TakeDelta())
+	if size := proto.Size(d); size > maxMessage {
+		// Sent, it would cut the stream to every peer; they see the gap and ask for a transfer instead.
+		r.stats.tooLarge.Add(1)
+		t.cfg.Logger.Error("pyre: presence delta too large for other nodes, not sent", "bytes", size)
+		d = nil
+	}
 	for _, p := range r.peers {
 		if !p.live {
 			continue
