@@ -295,6 +295,14 @@ func (s *server) Receive(ctx actor.Context) {
 			s.stopReplication()
 		}
 		s.t.pid.CompareAndSwap(s.self, nil)
+	case *actor.Stopped:
+		// The workers are the tracker's goroutines: its actor's stop (the endpoint's Shutdown) returns once
+		// they are done, so no presence frame is written after it. They never wait on this actor, and this
+		// is its last turn: nothing queues behind the wait.
+		if s.t.onStopWait != nil {
+			s.t.onStopWait()
+		}
+		s.t.wg.Wait()
 	default:
 		if s.t.rep != nil {
 			s.t.handleRemote(msg)
