@@ -105,7 +105,8 @@
 //
 // Cost: a heartbeat carries ~10 bytes per change plus its topic, key and meta (73 bytes per join with
 // {"online_at":".."} metas: 7 KB for 100 joins, 0.7 MB for 10,000) and the sender's clocks (about 40 bytes
-// per node); nothing is sent while nothing changes, except the clocks every 10 periods.
+// per node); nothing is sent while nothing changes, except the clocks every 10 periods. A node meeting one
+// that holds 10,000 presences lists them all 0.18 s after the cluster's gate opens (one 0.73 MB transfer).
 //
 // # Mapping from Phoenix.Tracker
 //
