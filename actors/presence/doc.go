@@ -92,9 +92,10 @@
 //   - A killed or crashed tracker actor loses nothing: the set lives in the Tracker, the actor rebuilds in
 //     place, and other nodes see no change. What arrives from other nodes while it restarts is dropped,
 //     and comes again (a gap asks for a transfer).
-//   - Outbound is bounded: at most 4 heartbeats or transfers unacknowledged per peer; a slow peer misses
-//     deltas instead and catches up by transfer. Nothing blocks an actor. A transfer larger than 16 MiB is
-//     not sent (logged; the cluster's gRPC limit must not cut the stream).
+//   - Outbound is bounded: at most 4 heartbeats unacknowledged per peer, or one transfer; a slow peer misses
+//     deltas instead and catches up by transfer. Nothing blocks an actor. A transfer goes in parts of
+//     1 MiB, merged in order, so a state of any size crosses within the cluster's gRPC limit; a delta over
+//     4 MiB (a storm within one period) is not sent in a heartbeat: the peers get it by transfer.
 //   - Delivery between nodes is at most once, like everything between nodes; the set converges anyway
 //     (contexts are compared on every heartbeat, and at least every 10 periods when nothing changes).
 //
@@ -106,7 +107,8 @@
 // Cost: a heartbeat carries ~10 bytes per change plus its topic, key and meta (73 bytes per join with
 // {"online_at":".."} metas: 7 KB for 100 joins, 0.7 MB for 10,000) and the sender's clocks (about 40 bytes
 // per node); nothing is sent while nothing changes, except the clocks every 10 periods. A node meeting one
-// that holds 10,000 presences lists them all 0.18 s after the cluster's gate opens (one 0.73 MB transfer).
+// that holds 30,000 presences lists them all 0.75–1.1 s after they became members (2.2 MB in 3 parts, on
+// 2 shared cores).
 //
 // # Mapping from Phoenix.Tracker
 //

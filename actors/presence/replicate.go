@@ -35,9 +35,12 @@ const (
 	// lossPeriods: messages in flight with no ack for this many periods are counted lost, and the window
 	// opens again (a batch lost with a cut stream is never acknowledged).
 	lossPeriods = 10
-	// maxMessage is the largest message sent to a peer; a bigger transfer is not sent (logged): it would
-	// exceed the cluster's gRPC limit and cut the stream to that node.
-	maxMessage = 16 << 20
+	// maxMessage is the largest heartbeat sent to a peer: a bigger delta is not sent (logged), the peers
+	// catch up by transfer. protoactor packs many messages to one node into one gRPC message, which the
+	// cluster's receive limit bounds: a message too large would cut the stream to that node.
+	maxMessage = 4 << 20
+	// transferChunk is the size a transfer is cut into: the state of any size crosses, a part at a time.
+	transferChunk = 1 << 20
 	// relayPrefix + Config.Name is the name peers address this node's tracker by.
 	relayPrefix = "pyre-presence-"
 )
@@ -225,7 +228,7 @@ func (t *Tracker) tick(now time.Time) {
 	if size := proto.Size(d); size > maxMessage {
 		// Sent, it would cut the stream to every peer; they see the gap and ask for a transfer instead.
 		r.stats.tooLarge.Add(1)
-		t.cfg.Logger.Error("pyre: presence delta too large for other nodes, not sent", "bytes", size)
+		t.cfg.Logger.Warn("pyre: presence delta too large for one message: the other nodes catch up by transfer", "bytes", size)
 		d = nil
 	}
 	for _, p := range r.peers {
@@ -349,16 +352,18 @@ func (t *Tracker) onTransferReq(m *presencepb.TransferReq, now time.Time) {
 	if !t.rep.room(p, now, t.cfg.Period) {
 		return // a full window: it asks again
 	}
-	// Answered even when empty (nothing it lacks): the answer ends its request.
-	msg := &presencepb.Transfer{Node: t.rep.self, Replica: string(t.state.Replica()), Delta: deltaToPB(d)}
-	if size := proto.Size(msg); size > maxMessage {
-		t.rep.stats.tooLarge.Add(1)
-		t.cfg.Logger.Error("pyre: presence transfer too large for another node, not sent", "peer", p.addr, "bytes", size)
-		return
+	// Answered even when empty (nothing it lacks): the answer ends its request. A large state goes in
+	// parts of transferChunk, all at once: a transfer is in flight beyond the window, but the window then
+	// stays full until they are acknowledged, so no other is.
+	parts := chunks(d, transferChunk)
+	if len(parts) == 0 {
+		parts = []crdt.Delta{{}}
 	}
-	msg.Seq = t.rep.nextSeq(p, now)
-	t.rep.stats.transfers.Add(1)
-	t.rep.queue(p, msg)
+	for i, part := range parts {
+		t.rep.stats.transfers.Add(1)
+		t.rep.queue(p, &presencepb.Transfer{Node: t.rep.self, Replica: string(t.state.Replica()),
+			Seq: t.rep.nextSeq(p, now), Delta: deltaToPB(part), More: i < len(parts)-1})
+	}
 }
 
 func (t *Tracker) onTransfer(m *presencepb.Transfer, now time.Time) {
@@ -366,7 +371,11 @@ func (t *Tracker) onTransfer(m *presencepb.Transfer, now time.Time) {
 	if p == nil {
 		return
 	}
-	p.askedAt = time.Time{}
+	if m.More {
+		p.askedAt = now // the request stands, making progress, until the last part
+	} else {
+		p.askedAt = time.Time{}
+	}
 	t.rep.queue(p, &presencepb.Ack{Node: t.rep.self, Replica: string(t.state.Replica()), Seq: m.Seq})
 	t.merge(p, m.Delta, now)
 }
@@ -446,7 +455,7 @@ type ReplicationStats struct {
 	Heartbeats, Transfers, TransferReqs, Bytes uint64
 	// Skipped counts heartbeats not sent to a peer whose window was full (it catches up by transfer);
 	// Lost messages never acknowledged; Ignored messages from non-members or forgotten replicas; Bad
-	// deltas refused; TooLarge transfers not sent.
+	// deltas refused; TooLarge deltas not sent in a heartbeat (over 4 MiB: sent by transfer instead).
 	Skipped, Lost, Ignored, Bad, TooLarge uint64
 }
 

@@ -419,3 +419,28 @@ func TestReplicationPermdownAndReturn(t *testing.T) {
 		t.Fatalf("b lists %s", got)
 	}
 }
+
+// A state larger than transferChunk reaches a new peer in parts, and it ends equal.
+func TestReplicationChunkedTransfer(t *testing.T) {
+	nw := newNet()
+	a, b := nw.node("a:1", "A"), nw.node("b:1", "B")
+	const n = 30_000
+	for i := range n {
+		meta := withRefs(json.RawMessage(`{"online_at":"1732600000"}`), fmt.Sprintf("F%07d", i), "")
+		a.tr.apply(op{kind: opTrack, owner: fmt.Sprintf("$%d", i), topic: "room:1", key: fmt.Sprintf("user:%d", i), meta: meta})
+	}
+	a.tick() // no peer yet: the delta goes nowhere
+	a.cl.set(a.member(), b.member())
+	b.cl.set(a.member(), b.member())
+	a.sync()
+	b.sync()
+	nw.pump(t)
+	if got, want := b.list(), a.list(); got != want {
+		t.Fatalf("b lists %d presences, a %d", strings.Count(got, ";")+1, strings.Count(want, ";")+1)
+	}
+	if s := a.tr.ReplicationStats(); s.Transfers < 3 || s.Bytes < n*70 {
+		t.Fatalf("stats %+v", s)
+	}
+	b.diffs()
+	a.diffs()
+}

@@ -82,3 +82,52 @@ func contextFromPB(cs []*presencepb.Clock) crdt.Context {
 	}
 	return c
 }
+
+// chunks splits d into deltas of about limit bytes each (an entry larger than limit goes alone), to be
+// merged in order: each replica's range is cut at entry clocks, so part k covers (c[k-1], c[k]] and
+// carries exactly the entries there. Merged in order, the parts do what d does; a part that is lost makes
+// the next one non-contiguous, and the receiver asks again.
+func chunks(d crdt.Delta, limit int) []crdt.Delta {
+	var out []crdt.Delta
+	var cur crdt.Delta
+	size := 0
+	cut := func() {
+		if !cur.Empty() {
+			out = append(out, cur)
+		}
+		cur, size = crdt.Delta{}, 0
+	}
+	es := d.Entries
+	for _, r := range d.Ranges {
+		n := 0
+		for n < len(es) && es[n].Dot.Replica == r.Replica {
+			n++
+		}
+		mine := es[:n]
+		es = es[n:]
+		part := crdt.Range{Replica: r.Replica, From: r.From, To: r.To, Removed: r.Removed}
+		size += len(r.Replica) + 8*len(r.Removed) + 16
+		first := 0
+		for i, e := range mine {
+			esize := len(e.Topic) + len(e.Key) + len(e.Meta) + 16
+			if size+esize > limit && i > first {
+				// Close this replica's part at the previous entry; the rest starts above it.
+				part.To = mine[i-1].Dot.Clock
+				cur.Ranges = append(cur.Ranges, part)
+				cur.Entries = append(cur.Entries, mine[first:i]...)
+				cut()
+				part = crdt.Range{Replica: r.Replica, From: mine[i-1].Dot.Clock, To: r.To}
+				size = len(r.Replica) + 16
+				first = i
+			} else if size+esize > limit && len(cur.Ranges) > 0 {
+				cut() // other replicas' parts fill this one: start afresh
+				size = len(r.Replica) + 8*len(part.Removed) + 16
+			}
+			size += esize
+		}
+		cur.Ranges = append(cur.Ranges, part)
+		cur.Entries = append(cur.Entries, mine[first:]...)
+	}
+	cut()
+	return out
+}

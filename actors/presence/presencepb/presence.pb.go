@@ -415,12 +415,14 @@ func (x *TransferReq) GetClocks() []*Clock {
 }
 
 // Transfer answers a TransferReq with full states of the replicas the requester lags on.
+// A large state comes in parts, merged in order: all but the last have more set.
 type Transfer struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
 	Replica       string                 `protobuf:"bytes,2,opt,name=replica,proto3" json:"replica,omitempty"`
 	Seq           uint64                 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
 	Delta         *Delta                 `protobuf:"bytes,4,opt,name=delta,proto3" json:"delta,omitempty"`
+	More          bool                   `protobuf:"varint,5,opt,name=more,proto3" json:"more,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -481,6 +483,13 @@ func (x *Transfer) GetDelta() *Delta {
 		return x.Delta
 	}
 	return nil
+}
+
+func (x *Transfer) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
 }
 
 // Ack answers a Heartbeat or a Transfer: it paces the sender (a bounded window in flight per peer), and
@@ -575,12 +584,13 @@ const file_actors_presence_presencepb_presence_proto_rawDesc = "" +
 	"\vTransferReq\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
 	"\areplica\x18\x02 \x01(\tR\areplica\x12/\n" +
-	"\x06clocks\x18\x03 \x03(\v2\x17.pyre.presence.v1.ClockR\x06clocks\"y\n" +
+	"\x06clocks\x18\x03 \x03(\v2\x17.pyre.presence.v1.ClockR\x06clocks\"\x8d\x01\n" +
 	"\bTransfer\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
 	"\areplica\x18\x02 \x01(\tR\areplica\x12\x10\n" +
 	"\x03seq\x18\x03 \x01(\x04R\x03seq\x12-\n" +
-	"\x05delta\x18\x04 \x01(\v2\x17.pyre.presence.v1.DeltaR\x05delta\"E\n" +
+	"\x05delta\x18\x04 \x01(\v2\x17.pyre.presence.v1.DeltaR\x05delta\x12\x12\n" +
+	"\x04more\x18\x05 \x01(\bR\x04more\"E\n" +
 	"\x03Ack\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x18\n" +
