@@ -90,6 +90,8 @@ type peer struct {
 	acked    uint64
 	progress time.Time // the first send after idle, or the latest ack
 	askedAt  time.Time // a TransferReq outstanding since
+
+	partFrom, partTo uint64 // the seqs of the last transfer's parts
 }
 
 func newReplication(t *Tracker, cl Cluster) *replication {
@@ -117,18 +119,20 @@ func (r *replication) queue(p *peer, m proto.Message) {
 	r.out = append(r.out, outMsg{to: p.pid, m: m})
 }
 
-// room reports whether p's window has room for another heartbeat or transfer, counting as lost what has
-// gone unacknowledged too long (t.mu held).
-func (r *replication) room(p *peer, now time.Time, period time.Duration) bool {
-	if p.sent-p.acked < window {
-		return true
-	}
-	if now.Sub(p.progress) > lossPeriods*period {
+// room reports whether p's window has room for another heartbeat (transfer: and no transfer in flight),
+// counting as lost what has gone unacknowledged too long (t.mu held). A transfer's parts are outside the
+// heartbeats' window, so that deltas keep flowing while a large state crosses: the receiver merges them
+// after it, in stream order.
+func (r *replication) room(p *peer, now time.Time, period time.Duration, transfer bool) bool {
+	if p.sent > p.acked && now.Sub(p.progress) > lossPeriods*period {
 		r.stats.lost.Add(p.sent - p.acked)
 		p.acked = p.sent
-		return true
 	}
-	return false
+	parts := uint64(0) // the transfer's parts unacknowledged
+	if p.partTo > p.acked {
+		parts = p.partTo - max(p.acked, p.partFrom-1)
+	}
+	return p.sent-p.acked-parts < window && (!transfer || parts == 0)
 }
 
 func (r *replication) nextSeq(p *peer, now time.Time) uint64 {
@@ -183,7 +187,8 @@ func (t *Tracker) syncMembers(now time.Time) {
 			fallthrough
 		case !p.live:
 			p.live, p.fresh = true, true
-			p.sent, p.acked, p.askedAt = 0, 0, time.Time{} // what was in flight went with the stream
+			// What was in flight went with the stream.
+			p.sent, p.acked, p.partFrom, p.partTo, p.askedAt = 0, 0, 0, 0, time.Time{}
 			t.heartbeatTo(p, nil, now)
 		}
 	}
@@ -267,7 +272,7 @@ func (t *Tracker) sendFinal() {
 // heartbeatTo sends p a heartbeat with d (nil: the context alone), if its window has room (t.mu held).
 func (t *Tracker) heartbeatTo(p *peer, d *presencepb.Delta, now time.Time) {
 	r := t.rep
-	if !r.room(p, now, t.cfg.Period) {
+	if !r.room(p, now, t.cfg.Period, false) {
 		r.stats.skipped.Add(1) // it sees the gap at the next delta and asks for a transfer
 		return
 	}
@@ -349,16 +354,17 @@ func (t *Tracker) onTransferReq(m *presencepb.TransferReq, now time.Time) {
 		c.Clocks = append(c.Clocks, crdt.ReplicaClock{Replica: t.state.Replica()})
 	}
 	d := t.state.Extract(c)
-	if !t.rep.room(p, now, t.cfg.Period) {
+	if !t.rep.room(p, now, t.cfg.Period, true) {
 		return // a full window: it asks again
 	}
 	// Answered even when empty (nothing it lacks): the answer ends its request. A large state goes in
-	// parts of transferChunk, all at once: a transfer is in flight beyond the window, but the window then
-	// stays full until they are acknowledged, so no other is.
+	// parts of transferChunk, all at once: one transfer in flight per peer, beside the window.
 	parts := chunks(d, transferChunk)
 	if len(parts) == 0 {
 		parts = []crdt.Delta{{}}
 	}
+	p.partFrom = p.sent + 1
+	p.partTo = p.sent + uint64(len(parts))
 	for i, part := range parts {
 		t.rep.stats.transfers.Add(1)
 		t.rep.queue(p, &presencepb.Transfer{Node: t.rep.self, Replica: string(t.state.Replica()),

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pyrehq/pyre/actors/cluster"
 	"github.com/pyrehq/pyre/actors/presence/crdt"
+	"github.com/pyrehq/pyre/actors/presence/presencepb"
 	"github.com/pyrehq/pyre/actors/pubsub"
 )
 
@@ -443,4 +444,69 @@ func TestReplicationChunkedTransfer(t *testing.T) {
 	}
 	b.diffs()
 	a.diffs()
+}
+
+// pumpUntil delivers queued messages one at a time until cond holds (checked before each).
+func (nw *bareNet) pumpUntil(tb testing.TB, cond func() bool) {
+	tb.Helper()
+	for range 10_000 {
+		if cond() {
+			return
+		}
+		nw.mu.Lock()
+		if len(nw.q) == 0 {
+			nw.mu.Unlock()
+			tb.Fatal("queue empty before the condition held")
+		}
+		m := nw.q[0]
+		nw.q = nw.q[1:]
+		to := nw.nodes[m.to]
+		nw.mu.Unlock()
+		raw, _ := proto.Marshal(m.m)
+		in := m.m.ProtoReflect().New().Interface()
+		if err := proto.Unmarshal(raw, in); err != nil {
+			tb.Fatal(err)
+		}
+		to.tr.handleRemote(in)
+	}
+}
+
+// While a large state crosses in parts, the heartbeats go on beside it: a change made meanwhile arrives
+// right after the transfer, without a second one.
+func TestReplicationDeltasBesideTransfer(t *testing.T) {
+	nw := newNet()
+	a, b := nw.node("a:1", "A"), nw.node("b:1", "B")
+	for i := range 30_000 {
+		meta := withRefs(json.RawMessage(`{"online_at":"1732600000"}`), fmt.Sprintf("F%07d", i), "")
+		a.tr.apply(op{kind: opTrack, owner: fmt.Sprintf("$%d", i), topic: "room:1", key: fmt.Sprintf("user:%d", i), meta: meta})
+	}
+	a.tick()
+	a.cl.set(a.member(), b.member())
+	b.cl.set(a.member(), b.member())
+	a.sync()
+	b.sync()
+	transferQueued := func() bool {
+		nw.mu.Lock()
+		defer nw.mu.Unlock()
+		for _, m := range nw.q {
+			if _, ok := m.m.(*presencepb.Transfer); ok {
+				return true
+			}
+		}
+		return false
+	}
+	nw.pumpUntil(t, transferQueued)
+	for i := range window - 1 { // with the fresh heartbeat unacknowledged, the window is full
+		a.track(fmt.Sprint("$late", i), fmt.Sprint("late", i), fmt.Sprint("rl", i))
+		a.tick()
+	}
+	nw.pump(t)
+	if got, want := b.list(), a.list(); got != want {
+		t.Fatalf("b lists %d presences, a %d", strings.Count(got, ";")+1, strings.Count(want, ";")+1)
+	}
+	if sa, sb := a.tr.ReplicationStats(), b.tr.ReplicationStats(); sa.Skipped != 0 || sb.TransferReqs != 1 {
+		t.Fatalf("a %+v\nb %+v", sa, sb)
+	}
+	a.diffs()
+	b.diffs()
 }
