@@ -92,7 +92,7 @@
 //   - A killed or crashed tracker actor loses nothing: the set lives in the Tracker, the actor rebuilds in
 //     place, and other nodes see no change. What arrives from other nodes while it restarts is dropped,
 //     and comes again (a gap asks for a transfer).
-//   - Outbound is bounded: at most 4 heartbeats unacknowledged per peer, or one transfer; a slow peer misses
+//   - Outbound is bounded: at most 4 heartbeats unacknowledged per peer, and one transfer; a slow peer misses
 //     deltas instead and catches up by transfer. Nothing blocks an actor. A transfer goes in parts of
 //     1 MiB, merged in order, so a state of any size crosses within the cluster's gRPC limit; a delta over
 //     4 MiB (a storm within one period) is not sent in a heartbeat: the peers get it by transfer.
