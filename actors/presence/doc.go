@@ -107,7 +107,7 @@
 // Cost: a heartbeat carries ~10 bytes per change plus its topic, key and meta (73 bytes per join with
 // {"online_at":".."} metas: 7 KB for 100 joins, 0.7 MB for 10,000) and the sender's clocks (about 40 bytes
 // per node); nothing is sent while nothing changes, except the clocks every 10 periods. A node meeting one
-// that holds 30,000 presences lists them all 0.75–1.1 s after they became members (2.2 MB in 3 parts, on
+// that holds 30,000 presences lists them all 0.75–1.4 s after they became members (2.2 MB in 3 parts, on
 // 2 shared cores).
 //
 // # Mapping from Phoenix.Tracker
