@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -33,10 +34,12 @@ type Local interface {
 	LocalBroadcast(b *message.Broadcast) int
 }
 
-// Member is one live node: its member id (the actor system id, new on every start) and cluster address.
+// Member is one live node: its member id (the actor system id, new on every start), cluster address and
+// name (Config.Name).
 type Member struct {
 	ID      string
 	Address string
+	Name    string
 }
 
 // Stats are the node's counters since Start.
@@ -61,12 +64,17 @@ type Node struct {
 	local Local
 	id    string
 
-	started atomic.Bool // Start was called
-	running atomic.Bool // Start succeeded: Stop has something to stop
-	mgr     *actor.PID
-	relay   *actor.PID
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	started  atomic.Bool // Start was called
+	running  atomic.Bool // Start succeeded: Stop has something to stop
+	stopping atomic.Bool // Stop was called
+	quiesced sync.Once
+	mgr      *actor.PID
+	relay    *actor.PID
+	stop     chan struct{}
+	wg       sync.WaitGroup
+
+	remoteMu  sync.Mutex
+	remoteSub *eventstream.Subscription
 
 	links   atomic.Pointer[[]*link]
 	members atomic.Pointer[[]Member]
@@ -107,7 +115,7 @@ func (n *Node) Start(local Local) error {
 	if err := n.startRemote(host, port); err != nil {
 		return err
 	}
-	n.members.Store(&[]Member{{ID: n.id, Address: n.cfg.Address}})
+	n.members.Store(&[]Member{n.self()})
 	relay, err := n.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newRelay(n) }), relayName)
 	if err != nil {
 		n.rem.Shutdown(true)
@@ -137,10 +145,14 @@ func (n *Node) Start(local Local) error {
 // MaxPayload and keepalive on, so a silent (half-open) connection errors and protoactor reconnects.
 func (n *Node) startRemote(host string, port int) (err error) {
 	maxMsg := n.cfg.maxMessage()
+	probed := make(chan struct{})
+	var probedOnce sync.Once
+	creds := newSyncCreds(func() { probedOnce.Do(func() { close(probed) }) })
 	rcfg := remote.Configure(host, port,
 		remote.WithEndpointWriterQueueSize(1024), // an initial size (it grows): the window bounds what we queue
 		remote.WithEndpointManagerQueueSize(1024),
 		remote.WithServerOptions(
+			grpc.Creds(creds), // insecure, ordered with other nodes' starts (grpcsync.go)
 			grpc.MaxRecvMsgSize(maxMsg),
 			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 			grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}),
@@ -161,7 +173,20 @@ func (n *Node) startRemote(host string, port int) (err error) {
 			err = fmt.Errorf("%w: %v", ErrListen, r)
 		}
 	}()
-	n.rem.Start()
+	startRemoteOrdered(n.rem, n.cfg.Address, probed)
+	// protoactor's endpoint manager reads its fields in these events' publishers (stream goroutines) and
+	// writes them, unsynchronized, when remote shuts down: this handler, after protoactor's, and shutdown
+	// take remoteMu, which orders the two.
+	n.remoteSub = n.sys.EventStream.SubscribeWithPredicate(func(any) {
+		n.remoteMu.Lock()
+		n.remoteMu.Unlock() //nolint:staticcheck // only the ordering matters
+	}, func(m any) bool {
+		switch m.(type) {
+		case *remote.EndpointTerminatedEvent, *remote.EndpointConnectedEvent:
+			return true
+		}
+		return false
+	})
 	return nil
 }
 
@@ -201,30 +226,18 @@ func (n *Node) Stop(ctx context.Context) error {
 }
 
 func (n *Node) shutdown(ctx context.Context, graceful bool) error {
-	if !n.running.Load() {
+	if !n.running.Load() || !n.stopping.CompareAndSwap(false, true) {
 		return nil
 	}
-	select {
-	case <-n.stop:
-		return nil
-	default:
-	}
-	n.cfg.Provider.Stop()
-	var err error
-	for _, pid := range []*actor.PID{n.mgr, n.relay} { // the manager first: it starts probes
-		if e := n.sys.Root.PoisonFuture(pid).Wait(); e != nil && err == nil {
-			err = e
-		}
-	}
-	close(n.stop)
-	n.wg.Wait()
-	for _, l := range *n.links.Load() {
-		l.close()
-	}
-	n.links.Store(&[]*link{})
-	n.members.Store(&[]Member{})
+	err := n.quiesce()
+	n.remoteMu.Lock()
+	n.remoteMu.Unlock() //nolint:staticcheck // after every endpoint event so far (startRemote)
 	done := make(chan struct{})
-	go func() { n.rem.Shutdown(graceful); close(done) }()
+	go func() {
+		n.rem.Shutdown(graceful)
+		n.sys.EventStream.Unsubscribe(n.remoteSub)
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -233,6 +246,35 @@ func (n *Node) shutdown(ctx context.Context, graceful bool) error {
 			err = ctx.Err()
 		}
 	}
+	return err
+}
+
+// self is this node as a Member.
+func (n *Node) self() Member { return Member{ID: n.id, Address: n.cfg.Address, Name: n.cfg.Name} }
+
+// Name is Config.Name (its Address when not given).
+func (n *Node) Name() string { return n.cfg.Name }
+
+// quiesce stops the provider, the node's actors and its heartbeat, so that the node sends nothing more
+// to its peers, and forgets them. It runs once; Stop calls it (tests quiesce every node first, so that no
+// peer still sends to a node whose remote shuts down: see stopNodes).
+func (n *Node) quiesce() error {
+	var err error
+	n.quiesced.Do(func() {
+		n.cfg.Provider.Stop()
+		for _, pid := range []*actor.PID{n.mgr, n.relay} { // the manager first: it starts probes
+			if e := n.sys.Root.PoisonFuture(pid).Wait(); e != nil && err == nil {
+				err = e
+			}
+		}
+		close(n.stop)
+		n.wg.Wait()
+		for _, l := range *n.links.Load() {
+			l.close()
+		}
+		n.links.Store(&[]*link{})
+		n.members.Store(&[]Member{})
+	})
 	return err
 }
 

@@ -5,14 +5,22 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/cluster"
 	"github.com/pyrehq/pyre/actors/presence"
+	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/examples/internal/chat"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
@@ -22,6 +30,9 @@ import (
 )
 
 type app struct {
+	name     string        // PYRE_NODE ("" for a single node)
+	node     *cluster.Node // nil for a single node
+	sys      *actor.ActorSystem
 	endpoint *transport.Endpoint
 	mux      *http.ServeMux
 	signer   *token.Signer // the user tokens of /auth
@@ -87,7 +98,55 @@ func (whoamiChannel) HandleIn(*channel.Socket, string, channel.Payload) (channel
 	return channel.NoReply, nil
 }
 
+// newApp is the single node of the tests; newNodeApp the same app as one node of a cluster.
 func newApp() *app {
+	a, err := newNodeApp(clusterConfig{})
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+// clusterConfig is PYRE_NODE, PYRE_CLUSTER_ADDR and PYRE_CLUSTER_PEERS (every member's cluster address,
+// this one's included). The zero value is a single node.
+type clusterConfig struct {
+	name, addr string
+	peers      []string
+}
+
+func clusterFromEnv() (clusterConfig, error) {
+	c := clusterConfig{name: os.Getenv("PYRE_NODE"), addr: os.Getenv("PYRE_CLUSTER_ADDR")}
+	for _, p := range strings.Split(os.Getenv("PYRE_CLUSTER_PEERS"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			c.peers = append(c.peers, p)
+		}
+	}
+	if (c.addr == "") != (c.name == "") || (c.addr == "" && len(c.peers) > 0) {
+		return c, errors.New("PYRE_NODE, PYRE_CLUSTER_ADDR and PYRE_CLUSTER_PEERS go together")
+	}
+	return c, nil
+}
+
+// maxFrame is the endpoint's MaxFrameSize (transport's default, 10 MB): a broadcast of a payload this big
+// crosses nodes (cluster.Config.MaxPayload is 16 MiB).
+const maxFrame = 10 << 20
+
+func newNodeApp(cc clusterConfig) (*app, error) {
+	a := &app{name: cc.name, mux: http.NewServeMux()}
+	var ps *pubsub.PubSub
+	if cc.addr != "" {
+		// A node: its actor system, the cluster node as the pubsub's adapter, started before the endpoint.
+		// protoactor's own log (connections, endpoint writers) at Warn and above.
+		a.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+			return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		}))
+		a.node = cluster.New(cluster.Config{System: a.sys, Address: cc.addr, Name: cc.name, Provider: cluster.Static(cc.peers)})
+		ps = pubsub.New(pubsub.Config{Adapter: a.node, MaxPayloadSize: maxFrame})
+		if err := a.node.Start(ps); err != nil {
+			a.sys.Shutdown()
+			return nil, err
+		}
+	}
 	router := channel.NewRouter(userSocket{})
 	router.Channel("chat:*", chat.New)
 	// echo:* keeps Phoenix's crash semantics; restart:* is the same channel restarted in place.
@@ -98,11 +157,12 @@ func newApp() *app {
 
 	// Long-poll (/socket/longpoll) with a 2 s window instead of Phoenix's 10 s: an idle session expires
 	// after 3 s, which the phoenix.js suite waits for.
-	ep := transport.NewEndpoint(transport.Config{CheckOrigin: transport.AllowAllOrigins(), LongPollWindow: 2 * time.Second})
+	ep := transport.NewEndpoint(transport.Config{CheckOrigin: transport.AllowAllOrigins(), LongPollWindow: 2 * time.Second,
+		MaxFrameSize: maxFrame, System: a.sys, PubSub: ps})
 	ep.Socket("/socket", router)
 	tracker, err := presence.Start(context.Background(), ep, presence.Config{})
 	if err != nil {
-		panic(err)
+		return nil, err
 	}
 
 	// /auth: the same server with token authentication; GET /token?user=U[&max_age=D] signs one.
@@ -114,7 +174,7 @@ func newApp() *app {
 	auth.Channel("whoami", func() channel.Channel { return whoamiChannel{} })
 	ep.Socket("/auth", auth)
 
-	a := &app{endpoint: ep, mux: http.NewServeMux(), signer: signer, presence: tracker}
+	a.endpoint, a.signer, a.presence = ep, signer, tracker
 	a.mux.HandleFunc("GET /presence", a.presenceList)
 	a.mux.Handle("/auth/", ep)
 	a.mux.HandleFunc("GET /token", a.token)
@@ -123,7 +183,50 @@ func newApp() *app {
 	a.mux.HandleFunc("GET /health", a.health)
 	a.mux.HandleFunc("GET /stats", a.stats)
 	a.mux.HandleFunc("GET /chaos/kill", a.kill)
-	return a
+	a.mux.HandleFunc("GET /cluster", a.members)
+	a.mux.HandleFunc("GET /disconnect", a.disconnect)
+	return a, nil
+}
+
+// shutdown drains the endpoint, then leaves the cluster.
+func (a *app) shutdown(ctx context.Context) error {
+	err := a.endpoint.Shutdown(ctx)
+	if a.node != nil {
+		if e := a.node.Stop(ctx); err == nil {
+			err = e
+		}
+		a.sys.Shutdown()
+	}
+	return err
+}
+
+// members: GET /cluster answers {"node": PYRE_NODE, "members": [live member names, sorted]}; a single
+// node is its only member.
+func (a *app) members(w http.ResponseWriter, _ *http.Request) {
+	names := []string{a.name}
+	if a.node != nil {
+		names = names[:0]
+		for _, m := range a.node.Members() {
+			names = append(names, m.Name)
+		}
+		slices.Sort(names)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"node": a.name, "members": names})
+}
+
+// disconnect: GET /disconnect?id=users_socket:42 closes that socket id's connections on every node.
+func (a *app) disconnect(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	if id == "" {
+		http.Error(w, "id is required", http.StatusBadRequest)
+		return
+	}
+	if err := a.endpoint.Disconnect(id); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	_, _ = w.Write([]byte("ok"))
 }
 
 // presenceList: GET /presence?topic=T answers the server's presence list of T (as presence_state).
@@ -158,7 +261,8 @@ func (a *app) token(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(tok))
 }
 
-// broadcast: GET /broadcast?topic=T&event=E&msg=M (or payload=<json object>).
+// broadcast: GET /broadcast?topic=T&event=E&msg=M (or payload=<json object>) to every node; with local=1
+// to this node's subscribers only.
 func (a *app) broadcast(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	topic, event := q.Get("topic"), q.Get("event")
@@ -174,7 +278,11 @@ func (a *app) broadcast(w http.ResponseWriter, r *http.Request) {
 		}
 		payload = json.RawMessage(raw)
 	}
-	if err := a.endpoint.Broadcast(topic, event, payload); err != nil {
+	send := a.endpoint.Broadcast
+	if q.Get("local") == "1" {
+		send = a.endpoint.LocalBroadcast
+	}
+	if err := send(topic, event, payload); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}

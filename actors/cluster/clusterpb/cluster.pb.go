@@ -322,9 +322,11 @@ func (x *Ping) GetAddress() string {
 }
 
 type Pong struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
-	Address       string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Node    string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Address string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// name is the node's operator-given name (Config.Name); empty from a node without one.
+	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -373,6 +375,13 @@ func (x *Pong) GetAddress() string {
 	return ""
 }
 
+func (x *Pong) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var File_actors_cluster_clusterpb_cluster_proto protoreflect.FileDescriptor
 
 const file_actors_cluster_clusterpb_cluster_proto_rawDesc = "" +
@@ -395,10 +404,11 @@ const file_actors_cluster_clusterpb_cluster_proto_rawDesc = "" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\"4\n" +
 	"\x04Ping\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress\"4\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"H\n" +
 	"\x04Pong\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress*=\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name*=\n" +
 	"\vPayloadKind\x12\x15\n" +
 	"\x11PAYLOAD_KIND_JSON\x10\x00\x12\x17\n" +
 	"\x13PAYLOAD_KIND_BINARY\x10\x01B1Z/github.com/pyrehq/pyre/actors/cluster/clusterpbb\x06proto3"
