@@ -14,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/cluster/clusterpb"
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/transport"
 	"github.com/pyrehq/pyre/transport/client"
@@ -83,7 +84,7 @@ func startEndpointNodes(t *testing.T, names ...string) []*epNode {
 		sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }),
 			actor.WithDeadLetterThrottleInterval(time.Millisecond)) // its goroutine ends within the test
 		n := New(Config{System: sys, Address: addrs[i], Name: name, HeartbeatInterval: 100 * time.Millisecond,
-			DeadAfter: 2 * time.Second, Logger: quiet})
+			DeadAfter: 5 * time.Second, Logger: quiet}) // no failure here: no flapping on a loaded machine
 		ps := pubsub.New(pubsub.Config{Adapter: n, MaxPayloadSize: epMaxFrame})
 		if err := n.Start(ps); err != nil {
 			t.Fatalf("start %s: %v", name, err)
@@ -343,14 +344,47 @@ func TestDisconnectAcrossNodes(t *testing.T) {
 	expect(t, "user 7", other, `n {"after":1}`)
 }
 
-// stopNodes stops in-process nodes: all of them quiesce first (none sends anything more), then each
-// one's remote shuts down. protoactor's remote writes a flag its stream readers read, unsynchronized, when
-// it shuts down (endpoint_reader.go suspend vs Receive): no peer may still be sending then.
+// stopNodes stops in-process nodes. protoactor's remote writes a flag its stream readers read for every
+// message, unsynchronized, when it shuts down (endpoint_reader.go suspend vs Receive), so no message may
+// be read by a node as, or after, it shuts down, unless ordered before: every node quiesces first (sends
+// nothing more), then each sends every other a barrier on the same stream as all it sent before; the
+// receiver's dead-letter event for it (published in its reader's goroutine) orders every earlier read
+// before the shutdowns.
 func stopNodes(ctx context.Context, nodes ...*Node) error {
 	var err error
 	for _, n := range nodes {
 		if e := n.quiesce(); e != nil && err == nil {
 			err = e
+		}
+	}
+	const barrier = "stop-barrier"
+	got := make(chan struct{}, len(nodes)*len(nodes))
+	for _, n := range nodes {
+		sub := n.sys.EventStream.Subscribe(func(e any) {
+			if d, ok := e.(*actor.DeadLetterEvent); ok {
+				if p, ok := d.Message.(*clusterpb.Ping); ok && p.Node == barrier {
+					got <- struct{}{}
+				}
+			}
+		})
+		defer n.sys.EventStream.Unsubscribe(sub)
+	}
+	// Two rounds: a request read by a stopped actor's node is answered with a DeadLetterResponse, sent
+	// after that node's first barrier maybe; the second round comes after every answer.
+	for range 2 {
+		for _, from := range nodes {
+			for _, to := range nodes {
+				if from != to {
+					from.sys.Root.Send(actor.NewPID(to.cfg.Address, "pyre-stop-barrier"), &clusterpb.Ping{Node: barrier})
+				}
+			}
+		}
+		for range len(nodes) * (len(nodes) - 1) {
+			select {
+			case <-got:
+			case <-ctx.Done():
+				return fmt.Errorf("stop barrier: %w", ctx.Err())
+			}
 		}
 	}
 	for _, n := range nodes {

@@ -176,13 +176,14 @@ func (n *Node) startRemote(host string, port int) (err error) {
 	startRemoteOrdered(n.rem, n.cfg.Address, probed)
 	// protoactor's endpoint manager reads its fields in these events' publishers (stream goroutines) and
 	// writes them, unsynchronized, when remote shuts down: this handler, after protoactor's, and shutdown
-	// take remoteMu, which orders the two.
+	// take remoteMu, which orders the two. A message read by a stream goroutine for a stopped actor (a
+	// peer's ping after Stop began) is a dead letter, published there too: ordered the same way.
 	n.remoteSub = n.sys.EventStream.SubscribeWithPredicate(func(any) {
 		n.remoteMu.Lock()
 		n.remoteMu.Unlock() //nolint:staticcheck // only the ordering matters
 	}, func(m any) bool {
 		switch m.(type) {
-		case *remote.EndpointTerminatedEvent, *remote.EndpointConnectedEvent:
+		case *remote.EndpointTerminatedEvent, *remote.EndpointConnectedEvent, *actor.DeadLetterEvent:
 			return true
 		}
 		return false

