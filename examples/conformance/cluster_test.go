@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -192,6 +192,53 @@ func awaitBroadcast(t *testing.T, who string, ch *client.Channel, event, payload
 	}
 }
 
+// latencies pushes n broadcasts one at a time from the channel pub and returns, for each, the time until
+// pub's client had it and until other's had it.
+func latencies(t *testing.T, pub, other *client.Channel, n int) (same, hop []time.Duration) {
+	t.Helper()
+	wait := func(ch *client.Channel, i int, at *time.Time, wg *sync.WaitGroup) {
+		defer wg.Done()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case m := <-ch.Messages():
+				var v struct{ I int }
+				if m.Event == "broadcast" && json.Unmarshal(m.Payload, &v) == nil && v.I == i {
+					*at = time.Now()
+					return
+				}
+			case <-timeout:
+				t.Errorf("broadcast %d did not arrive", i)
+				return
+			}
+		}
+	}
+	for i := 1; i <= n && !t.Failed(); i++ {
+		var a, b time.Time
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go wait(pub, i, &a, &wg)
+		go wait(other, i, &b, &wg)
+		start := time.Now()
+		if err := pub.PushNoReply("broadcast", map[string]int{"i": i}); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		same = append(same, a.Sub(start))
+		hop = append(hop, b.Sub(start))
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	return same, hop
+}
+
+// pct is the p-th percentile of d (sorted in place), rounded to 10 µs.
+func pct(d []time.Duration, p int) time.Duration {
+	slices.Sort(d)
+	return d[min(len(d)-1, len(d)*p/100)].Round(10 * time.Microsecond)
+}
+
 // TestClusterProcesses runs examples/conformance as three OS processes on 127.0.0.1, .2 and .3 forming
 // one cluster (PYRE_NODE, PYRE_CLUSTER_ADDR, PYRE_CLUSTER_PEERS), with Go clients and phoenix.js clients
 // on different nodes: broadcasts, LocalBroadcast, broadcast_from, disconnect; a node SIGKILLed under load
@@ -264,6 +311,12 @@ func TestClusterProcesses(t *testing.T) {
 		t.Fatalf("phoenix.js across nodes: %v", err)
 	}
 
+	// Publish → delivery, one broadcast at a time: a channel's broadcast from a client of n1 reaches that
+	// client (same node) and a client of n2 (one hop).
+	same, hop := latencies(t, chans[0], chans[1], 300)
+	t.Logf("publish → delivery over %d broadcasts: same node p50 %v p99 %v; other node p50 %v p99 %v",
+		len(same), pct(same, 50), pct(same, 99), pct(hop, 50), pct(hop, 99))
+
 	// SIGKILL n3 under load: a publisher on n1 broadcasts until the end of this phase.
 	loadCtx, stopLoad := context.WithCancel(context.Background())
 	loadDone := make(chan int)
@@ -312,5 +365,4 @@ func TestClusterProcesses(t *testing.T) {
 	if d := time.Since(began); d > 60*time.Second {
 		t.Errorf("the cluster test took %v, over its 60 s budget", d)
 	}
-	_ = bufio.ScanLines
 }
