@@ -188,7 +188,9 @@ func TestClusterRace(t *testing.T) {
 	if r, err := console.Push(ctx, "new_race", map[string]int{"target": 5}); err != nil || !r.OK() {
 		t.Fatalf("new_race: %v %+v", err, r)
 	}
-	next := func(s raceState) bool { return s.Race == st.Race+1 && s.Target == 5 && taps(s, "ann") == 0 && taps(s, "bob") == 0 }
+	next := func(s raceState) bool {
+		return s.Race == st.Race+1 && s.Target == 5 && taps(s, "ann") == 0 && taps(s, "bob") == 0
+	}
 	until("bob on n1", bobCh, next)
 	until("ann on n2", annCh, next)
 
