@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -190,6 +191,15 @@ func TestEndpointsAcrossNodes(t *testing.T) {
 	}
 	nodes := startEndpointNodes(t, "a", "b")
 	a, b := nodes[0], nodes[1]
+	for _, en := range nodes {
+		var names []string
+		for _, m := range en.node.Members() {
+			names = append(names, m.Name)
+		}
+		if slices.Sort(names); !slices.Equal(names, []string{"a", "b"}) {
+			t.Fatalf("%s: members %v, want the names [a b]", en.name, names)
+		}
+	}
 	_, a1 := a.dial(t, "1", "room:1")
 	_, a2 := a.dial(t, "2", "room:1")
 	_, b1 := b.dial(t, "3", "room:1")
