@@ -112,9 +112,14 @@ type Config struct {
 	// ChildID names the endpoint's tree among Parent's children. Zero value means "pyre".
 	ChildID string
 	// SecretKeyBase signs long-poll session tokens (package transport/token: at least token.MinSecretLen
-	// bytes, else NewEndpoint panics). Zero value means a random secret per Endpoint, which is enough: a
-	// session lives on the endpoint that issued its token (across nodes, route a client to the same node).
+	// bytes, else NewEndpoint panics). Zero value means a random secret per Endpoint, which is enough for
+	// one node. With LongPollPeers, give every node the same one.
 	SecretKeyBase string
+	// LongPollPeers makes a long-poll session reachable from every node of a cluster: a request whose
+	// token names another live node is forwarded to it and answered with its answer (package
+	// actors/cluster: Node.LongPoll), so no sticky sessions are needed. Zero value means a session lives
+	// on the endpoint that issued its token (across nodes, route a client to the same node).
+	LongPollPeers LongPollPeers
 }
 
 func (c *Config) setDefaults() {
@@ -209,7 +214,7 @@ func NewEndpoint(cfg Config) *Endpoint {
 	}
 	e.inbound.max = int64(cfg.MaxInboundBytes)
 	if !cfg.DisableLongPoll {
-		e.lp = newLongPoll(cfg.SecretKeyBase, cfg.LongPollWindow)
+		e.lp = newLongPoll(cfg.SecretKeyBase, cfg.LongPollWindow, cfg.LongPollPeers)
 	}
 	e.host = channel.NewHost(channel.HostConfig{
 		PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, MaxPayloadSize: cfg.MaxOutboundPayload,

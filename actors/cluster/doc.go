@@ -11,7 +11,9 @@
 //		Provider: cluster.Static{"10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"}})
 //	ps := pubsub.New(pubsub.Config{Adapter: node, MaxPayloadSize: 10 << 20}) // = the endpoint's MaxOutboundPayload
 //	if err := node.Start(ps); err != nil { ... }
-//	ep := transport.NewEndpoint(transport.Config{System: sys, PubSub: ps})
+//	ep := transport.NewEndpoint(transport.Config{System: sys, PubSub: ps,
+//		LongPollPeers: node.LongPoll(), SecretKeyBase: secret}) // the same secret on every node
+//	node.LongPoll().Handle(ep)
 //	...
 //	ep.Shutdown(ctx); node.Stop(ctx); sys.Shutdown()
 //
@@ -23,6 +25,15 @@
 // own node, so every other node delivers to all its subscribers. Intercepted events reach HandleOut on
 // the subscriber's node (the relay hands broadcasts to the local pubsub, whose subscribers are the
 // channels). examples/conformance runs as a node from PYRE_NODE, PYRE_CLUSTER_ADDR and PYRE_CLUSTER_PEERS.
+//
+// # Long-poll across nodes
+//
+// With LongPoll as transport.Config.LongPollPeers, a long-poll session token names its node (Config.Name);
+// a request that reaches another node is forwarded to it (clusterpb.PollRequest, answered with a
+// PollResponse by the owner's endpoint), so a load balancer need not keep a client on one node. The owner
+// stays the only place of the session; if it is gone, a GET opens a new session where it lands, as on
+// one node after a restart. A forwarded request waits at most a minute (a GET answers within the owner's
+// LongPollWindow); a failed forward answers 502, which clients retry.
 //
 // # A broadcast's path
 //
@@ -89,11 +100,10 @@
 //
 // # Not done yet
 //
-// Presence replication (Phoenix.Tracker over this transport), long-poll forwarding to the owning node
-// (a long-poll session is reachable on the node that created it only: route its requests there),
-// BroadcastFrom of a subscriber living on another node (Broadcast.from is reserved), and a graceful leave
-// (a stopped node leaves its peers' membership after DeadAfter, as a dead one). The clusterprovider
-// adapter is tested with a fake provider only (k8s, etcd and consul need their services).
+// Presence replication (Phoenix.Tracker over this transport), BroadcastFrom of a subscriber living on
+// another node (Broadcast.from is reserved), and a graceful leave (a stopped node leaves its peers'
+// membership after DeadAfter, as a dead one). The clusterprovider adapter is tested with a fake provider
+// only (k8s, etcd and consul need their services).
 //
 // # Concurrency
 //

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
@@ -93,8 +94,10 @@ func startEndpointNodes(t *testing.T, names ...string) []*epNode {
 		router := channel.NewRouter(userSocket{})
 		router.Channel("room:*", func() channel.Channel { return &roomChannel{node: name} })
 		ep := transport.NewEndpoint(transport.Config{System: sys, PubSub: ps, MaxFrameSize: epMaxFrame,
-			CheckOrigin: transport.AllowAllOrigins(), Logger: quiet})
+			CheckOrigin: transport.AllowAllOrigins(), Logger: quiet,
+			LongPollPeers: n.LongPoll(), SecretKeyBase: strings.Repeat("shared secret ", 5), LongPollWindow: 2 * time.Second})
 		ep.Socket("/socket", router)
+		n.LongPoll().Handle(ep)
 		nodes = append(nodes, &epNode{name: name, sys: sys, node: n, ps: ps, ep: ep, srv: httptest.NewServer(ep)})
 	}
 	t.Cleanup(func() { stopEndpointNodes(t, nodes) })
@@ -403,4 +406,110 @@ func stopNodes(ctx context.Context, nodes ...*Node) error {
 		}
 	}
 	return err
+}
+
+// lpCall is one long-poll request; it returns the answer's body fields.
+func lpCall(t *testing.T, method, url, token, body string) (status int, tok string, msgs []string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("X-Phoenix-Longpoll-Token", token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/x-ndjson")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Status   int      `json:"status"`
+		Token    string   `json:"token"`
+		Messages []string `json:"messages"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&v) != nil {
+		t.Fatalf("%s %s: HTTP %d", method, url, resp.StatusCode)
+	}
+	return v.Status, v.Token, v.Messages
+}
+
+// TestLongPollAcrossNodes: a long-poll client whose requests alternate between two nodes keeps one
+// session (on the node that created it): every request on the other node is forwarded to it, and its
+// frames come back exactly, in order.
+func TestLongPollAcrossNodes(t *testing.T) {
+	if !isolated(t) {
+		return
+	}
+	nodes := startEndpointNodes(t, "a", "b")
+	urls := []string{nodes[0].srv.URL + "/socket/longpoll?vsn=2.0.0&user_id=5", nodes[1].srv.URL + "/socket/longpoll?vsn=2.0.0&user_id=5"}
+	status, tok, _ := lpCall(t, http.MethodGet, urls[0], "", "")
+	if status != http.StatusGone || tok == "" {
+		t.Fatalf("open on a: %d %q", status, tok)
+	}
+	// The join goes through b; a's session answers, and the reply is read through b again.
+	if status, _, _ := lpCall(t, http.MethodPost, urls[1], tok, `["1","1","room:1","phx_join",{}]`+"\n"); status != http.StatusOK {
+		t.Fatalf("POST on b: %d", status)
+	}
+	var got []string
+	next := func(i int) {
+		t.Helper()
+		status, newTok, msgs := lpCall(t, http.MethodGet, urls[i%2], tok, "")
+		if status != http.StatusOK && status != http.StatusNoContent {
+			t.Fatalf("GET %d: status %d", i, status)
+		}
+		if newTok != "" && newTok != tok {
+			t.Fatalf("GET %d: a new session (token changed)", i)
+		}
+		got = append(got, msgs...)
+	}
+	for i := 1; len(got) == 0; i++ {
+		next(i)
+	}
+	if want := `["1","1","room:1","phx_reply",{"response":{},"status":"ok"}]`; got[0] != want {
+		t.Fatalf("join reply %s, want %s", got[0], want)
+	}
+	// Broadcasts from both nodes, read alternately through both, exact and in order per publisher.
+	for i := range 3 {
+		if err := nodes[0].ep.Broadcast("room:1", "n", map[string]int{"a": i}); err != nil {
+			t.Fatal(err)
+		}
+		if err := nodes[1].ep.Broadcast("room:1", "n", map[string]int{"b": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got = got[:0]
+	for i := 0; len(got) < 6; i++ {
+		next(i)
+	}
+	var fromA, fromB []string
+	for _, m := range got {
+		if strings.Contains(m, `"a"`) {
+			fromA = append(fromA, m)
+		} else {
+			fromB = append(fromB, m)
+		}
+	}
+	for i := range 3 {
+		if want := fmt.Sprintf(`[null,null,"room:1","n",{"a":%d}]`, i); fromA[i] != want {
+			t.Fatalf("from a: %v", fromA)
+		}
+		if want := fmt.Sprintf(`[null,null,"room:1","n",{"b":%d}]`, i); fromB[i] != want {
+			t.Fatalf("from b: %v", fromB)
+		}
+	}
+	// A push through b, its reply through a.
+	if status, _, _ := lpCall(t, http.MethodPost, urls[1], tok, `["1","2","room:1","broadcast",{"x":1}]`+"\n"); status != http.StatusOK {
+		t.Fatalf("POST on b: %d", status)
+	}
+	got = got[:0]
+	for i := 0; len(got) < 2; i++ {
+		next(i)
+	}
+	if want := `[null,null,"room:1","shout",{"x":1}]`; !slices.Contains(got, want) {
+		t.Fatalf("after the push: %v, want %s", got, want)
+	}
 }

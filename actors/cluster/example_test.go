@@ -4,6 +4,7 @@ import (
 	"context"
 	"log"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -25,8 +26,11 @@ func Example_node() {
 	if err := node.Start(ps); err != nil {
 		log.Fatal(err)
 	}
-	ep := transport.NewEndpoint(transport.Config{System: sys, PubSub: ps})
+	ep := transport.NewEndpoint(transport.Config{System: sys, PubSub: ps,
+		// Long-poll requests reach their session's node; every node signs tokens with the same secret.
+		LongPollPeers: node.LongPoll(), SecretKeyBase: os.Getenv("SECRET_KEY_BASE")})
 	ep.Socket("/socket", router)
+	node.LongPoll().Handle(ep)
 	srv := &http.Server{Addr: "10.0.0.1:4000", Handler: ep}
 	go srv.ListenAndServe()
 

@@ -70,6 +70,9 @@ type Node struct {
 	quiesced sync.Once
 	mgr      *actor.PID
 	relay    *actor.PID
+	poll     *actor.PID     // serves long-poll requests forwarded by other nodes
+	pollWG   sync.WaitGroup // its requests in progress
+	lp       *LongPoll
 	stop     chan struct{}
 	wg       sync.WaitGroup
 
@@ -88,6 +91,7 @@ type Node struct {
 func New(cfg Config) *Node {
 	cfg = cfg.withDefaults()
 	n := &Node{cfg: cfg, sys: cfg.System, stop: make(chan struct{})}
+	n.lp = &LongPoll{n: n}
 	n.links.Store(&[]*link{})
 	n.members.Store(&[]Member{})
 	return n
@@ -122,9 +126,21 @@ func (n *Node) Start(local Local) error {
 		return fmt.Errorf("cluster: relay: %w", err)
 	}
 	n.relay = relay
+	pollCtx, cancelPolls := context.WithCancel(context.Background())
+	poll, err := n.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+		return &longPollServer{l: n.lp, ctx: pollCtx, cancel: cancelPolls, wg: &n.pollWG}
+	}), longPollName)
+	if err != nil {
+		cancelPolls()
+		n.sys.Root.PoisonFuture(relay).Wait()
+		n.rem.Shutdown(true)
+		return fmt.Errorf("cluster: long-poll: %w", err)
+	}
+	n.poll = poll
 	mgr, err := n.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newManager(n) }), membershipName)
 	if err != nil {
 		n.sys.Root.PoisonFuture(relay).Wait()
+		n.sys.Root.PoisonFuture(poll).Wait()
 		n.rem.Shutdown(true)
 		return fmt.Errorf("cluster: membership: %w", err)
 	}
@@ -263,13 +279,14 @@ func (n *Node) quiesce() error {
 	var err error
 	n.quiesced.Do(func() {
 		n.cfg.Provider.Stop()
-		for _, pid := range []*actor.PID{n.mgr, n.relay} { // the manager first: it starts probes
+		for _, pid := range []*actor.PID{n.mgr, n.relay, n.poll} { // the manager first: it starts probes
 			if e := n.sys.Root.PoisonFuture(pid).Wait(); e != nil && err == nil {
 				err = e
 			}
 		}
 		close(n.stop)
 		n.wg.Wait()
+		n.pollWG.Wait() // cancelled when the long-poll actor stopped
 		for _, l := range *n.links.Load() {
 			l.close()
 		}

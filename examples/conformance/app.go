@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -157,8 +158,18 @@ func newNodeApp(cc clusterConfig) (*app, error) {
 
 	// Long-poll (/socket/longpoll) with a 2 s window instead of Phoenix's 10 s: an idle session expires
 	// after 3 s, which the phoenix.js suite waits for.
-	ep := transport.NewEndpoint(transport.Config{CheckOrigin: transport.AllowAllOrigins(), LongPollWindow: 2 * time.Second,
-		MaxFrameSize: maxFrame, System: a.sys, PubSub: ps})
+	cfg := transport.Config{CheckOrigin: transport.AllowAllOrigins(), LongPollWindow: 2 * time.Second,
+		MaxFrameSize: maxFrame, System: a.sys, PubSub: ps}
+	if a.node != nil {
+		// A long-poll session is reachable from every node; they sign tokens with one secret
+		// ($SECRET_KEY_BASE, else this example's own).
+		cfg.LongPollPeers = a.node.LongPoll()
+		cfg.SecretKeyBase = cmp.Or(os.Getenv("SECRET_KEY_BASE"), "pyre conformance example secret, not for production")
+	}
+	ep := transport.NewEndpoint(cfg)
+	if a.node != nil {
+		a.node.LongPoll().Handle(ep)
+	}
 	ep.Socket("/socket", router)
 	tracker, err := presence.Start(context.Background(), ep, presence.Config{})
 	if err != nil {

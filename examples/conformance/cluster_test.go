@@ -311,6 +311,48 @@ func TestClusterProcesses(t *testing.T) {
 		t.Fatalf("phoenix.js across nodes: %v", err)
 	}
 
+	// A long-poll client hopping nodes: opened on n1, its join posted to n2, the reply read from n3.
+	lp := func(n *clusterNode, method, tok, body string) (int, string, []string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, n.base+"/socket/longpoll?vsn=2.0.0", strings.NewReader(body))
+		if tok != "" {
+			req.Header.Set("X-Phoenix-Longpoll-Token", tok)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/x-ndjson")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v struct {
+			Status   int      `json:"status"`
+			Token    string   `json:"token"`
+			Messages []string `json:"messages"`
+		}
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&v) != nil {
+			t.Fatalf("long-poll %s on %s: HTTP %d", method, n.name, resp.StatusCode)
+		}
+		return v.Status, v.Token, v.Messages
+	}
+	_, tok, _ := lp(n1, http.MethodGet, "", "")
+	if status, _, _ := lp(n2, http.MethodPost, tok, `["1","1","echo:lp","phx_join",{}]`+"\n"); status != http.StatusOK {
+		t.Fatalf("long-poll POST on n2 for n1's session: %d", status)
+	}
+	for i := 0; ; i++ {
+		status, _, msgs := lp(nodes[2-i%2], http.MethodGet, tok, "")
+		if status != http.StatusOK && status != http.StatusNoContent {
+			t.Fatalf("long-poll GET: %d", status)
+		}
+		if len(msgs) > 0 {
+			if want := `["1","1","echo:lp","phx_reply",{"response":{"joined":"echo:lp"},"status":"ok"}]`; msgs[0] != want {
+				t.Fatalf("long-poll join reply %s, want %s", msgs[0], want)
+			}
+			break
+		}
+	}
+
 	// Publish → delivery, one broadcast at a time: a channel's broadcast from a client of n1 reaches that
 	// client (same node) and a client of n2 (one hop).
 	same, hop := latencies(t, chans[0], chans[1], 300)
