@@ -346,7 +346,7 @@ func TestDisconnectAcrossNodes(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("user 42 on %s still connected", nodes[i].name)
 		}
-		if code := c.CloseCode(); code != int(channel.CloseGoingAway) {
+		if code := c.CloseCode(); code != 1001 {
 			t.Fatalf("user 42 on %s closed with %d, want 1001", nodes[i].name, code)
 		}
 	}
