@@ -81,7 +81,7 @@ type LongPollPeers interface {
 	Forward(w http.ResponseWriter, r *http.Request, node string) bool
 }
 
-// longPoll is the endpoint's long-poll state shared by every socket; its sessions are in Endpoint.polls.
+// longPoll is the endpoint's long-poll state shared by every socket; its connections are in Endpoint.polls.
 type longPoll struct {
 	signer *token.Signer
 	// node is in every token: random per Endpoint (a token from another endpoint finds no connection), after

@@ -82,14 +82,12 @@ func (n *clusterNode) stop(t *testing.T) {
 	}
 }
 
-// unknownRaces counts the race reports in out but protoactor-go's own on shutdown: a peer's message
-// read while remote shuts down (endpointReader.Receive reads the flag Shutdown's suspend writes,
-// unsynchronized). Peers ping a node until it has left, so a node stopped among live ones can hit it.
+// unknownRaces counts the race reports in out but protoactor-go's own on shutdown (knownProtoactorRace).
 func unknownRaces(out string) int {
 	n := 0
 	for _, r := range strings.Split(out, "WARNING: DATA RACE")[1:] {
 		r, _, _ = strings.Cut(r, "==================")
-		if !(strings.Contains(r, "remote.(*endpointReader).suspend") && strings.Contains(r, "remote.(*endpointReader).Receive")) {
+		if !knownProtoactorRace(r) {
 			n++
 		}
 	}
@@ -407,4 +405,22 @@ func TestClusterProcesses(t *testing.T) {
 	if d := time.Since(began); d > 60*time.Second {
 		t.Errorf("the cluster test took %v, over its 60 s budget", d)
 	}
+}
+
+// knownProtoactorRace reports whether a race report is one of protoactor-go's remote.Shutdown with its
+// own stream goroutines: a peer's message read while remote shuts down (endpointReader.Receive reads the
+// flag suspend writes; peers ping a node until it has left), or an endpoint writer stopped by Shutdown
+// whose stream goroutine reads the connections map Shutdown then clears (endpointManager.stop vs
+// removeEndpoint).
+func knownProtoactorRace(report string) bool {
+	has := func(s ...string) bool {
+		for _, x := range s {
+			if !strings.Contains(report, x) {
+				return false
+			}
+		}
+		return true
+	}
+	return has("remote.(*endpointReader).suspend", "remote.(*endpointReader).Receive") ||
+		has("remote.(*endpointManager).stop", "remote.(*endpointManager).removeEndpoint")
 }

@@ -223,11 +223,14 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
-// protoactorShutdownRace: every race report in out is protoactor-go's own on shutdown (a peer's message
-// read while remote shuts down: endpointReader.Receive vs suspend), see examples/conformance.
+// protoactorShutdownRace: every race report in out is protoactor-go's own in remote.Shutdown (a peer's
+// message read while remote shuts down, or a writer's stream goroutine reading the map Shutdown clears;
+// see examples/conformance's knownProtoactorRace).
 func protoactorShutdownRace(out string) bool {
 	for _, r := range strings.Split(out, "WARNING: DATA RACE")[1:] {
-		if !strings.Contains(r, "remote.(*endpointReader).suspend") {
+		suspend := strings.Contains(r, "remote.(*endpointReader).suspend") && strings.Contains(r, "remote.(*endpointReader).Receive")
+		stop := strings.Contains(r, "remote.(*endpointManager).stop") && strings.Contains(r, "remote.(*endpointManager).removeEndpoint")
+		if !suspend && !stop {
 			return false
 		}
 	}
