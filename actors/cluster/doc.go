@@ -90,10 +90,9 @@
 // Weight: grpc, otel 1.38 and prometheus updated (indirect); the cluster package is not imported.
 // Known upstream issues we work around: remote.Start replaces grpc's global logger, unsynchronized (a data
 // race with any gRPC goroutine already running: start the node before other gRPC use; several nodes of
-// one process order their starts, see grpcsync.go); protoactor's endpoint manager and reader write fields
-// on shutdown that stream goroutines read (Stop orders itself after every endpoint event; a message still
-// arriving as remote shuts down is a benign race the race detector reports: tests stop their nodes
-// after a barrier);
+// one process order their starts, see grpcsync.go); remote's graceful Shutdown clears fields that its own
+// stream goroutines read, unsynchronized, so Stop does not use it (it stops remote's endpoint supervisor
+// and then the gRPC server, which waits for its handlers: peers see the streams end, as for a dead node);
 // each failed connect retry leaks a client connection (MaxRetryCount is set to 1). Our .proto is
 // registered under its path from the module root: a bare "cluster.proto" collides with protoactor's own
 // and panics at init in any binary that links both.

@@ -357,12 +357,10 @@ func TestDisconnectAcrossNodes(t *testing.T) {
 	expect(t, "user 7", other, `n {"after":1}`)
 }
 
-// stopNodes stops in-process nodes. protoactor's remote writes a flag its stream readers read for every
-// message, unsynchronized, when it shuts down (endpoint_reader.go suspend vs Receive), so no message may
-// be read by a node as, or after, it shuts down, unless ordered before: every node quiesces first (sends
-// nothing more), then each sends every other a barrier on the same stream as all it sent before; the
-// receiver's dead-letter event for it (published in its reader's goroutine) orders every earlier read
-// before the shutdowns.
+// stopNodes stops in-process nodes quietly: every node quiesces first (sends nothing more), then each
+// sends every other a barrier on the same stream as all it sent before, twice (a request read by a
+// stopped actor's node is answered with a DeadLetterResponse, maybe after that node's first barrier);
+// once every barrier arrived, nothing is in flight and the nodes stop one by one.
 func stopNodes(ctx context.Context, nodes ...*Node) error {
 	var err error
 	for _, n := range nodes {
@@ -382,8 +380,6 @@ func stopNodes(ctx context.Context, nodes ...*Node) error {
 		})
 		defer n.sys.EventStream.Unsubscribe(sub)
 	}
-	// Two rounds: a request read by a stopped actor's node is answered with a DeadLetterResponse, sent
-	// after that node's first barrier maybe; the second round comes after every answer.
 	for range 2 {
 		for _, from := range nodes {
 			for _, to := range nodes {

@@ -151,7 +151,7 @@ func (n *Node) Start(local Local) error {
 	if err := n.cfg.Provider.Start(n.cfg.Address, func(addrs []string) {
 		n.sys.Root.Send(n.mgr, candidates(addrs))
 	}); err != nil {
-		n.shutdown(context.Background(), false)
+		n.shutdown(context.Background())
 		return fmt.Errorf("cluster: provider: %w", err)
 	}
 	return nil
@@ -169,6 +169,7 @@ func (n *Node) startRemote(host string, port int) (err error) {
 		remote.WithEndpointManagerQueueSize(1024),
 		remote.WithServerOptions(
 			grpc.Creds(creds), // insecure, ordered with other nodes' starts (grpcsync.go)
+			grpc.WaitForHandlers(true), // Stop waits for the stream handlers (stopRemote)
 			grpc.MaxRecvMsgSize(maxMsg),
 			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 			grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}),
@@ -235,35 +236,48 @@ func (n *Node) probe(addr string) {
 	}()
 }
 
-// Stop leaves the cluster: it stops the provider, the heartbeat and the node's actors, then shuts remote
-// down gracefully (peers are told at once; protoactor waits at most 10 s for them). Queued broadcasts are
-// dropped. Stop does not shut the actor system down.
+// Stop leaves the cluster: it stops the provider, the heartbeat and the node's actors, then remote (its
+// streams close; peers see this node leave after DeadAfter). Queued broadcasts are dropped. Stop does not
+// shut the actor system down. ctx bounds the wait for remote's goroutines, which end by themselves.
 func (n *Node) Stop(ctx context.Context) error {
-	return n.shutdown(ctx, true)
+	return n.shutdown(ctx)
 }
 
-func (n *Node) shutdown(ctx context.Context, graceful bool) error {
+func (n *Node) shutdown(ctx context.Context) error {
 	if !n.running.Load() || !n.stopping.CompareAndSwap(false, true) {
 		return nil
 	}
 	err := n.quiesce()
-	n.remoteMu.Lock()
-	n.remoteMu.Unlock() //nolint:staticcheck // after every endpoint event so far (startRemote)
 	done := make(chan struct{})
 	go func() {
-		n.rem.Shutdown(graceful)
-		n.sys.EventStream.Unsubscribe(n.remoteSub)
+		n.stopRemote()
 		close(done)
 	}()
 	select {
 	case <-done:
 	case <-ctx.Done():
-		<-done // remote gives up after 10 s by itself; its goroutines must end before we return
+		<-done // its goroutines must end before we return
 		if err == nil {
 			err = ctx.Err()
 		}
 	}
 	return err
+}
+
+// stopRemote stops protoactor's remote without its graceful Shutdown, which races with the stream
+// goroutines it ends: it clears fields they read, unsynchronized (endpoint_manager.go stop vs
+// removeEndpoint; endpoint_reader.go suspend vs Receive). Instead, the endpoint supervisor stops (every
+// endpoint writer closes its stream; their goroutines only run protoactor's event handling, whose state
+// nobody clears), then the activator, then the gRPC server, which waits for its stream handlers
+// (grpc.WaitForHandlers). Peers see the streams end, as when a node dies, and our heartbeats are over.
+func (n *Node) stopRemote() {
+	for _, name := range []string{"EndpointSupervisor", "activator"} { // protoactor's names (endpoint_manager.go)
+		_ = n.sys.Root.StopFuture(actor.NewPID(n.sys.Address(), name)).Wait()
+	}
+	n.rem.Shutdown(false)
+	n.remoteMu.Lock()
+	n.remoteMu.Unlock() //nolint:staticcheck // after every endpoint event so far (startRemote)
+	n.sys.EventStream.Unsubscribe(n.remoteSub)
 }
 
 // self is this node as a Member.
