@@ -168,7 +168,7 @@ func (n *Node) startRemote(host string, port int) (err error) {
 		remote.WithEndpointWriterQueueSize(1024), // an initial size (it grows): the window bounds what we queue
 		remote.WithEndpointManagerQueueSize(1024),
 		remote.WithServerOptions(
-			grpc.Creds(creds), // insecure, ordered with other nodes' starts (grpcsync.go)
+			grpc.Creds(creds),          // insecure, ordered with other nodes' starts (grpcsync.go)
 			grpc.WaitForHandlers(true), // Stop waits for the stream handlers (stopRemote)
 			grpc.MaxRecvMsgSize(maxMsg),
 			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
