@@ -114,14 +114,19 @@ type Config struct {
 	// ChildID names the endpoint's tree among Parent's children. Zero value means "pyre".
 	ChildID string
 	// SecretKeyBase signs long-poll connection tokens (package transport/token: at least token.MinSecretLen
-	// bytes, else NewEndpoint panics). Zero value means a random secret per Endpoint, which is enough: a
-	// connection lives on the endpoint that issued its token (across nodes, route a client to the same node).
+	// bytes, else NewEndpoint panics). Zero value means a random secret per Endpoint, which is enough for
+	// one node. With LongPollPeers, give every node the same one.
 	SecretKeyBase string
 	// Events observes the endpoint: its connections, channels, supervisors and writes (package
 	// actors/telemetry: where each event runs, what it carries; package transport/metrics makes
 	// Prometheus metrics of them). Its funcs are guarded: a panic in one is logged on Logger. Zero value
 	// means none, at the cost of a nil check per emission point.
 	Events telemetry.Events
+	// LongPollPeers makes a long-poll connection reachable from every node of a cluster: a request whose
+	// token names another live node is forwarded to it and answered with its answer (package
+	// actors/cluster: Node.LongPoll), so no sticky sessions are needed. Zero value means a connection
+	// lives on the endpoint that issued its token (across nodes, route a client to the same node).
+	LongPollPeers LongPollPeers
 }
 
 func (c *Config) setDefaults() {
@@ -219,7 +224,7 @@ func NewEndpoint(cfg Config) *Endpoint {
 	}
 	e.inbound.max = int64(cfg.MaxInboundBytes)
 	if !cfg.DisableLongPoll {
-		e.lp = newLongPoll(cfg.SecretKeyBase, cfg.LongPollWindow)
+		e.lp = newLongPoll(cfg.SecretKeyBase, cfg.LongPollWindow, cfg.LongPollPeers)
 	}
 	e.host = host.New(host.Config{
 		PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, MaxPayloadSize: cfg.MaxOutboundPayload,

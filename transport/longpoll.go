@@ -47,7 +47,8 @@ import (
 // and the POST times out with 408); empty ndjson lines are skipped; the outbound queue is bounded
 // (Config.MaxQueueMessages and MaxQueueBytes, with the WebSocket's rules: past them the connection ends as a
 // slow consumer, and a POST waits while the queue is a quarter full, so a client that posts faster than it
-// polls is slowed, not ended); long-poll connections live on one endpoint (across nodes, sticky connections).
+// polls is slowed, not ended); across nodes, a request reaches its connection's node through
+// Config.LongPollPeers (Phoenix: distributed Erlang), else connections live on one endpoint (sticky).
 
 // Long-poll errors.
 var (
@@ -71,10 +72,23 @@ const (
 	tokenHeader     = "X-Phoenix-Longpoll-Token"
 )
 
+// LongPollPeers reaches the other nodes of a cluster for long-poll (Config.LongPollPeers).
+type LongPollPeers interface {
+	// Name names this node in the connection tokens it issues.
+	Name() string
+	// Forward answers r, a long-poll request for a connection of the node named node, through that node: it
+	// writes that node's answer to w and returns true, or returns false (writing nothing) when node is not
+	// a live member.
+	Forward(w http.ResponseWriter, r *http.Request, node string) bool
+}
+
 // longPoll is the endpoint's long-poll state shared by every socket; its connections are in Endpoint.polls.
 type longPoll struct {
 	signer *token.Signer
-	node   string // random per Endpoint, in every token: a token from another endpoint finds no connection
+	// node is in every token: random per Endpoint (a token from another endpoint finds no connection), after
+	// "<LongPollPeers.Name>/" with peers.
+	node  string
+	peers LongPollPeers // nil: no forwarding
 	// expiry ends a connection no GET polled for this long (nanoseconds): 1.5 × LongPollWindow, as Phoenix.
 	// Atomic so that tests can set it apart from the window.
 	expiry atomic.Int64
@@ -94,7 +108,7 @@ type pollClaims struct {
 	Conn string `json:"s"`
 }
 
-func newLongPoll(secretKeyBase string, window time.Duration) *longPoll {
+func newLongPoll(secretKeyBase string, window time.Duration, peers LongPollPeers) *longPoll {
 	if secretKeyBase == "" {
 		secretKeyBase = randomID(48)
 	}
@@ -102,7 +116,10 @@ func newLongPoll(secretKeyBase string, window time.Duration) *longPoll {
 	if err != nil {
 		panic("transport: Config.SecretKeyBase: " + err.Error())
 	}
-	lp := &longPoll{signer: signer, node: randomID(12), release: make(chan struct{})}
+	lp := &longPoll{signer: signer, node: randomID(12), peers: peers, release: make(chan struct{})}
+	if peers != nil {
+		lp.node = peers.Name() + "/" + lp.node
+	}
 	lp.expiry.Store(int64(window * 3 / 2))
 	return lp
 }
@@ -162,6 +179,9 @@ func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request, deadli
 		w.WriteHeader(http.StatusOK)
 	case http.MethodGet:
 		ep.lp.watchServer(r)
+		if d.forward(w, r) {
+			return
+		}
 		c, tok := d.pollConnOf(r)
 		if c == nil {
 			d.openPoll(w, r)
@@ -183,6 +203,9 @@ func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request, deadli
 			}
 		}
 	case http.MethodPost:
+		if d.forward(w, r) {
+			return
+		}
 		c, _ := d.pollConnOf(r)
 		if c == nil {
 			writePollStatus(w, http.StatusGone)
@@ -245,17 +268,42 @@ func (d *socketDef) openPoll(w http.ResponseWriter, r *http.Request) {
 	writePoll(w, http.StatusGone, tok, nil)
 }
 
+// forward hands r to the node that owns its connection when that is another live node (Config.LongPollPeers)
+// and reports whether it did. A token of a node that is gone finds no connection here: a GET opens a new one.
+func (d *socketDef) forward(w http.ResponseWriter, r *http.Request) bool {
+	lp := d.ep.lp
+	if lp.peers == nil {
+		return false
+	}
+	var claims pollClaims
+	if tok := pollToken(r); tok == "" || lp.signer.Verify(tok, &claims) != nil || claims.Node == lp.node {
+		return false
+	}
+	owner, _, ok := strings.Cut(claims.Node, "/")
+	if !ok || owner == lp.peers.Name() {
+		return false // this node's earlier incarnation: the connection is gone
+	}
+	return lp.peers.Forward(w, r, owner)
+}
+
+// pollToken is r's connection token: the X-Phoenix-Longpoll-Token header, else the last token query
+// parameter (phoenix.js 1.8 appends its own after the connect params, which may hold a token too).
+func pollToken(r *http.Request) string {
+	if v := r.Header.Values(tokenHeader); len(v) > 0 {
+		return v[0]
+	}
+	if v, _, one := queryParam(r.URL.RawQuery, "token"); one {
+		return v // the last token=, as Phoenix; token[]= is a list, no token
+	}
+	return ""
+}
+
 // pollConnOf finds the connection of r's token: the X-Phoenix-Longpoll-Token header, else the last token
 // query parameter (phoenix.js 1.8 appends its own after the connect params, which may hold a token too).
 // A missing, forged or expired token, or one whose connection ended or belongs to another socket, finds none.
 func (d *socketDef) pollConnOf(r *http.Request) (*pollConn, string) {
 	e := d.ep
-	var tok string
-	if v := r.Header.Values(tokenHeader); len(v) > 0 {
-		tok = v[0]
-	} else if v, _, one := queryParam(r.URL.RawQuery, "token"); one {
-		tok = v // the last token=, as Phoenix; token[]= is a list, no token
-	}
+	tok := pollToken(r)
 	var claims pollClaims
 	if tok == "" || e.lp.signer.Verify(tok, &claims) != nil || claims.Node != e.lp.node {
 		return nil, ""

@@ -16,6 +16,12 @@
 //	-dir DIR    directory holding static/ and assets/ (env TAPRACER_DIR; default: the current directory
 //	            if it has static/index.html, else examples/tapracer)
 //
+// As one node of a cluster (`make cluster` runs three): PYRE_NODE, PYRE_CLUSTER_ADDR and PYRE_CLUSTER_PEERS
+// (every member's cluster address, this one's included). The race lives on the first node of the list;
+// the others forward their players' joins and taps to it; race_state and the chat reach every node (the
+// lists of who is online are each node's own until presence replicates across nodes). Each page shows the
+// node its socket is on.
+//
 // SIGINT or SIGTERM stops the HTTP server, then closes every connection (clients get 1012 and reconnect).
 package main
 
@@ -48,8 +54,16 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	cc, err := clusterFromEnv()
+	if err != nil {
+		slog.Error("tapracer: " + err.Error())
+		os.Exit(1)
+	}
 	ready := func(a net.Addr) { fmt.Print(banner("http://" + a.String())) }
-	if err := run(ctx, *addr, config{Dir: *dir}, ready); err != nil {
+	if cc.Addr != "" {
+		ready = func(a net.Addr) { fmt.Printf("TapRacer node %s on http://%s (cluster %s)\n", cc.Name, a, cc.Addr) }
+	}
+	if err := run(ctx, *addr, config{Dir: *dir, Cluster: cc}, ready); err != nil {
 		slog.Error("tapracer: " + err.Error())
 		stop()
 		os.Exit(1)
@@ -61,6 +75,9 @@ func main() {
 // ready, if not nil, is called with the listening address once the server accepts connections.
 func run(ctx context.Context, addr string, cfg config, ready func(net.Addr)) error {
 	a := newApp(cfg)
+	if a.err != nil {
+		return fmt.Errorf("cluster node: %w", a.err)
+	}
 	if err := a.check(); err != nil {
 		a.log.Error(err.Error())
 	}
