@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -173,4 +174,46 @@ func BenchmarkRequestReply(b *testing.B) {
 		wg.Wait()
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "replies/s")
 	})
+}
+
+// BenchmarkEventCost: what each hot event costs with the metrics on (the emission point's nil check aside),
+// on one goroutine and on all (contention on the shared series).
+func BenchmarkEventCost(b *testing.B) {
+	m, err := metrics.New(prometheus.NewRegistry(), metrics.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := m.Events().Guarded(nil) // as the runtime holds it
+	if os.Getenv("UNGUARDED") != "" {
+		ev = m.Events()
+	}
+	ch := telemetry.Channel{Conn: telemetry.Conn{Socket: "$1", Transport: "websocket"}, Topic: "room:42", Channel: "$1/$2", Restart: "transient"}
+	cases := []struct {
+		name string
+		f    func()
+	}{
+		{"MessageReceived", func() {
+			ev.MessageReceived(telemetry.MessageReceived{Conn: ch.Conn, Topic: "room:42", Event: "ping", Bytes: 64})
+		}},
+		{"MessagesSent", func() { ev.MessagesSent(telemetry.MessagesSent{Conn: ch.Conn, Frames: 1, Bytes: 80}) }},
+		{"ChannelHandledIn", func() {
+			ev.ChannelHandledIn(telemetry.ChannelHandledIn{Channel: ch, Event: "ping", Duration: 3 * time.Microsecond, Result: "ok"})
+		}},
+		{"Broadcast", func() { ev.Broadcast(telemetry.Broadcast{Topic: "room:42", Event: "msg", Subscribers: 1000}) }},
+		{"time.Now+Since", func() { _ = time.Since(time.Now()) }}, // the timing of HandleIn, Join and Connect
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				c.f()
+			}
+		})
+		b.Run(c.name+"/parallel", func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					c.f()
+				}
+			})
+		})
+	}
 }
