@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -184,9 +183,6 @@ func BenchmarkEventCost(b *testing.B) {
 		b.Fatal(err)
 	}
 	ev := m.Events().Guarded(nil) // as the runtime holds it
-	if os.Getenv("UNGUARDED") != "" {
-		ev = m.Events()
-	}
 	ch := telemetry.Channel{Conn: telemetry.Conn{Socket: "$1", Transport: "websocket"}, Topic: "room:42", Channel: "$1/$2", Restart: "transient"}
 	cases := []struct {
 		name string
