@@ -25,11 +25,11 @@ const (
 // depending on it. Exit and Panic are asynchronous: they ask the actor to die and return false if it was
 // already gone.
 type Actor struct {
-	Kind     ActorKind
-	ID       string // the actor's PID id; a channel's is its channel.Socket.ChannelID()
-	Topic    string // a channel's topic; empty for other kinds
-	SocketID string // a socket's id, or a channel's socket's (channel.Identifier); empty if anonymous
-	Child    string // an infrastructure worker's child id under the endpoint supervisor; empty for other kinds
+	Kind     ActorKind // SocketActor, ChannelActor or InfrastructureActor
+	ID       string    // the actor's PID id; a channel's is its channel.Socket.ChannelID()
+	Topic    string    // a channel's topic; empty for other kinds
+	SocketID string    // a socket's id, or a channel's socket's (channel.Identifier); empty if anonymous
+	Child    string    // an infrastructure worker's child id under the endpoint supervisor; empty for other kinds
 	// Exit makes the actor exit with reason (OTP exit/2); nil means supervisor.ErrKilled.
 	Exit func(reason error) bool
 	// Panic makes the actor panic with value inside its own Receive.

@@ -14,6 +14,14 @@
 // channel.Channel value. Broadcasts of events a channel does not intercept never enter its actor: its
 // subscription writes them to the Conn directly (the fastlane).
 //
+// A transport's life cycle of one connection, in short:
+//
+//	h := host.New(host.Config{Logger: logger})          // once; h.Shutdown(ctx, host.CloseServiceRestart) at the end
+//	connected, err := host.Connect(router, params, info) // before the upgrade: refused → HTTP status
+//	sess, err := h.Open(connected, conn)                 // conn: your Conn; starts the socket actor
+//	sess.Receive(msg)                                    // for each decoded inbound frame, from the read goroutine
+//	sess.Close()                                         // when the connection ends
+//
 // The supervision tree New starts:
 //
 //	endpoint supervisor (one_for_one, EndpointIntensity)

@@ -334,10 +334,10 @@ func (h *Host) PubSub() *pubsub.PubSub { return h.ps }
 
 // Stats counts what is running.
 type Stats struct {
-	Sockets  int64 `json:"sockets"`
-	Channels int64 `json:"channels"`
-	Actors   int64 `json:"actors"`
-	Topics   int   `json:"topics"`
+	Sockets  int64 `json:"sockets"`  // socket actors, one per connection or long-poll session, until stopped
+	Channels int64 `json:"channels"` // channel actors, one per joined topic, until stopped
+	Actors   int64 `json:"actors"`   // Sockets + Channels
+	Topics   int   `json:"topics"`   // topics with at least one subscriber
 	Restarts int64 `json:"restarts"` // in-place channel restarts since the host started
 }
 

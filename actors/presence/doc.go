@@ -1,5 +1,22 @@
 // Package presence tracks who is online in each topic, compatible with Phoenix.Presence and the
-// phoenix.js Presence class (PROTOCOL.md §8).
+// phoenix.js Presence class (transport/PROTOCOL.md §8).
+//
+//	tracker, err := presence.Start(ctx, ep, presence.Config{}) // once, after transport.NewEndpoint, before serving
+//	router.Channel("room:*", func() channel.Channel { return &Room{tracker: tracker} })
+//
+//	func (r *Room) Join(s *channel.Socket, topic string, p channel.Payload) (any, error) {
+//		user, _ := channel.Get[string](s.Assigns(), "user_id")
+//		if err := r.tracker.Track(s, user, map[string]any{"online_at": time.Now().Unix()}); err != nil {
+//			return nil, err
+//		}
+//		s.Send(afterJoin{}) // in HandleInfo: return r.tracker.PushState(s)
+//		return nil, nil
+//	}
+//
+// On the client, phoenix.js's Presence class (new Presence(channel)) keeps the list from presence_state and
+// presence_diff. Tracking the same key twice from one channel is ErrAlreadyTracked; Update changes a
+// presence's meta; Untrack ends it; List and GetByKey read a topic (Config.Fetch enriches what they and
+// PushState return, as Phoenix's fetch/2); Tracked tells what a channel tracks under a key.
 //
 // A Tracker is started once per endpoint (Start) as an infrastructure actor under the endpoint
 // supervisor. Channels call Track, Update and Untrack from their callbacks; each meta gains a unique
@@ -30,6 +47,15 @@
 // restart is not a change; call Update for one). A presence the re-run Join does not track again is
 // untracked once Join returns. Clients see nothing of a restart that tracks what it tracked before.
 //
+// So the key must be the same in every incarnation of a channel: derive it (a user id from the socket's
+// assigns) or, for anonymous clients, draw it once and keep it with channel.Socket.Keep:
+//
+//	key, ok := s.Assigns()["presence_key"].(string)
+//	if !ok {
+//		key = rand.Text() // crypto/rand
+//		_ = s.Keep("presence_key", key) // the next incarnation's Join sees the same key
+//	}
+//
 // # Diff batching (opt-in)
 //
 // Config.Window > 0 batches each topic's changes for that long into one presence_diff, and the states
@@ -52,4 +78,12 @@
 // restarts (a crash, a chaos kill), it builds a fresh set from every live channel's records, makes the
 // set equal to it, and at once broadcasts the diffs that waited while it was down and the difference the
 // check found. Nothing is lost for good.
+//
+// # Concurrency
+//
+// A Tracker's methods are safe for concurrent use. Track, Update, Untrack, Tracked and PushState take the
+// channel's Socket and belong in that channel's callbacks; PushState is refused inside Join
+// (channel.ErrPushInJoin: send yourself a message and call it in HandleInfo). List and GetByKey may be
+// called from anywhere. Config.Fetch runs in the callers of List and PushState and in the tracker actor: it
+// must not block for long nor call the Tracker.
 package presence

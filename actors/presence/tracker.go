@@ -58,8 +58,11 @@ type Config struct {
 
 // Host is what a Tracker needs of an endpoint; *transport.Endpoint has it.
 type Host interface {
+	// PubSub is the registry the tracker broadcasts presence_diff on.
 	PubSub() *pubsub.PubSub
+	// Root is the actor system's root context, from which the tracker sends its actor messages.
 	Root() *actor.RootContext
+	// Supervise starts the tracker's actor as an infrastructure child of the endpoint's supervisor.
 	Supervise(ctx context.Context, spec supervisor.ChildSpec) (*actor.PID, error)
 }
 
@@ -128,7 +131,9 @@ func Start(ctx context.Context, h Host, cfg Config) (*Tracker, error) {
 // Presence is one key's presences in a topic: on the wire {"metas":[..]} plus the fields Fetch set in
 // Extra. Each meta is a JSON object with its "phx_ref" (and "phx_ref_prev" after an update).
 type Presence struct {
+	// Metas are the key's metas, one per Track of the key in the topic (a user on two devices has two).
 	Metas []json.RawMessage
+	// Extra holds the fields Fetch adds next to "metas"; nil when none.
 	Extra map[string]any
 }
 
