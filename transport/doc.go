@@ -180,8 +180,9 @@
 //	ep := transport.NewEndpoint(transport.Config{Events: m.Events()})
 //	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 //
-// A channel's callbacks reach the connection's trace context (the upgrade request's traceparent and
-// tracestate) through channel.Socket.Context.
+// Package transport/dashboard is a live page of them and of the supervision tree, to mount beside the
+// socket (telemetry.Combine gives both their events). A channel's callbacks reach the connection's trace
+// context (the upgrade request's traceparent and tracestate) through channel.Socket.Context.
 //
 // # Concurrency
 //

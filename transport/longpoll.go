@@ -387,6 +387,13 @@ func (c *pollConn) enqueue(data []byte) error {
 	return nil
 }
 
+// Queued is how many frames wait for the next GET (host.Queuer).
+func (c *pollConn) Queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}
+
 // Close ends the connection whatever the code: long-poll has no close frame. A waiting GET answers with what
 // is queued, or 410.
 func (c *pollConn) Close(code host.CloseCode) { c.end(channel.ErrClosed, code) }

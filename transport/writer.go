@@ -225,6 +225,13 @@ func (c *wsConn) wakeReader() {
 	}
 }
 
+// Queued is how many frames wait to be written (host.Queuer).
+func (c *wsConn) Queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}
+
 // Close closes the connection with code after the frames already queued.
 func (c *wsConn) Close(code host.CloseCode) {
 	c.mu.Lock()

@@ -35,8 +35,9 @@ type chanState struct {
 
 	oldClose *message.Message // phx_close of the channel this one replaced (duplicate join), until written
 
-	incarnation int  // how many times the actor has started; written by the actor itself only
-	everJoined  bool // its first Join succeeded, so its end is reported (telemetry ChannelLeft); the actor's only
+	incarnation int          // how many times the actor has started; written by the actor itself only
+	started     atomic.Int32 // incarnation, for Host.Actors (read from other goroutines)
+	everJoined  bool         // its first Join succeeded, so its end is reported (telemetry ChannelLeft); the actor's only
 
 	// Owned by the socket actor (the channel's supervisor).
 	restarts supervisor.Window
@@ -311,6 +312,7 @@ func (a *channelActor) Receive(ctx actor.Context) {
 		a.terminate(ctx, channel.ErrDuplicateJoin)
 	case *actor.Started:
 		a.st.incarnation++
+		a.st.started.Store(int32(a.st.incarnation))
 		if a.st.incarnation == 1 {
 			a.st.pid = ctx.Self()
 			a.st.conn.host.channels.Add(1)

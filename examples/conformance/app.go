@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"time"
@@ -15,18 +17,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/presence"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/examples/internal/chat"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
 	"github.com/pyrehq/pyre/supervisor/chaos/pyrechaos"
 
 	"github.com/pyrehq/pyre/transport"
+	"github.com/pyrehq/pyre/transport/dashboard"
 	"github.com/pyrehq/pyre/transport/metrics"
 	"github.com/pyrehq/pyre/transport/token"
 )
 
 type app struct {
 	endpoint *transport.Endpoint
+	dash     *dashboard.Dashboard // at /dashboard/, for loopback clients
 	mux      *http.ServeMux
 	signer   *token.Signer // the user tokens of /auth
 	presence *presence.Tracker
@@ -102,17 +107,21 @@ func newApp() *app {
 
 	// Long-poll (/socket/longpoll) with a 2 s window instead of Phoenix's 10 s: an idle session expires
 	// after 3 s, which the phoenix.js suite waits for.
-	// GET /metrics: Prometheus metrics on a registry of the app's own.
+	// GET /metrics: Prometheus metrics on a registry of the app's own; /dashboard/: the live dashboard.
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg, metrics.Config{})
 	if err != nil {
 		panic(err)
 	}
+	dash := dashboard.New(dashboard.Config{Authorize: loopback, PhoenixJS: "/assets/phoenix.mjs"})
 	ep := transport.NewEndpoint(transport.Config{CheckOrigin: transport.AllowAllOrigins(), LongPollWindow: 2 * time.Second,
-		Events: m.Events()})
+		Events: telemetry.Combine(m.Events(), dash.Events())})
 	ep.Socket("/socket", router)
 	tracker, err = presence.Start(context.Background(), ep, presence.Config{})
 	if err != nil {
+		panic(err)
+	}
+	if err := dash.Start(ep); err != nil {
 		panic(err)
 	}
 
@@ -125,7 +134,9 @@ func newApp() *app {
 	auth.Channel("whoami", func() channel.Channel { return whoamiChannel{} })
 	ep.Socket("/auth", auth)
 
-	a := &app{endpoint: ep, mux: http.NewServeMux(), signer: signer, presence: tracker}
+	a := &app{endpoint: ep, dash: dash, mux: http.NewServeMux(), signer: signer, presence: tracker}
+	a.mux.Handle("/dashboard/", dash)
+	a.mux.HandleFunc("GET /assets/phoenix.mjs", servePhoenix)
 	a.mux.HandleFunc("GET /presence", a.presenceList)
 	a.mux.Handle("/auth/", ep)
 	a.mux.HandleFunc("GET /token", a.token)
@@ -136,6 +147,37 @@ func newApp() *app {
 	a.mux.HandleFunc("GET /chaos/kill", a.kill)
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return a
+}
+
+// shutdown closes the dashboard, then the endpoint. Call the http.Server's Shutdown first.
+func (a *app) shutdown(ctx context.Context) error {
+	return errors.Join(a.dash.Close(ctx), a.endpoint.Shutdown(ctx))
+}
+
+// loopback lets only clients on this machine see the dashboard.
+func loopback(r *http.Request) bool {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// phoenixModules are where npm puts phoenix.js (the dashboard page imports it from /assets/phoenix.mjs),
+// from this directory and from the repository root.
+var phoenixModules = []string{
+	"browser/node_modules/phoenix/priv/static/phoenix.mjs",
+	"examples/conformance/browser/node_modules/phoenix/priv/static/phoenix.mjs",
+}
+
+// servePhoenix serves phoenix.js for the dashboard, or 503 saying how to install it.
+func servePhoenix(w http.ResponseWriter, r *http.Request) {
+	for _, p := range phoenixModules {
+		if _, err := os.Stat(p); err == nil {
+			w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+			http.ServeFile(w, r, p)
+			return
+		}
+	}
+	http.Error(w, "phoenix.js is not installed: run `npm ci --prefix examples/conformance/browser`", http.StatusServiceUnavailable)
 }
 
 // presenceList: GET /presence?topic=T answers the server's presence list of T (as presence_state).

@@ -1,6 +1,7 @@
 // Command conformance is a Pyre server for interoperability tests: Phoenix clients (phoenix.js, nshafer/phx,
 // our own) are driven against it to check that Pyre behaves as Phoenix does. It listens on 127.0.0.1:$PORT
-// (default 4000) with a socket at /socket.
+// (default 4000) with a socket at /socket, and the live dashboard (package transport/dashboard) at
+// /dashboard/ for loopback clients (phoenix.js from `npm ci --prefix examples/conformance/browser`).
 package main
 
 import (
@@ -39,7 +40,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(ctx)
-	if err := app.endpoint.Shutdown(ctx); err != nil {
+	if err := app.shutdown(ctx); err != nil {
 		log.Printf("shutdown: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,8 +17,10 @@ import (
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/presence"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/examples/internal/chat"
 	"github.com/pyrehq/pyre/transport"
+	"github.com/pyrehq/pyre/transport/dashboard"
 	"github.com/pyrehq/pyre/transport/metrics"
 )
 
@@ -40,6 +43,7 @@ type config struct {
 // app is TapRacer: the Pyre endpoint with its socket, the race, the presence tracker, and the web pages.
 type app struct {
 	endpoint *transport.Endpoint
+	dash     *dashboard.Dashboard // the live dashboard at /dashboard/, for loopback clients
 	race     *race
 	presence *presence.Tracker // racers in "play", members of each chat room
 	handler  http.Handler
@@ -65,13 +69,14 @@ func newApp(cfg config) *app {
 		static:  filepath.Join(cfg.Dir, "static"),
 		phoenix: filepath.Join(cfg.Dir, phoenixModule),
 	}
-	// GET /metrics: Prometheus metrics on a registry of the app's own.
+	// GET /metrics: Prometheus metrics on a registry of the app's own; /dashboard/: the live dashboard.
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg, metrics.Config{})
 	if err != nil {
 		panic("tapracer: " + err.Error())
 	}
-	a.endpoint = transport.NewEndpoint(transport.Config{Logger: cfg.Logger, Events: m.Events()})
+	a.dash = dashboard.New(dashboard.Config{Authorize: loopback, PhoenixJS: "/assets/phoenix.mjs", Logger: cfg.Logger})
+	a.endpoint = transport.NewEndpoint(transport.Config{Logger: cfg.Logger, Events: telemetry.Combine(m.Events(), a.dash.Events())})
 	a.race = newRace(a.endpoint.Broadcast, cfg.Throttle, realClock())
 	tracker, err := presence.Start(context.Background(), a.endpoint, presence.Config{Logger: cfg.Logger})
 	if err != nil {
@@ -79,6 +84,9 @@ func newApp(cfg config) *app {
 		panic("tapracer: " + err.Error())
 	}
 	a.presence = tracker
+	if err := a.dash.Start(a.endpoint); err != nil {
+		panic("tapracer: " + err.Error()) // a new dashboard starts
+	}
 
 	router := channel.NewRouter(channel.ConnectFunc(userSocket))
 	routes(router, a.race, tracker)
@@ -93,6 +101,7 @@ func newApp(cfg config) *app {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", noCache(http.FileServer(http.Dir(a.static)))))
 	mux.HandleFunc("GET /assets/phoenix.mjs", a.phoenixJS(a.phoenix, "text/javascript; charset=utf-8"))
 	mux.HandleFunc("GET /assets/phoenix.mjs.map", a.phoenixJS(a.phoenix+".map", "application/json"))
+	mux.Handle("/dashboard/", a.dash)
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	a.handler = mux
@@ -119,12 +128,19 @@ func (a *app) check() error {
 	return errors.Join(errs...)
 }
 
-// shutdown closes every connection (each player leaves the race) and then stops the race's timer.
-// Call http.Server.Shutdown first.
+// shutdown closes the dashboard, then every connection (each player leaves the race), and then stops the
+// race's timer. Call http.Server.Shutdown first.
 func (a *app) shutdown(ctx context.Context) error {
-	err := a.endpoint.Shutdown(ctx)
+	err := errors.Join(a.dash.Close(ctx), a.endpoint.Shutdown(ctx))
 	a.race.close()
 	return err
+}
+
+// loopback lets only clients on this machine see the dashboard.
+func loopback(r *http.Request) bool {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (a *app) page(name string) http.HandlerFunc {

@@ -2,7 +2,8 @@
 // players race to tap a button a target number of times, a console watches the race live and starts new
 // ones, and a chat runs the seed's ChatChannel; the racers online and each chat room's members are shown
 // with Phoenix.Presence (a presence.Tracker). It listens on 127.0.0.1:$PORT (default 4000) with a socket
-// at /socket and the pages at /, /play, /console and /chat.
+// at /socket and the pages at /, /play, /console and /chat, and Pyre's live dashboard at /dashboard/ (for
+// loopback clients: the supervision tree, connections, restarts, crashes and rates).
 //
 // Usage:
 //
@@ -123,6 +124,7 @@ func banner(url string) string {
 	return "\nTapRacer is running on " + url + "\n" +
 		"  - open " + url + "/play in two browser tabs (two players: pick names, tap TAP),\n" +
 		"  - and " + url + "/console in a third (the live race, the winner, a New race button);\n" +
-		"  - " + url + "/chat has chat rooms with who is here.\n" +
+		"  - " + url + "/chat has chat rooms with who is here;\n" +
+		"  - " + url + "/dashboard/ shows Pyre itself: the supervision tree, connections, crashes, rates.\n" +
 		"Another port: PORT=4001 make run. Ctrl-C stops the server (clients see 1012 and reconnect).\n\n"
 }
