@@ -53,6 +53,13 @@ type benchClient struct {
 	conn   *gws.Conn
 	frames chan struct{}
 	count  *atomic.Int64 // fan-out: frames of all clients
+	fan    *fanWait
+	done   chan struct{}
+}
+
+// fanWait signals when the clients' frames reach target.
+type fanWait struct {
+	target atomic.Int64
 	done   chan struct{}
 }
 
@@ -63,14 +70,16 @@ func (c *benchClient) OnClose(*gws.Conn, error)     { close(c.done) }
 func (c *benchClient) OnMessage(_ *gws.Conn, m *gws.Message) {
 	_ = m.Close()
 	if c.count != nil {
-		c.count.Add(1)
+		if c.count.Add(1) == c.fan.target.Load() {
+			c.fan.done <- struct{}{}
+		}
 		return
 	}
 	c.frames <- struct{}{}
 }
 
-func benchDial(b *testing.B, srv *httptest.Server, count *atomic.Int64) *benchClient {
-	c := &benchClient{frames: make(chan struct{}, 16), count: count, done: make(chan struct{})}
+func benchDial(b *testing.B, srv *httptest.Server, count *atomic.Int64, fan *fanWait) *benchClient {
+	c := &benchClient{frames: make(chan struct{}, 16), count: count, fan: fan, done: make(chan struct{})}
 	conn, _, err := gws.NewClient(c, &gws.ClientOption{Addr: "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket/websocket?vsn=2.0.0"})
 	if err != nil {
 		b.Fatal(err)
@@ -103,22 +112,25 @@ func BenchmarkFanout(b *testing.B) {
 		const subs = 1000
 		srv, ep := benchServer(b, ev)
 		var count atomic.Int64
+		fan := &fanWait{done: make(chan struct{}, 1)}
+		fan.target.Store(subs)
 		for i := range subs {
-			c := benchDial(b, srv, &count)
+			c := benchDial(b, srv, &count, fan)
 			if err := c.conn.WriteString(fmt.Sprintf(`["%d","%d","room:fan","phx_join",{}]`, i, i)); err != nil {
 				b.Fatal(err)
 			}
 		}
-		wait(b, &count, subs)
+		fan.wait(b)
 		payload := json.RawMessage(`{"body":"` + strings.Repeat("x", 64) + `"}`)
 		b.ReportAllocs()
 		b.ResetTimer()
 		cpu := cpuTime()
 		for i := range b.N {
+			fan.target.Store(int64(subs * (i + 2)))
 			if err := ep.Broadcast("room:fan", "msg", payload); err != nil {
 				b.Fatal(err)
 			}
-			wait(b, &count, int64(subs*(i+2)))
+			fan.wait(b)
 		}
 		b.ReportMetric(float64(b.N*subs)/b.Elapsed().Seconds(), "deliveries/s")
 		b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N*subs), "cpu-ns/delivery")
@@ -134,13 +146,11 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func wait(b *testing.B, count *atomic.Int64, n int64) {
-	deadline := time.Now().Add(waitLimit)
-	for count.Load() < n {
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d frames", count.Load(), n)
-		}
-		time.Sleep(20 * time.Microsecond)
+func (f *fanWait) wait(b *testing.B) {
+	select {
+	case <-f.done:
+	case <-time.After(waitLimit):
+		b.Fatalf("no fan-out within %v", waitLimit)
 	}
 }
 
@@ -151,7 +161,7 @@ func BenchmarkRequestReply(b *testing.B) {
 		srv, _ := benchServer(b, ev)
 		cs := make([]*benchClient, clients)
 		for i := range cs {
-			cs[i] = benchDial(b, srv, nil)
+			cs[i] = benchDial(b, srv, nil, nil)
 			if err := cs[i].conn.WriteString(`["1","1","room:` + fmt.Sprint(i) + `","phx_join",{}]`); err != nil {
 				b.Fatal(err)
 			}
