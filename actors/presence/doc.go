@@ -79,6 +79,12 @@
 // set equal to it, and at once broadcasts the diffs that waited while it was down and the difference the
 // check found. Nothing is lost for good.
 //
+// # Telemetry
+//
+// Config.Events receives PresenceJoined (a key's first meta on a topic) and PresenceLeft (its last one
+// gone), on the goroutine of the change, after the tracker's lock is released; a tracker started on a
+// transport.Endpoint takes the endpoint's Events (transport/metrics keeps pyre_presences from them).
+//
 // # Concurrency
 //
 // A Tracker's methods are safe for concurrent use. Track, Update, Untrack, Tracked and PushState take the
