@@ -65,6 +65,7 @@ unit:
 	$(GO) test -count=1 -run 'Nshafer' ./examples/conformance
 	$(GO) test -count=1 -run 'Allocs' ./transport/serializer
 	$(GO) test -count=1 ./actors/cluster
+	$(GO) test -count=1 -run 'TestPresence' ./actors/presence
 
 # What the tests could not run here, and how to get it.
 skipped:
@@ -92,8 +93,8 @@ bench:
 clean:
 	rm -rf $(addsuffix /node_modules,$(NPM_DIRS))
 
-# Generated Go for the messages between nodes (actors/cluster/clusterpb), committed. protoc from Debian's
-# protobuf-compiler (installed when missing and root), protoc-gen-go pinned to the protobuf runtime in go.mod.
+# Generated Go for the messages between nodes (actors/cluster/clusterpb, actors/presence/presencepb),
+# committed. protoc from Debian's protobuf-compiler (installed when missing and root), protoc-gen-go pinned to the protobuf runtime in go.mod.
 PROTOC_GEN_GO_VERSION := v1.36.12
 proto:
 	@command -v protoc >/dev/null 2>&1 || { \
@@ -101,6 +102,6 @@ proto:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends protobuf-compiler >/dev/null; \
 	  else echo "make proto: protoc is missing (sudo apt-get install protobuf-compiler)"; exit 1; fi; }
 	GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
-	# Registered under its path from the module root: a bare "cluster.proto" collides with protoactor's.
+	# Registered under their paths from the module root: a bare "cluster.proto" collides with protoactor's.
 	protoc --plugin=protoc-gen-go=$(CURDIR)/bin/protoc-gen-go -I . \
-	  --go_out=. --go_opt=paths=source_relative actors/cluster/clusterpb/cluster.proto
+	  --go_out=. --go_opt=paths=source_relative actors/cluster/clusterpb/cluster.proto actors/presence/presencepb/presence.proto

@@ -163,6 +163,7 @@ func (m *manager) publish() {
 	slices.SortFunc(members, func(a, b Member) int { return strings.Compare(a.Address, b.Address) })
 	m.n.links.Store(&links)
 	m.n.members.Store(&members)
+	m.n.notify()
 }
 
 func (m *manager) ack(ctx actor.Context, l *link, seq uint64) {

@@ -71,6 +71,9 @@ type Node struct {
 	links   atomic.Pointer[[]*link]
 	members atomic.Pointer[[]Member]
 
+	watchMu  sync.Mutex
+	watchers map[*func()]struct{}
+
 	queued, dropped, lostBatches, received, gaps atomic.Uint64
 	dropLog                                      rateLog
 }
@@ -241,6 +244,33 @@ func (n *Node) ID() string { return n.id }
 
 // Members returns the live members, this node included, sorted by address.
 func (n *Node) Members() []Member { return slices.Clone(*n.members.Load()) }
+
+// Watch has f called each time Members changes, from the membership actor: f must not block (send to an
+// actor; read Members there). It returns a function that ends the calls; after it returns, f is not called.
+// Presence replication (package presence) uses it to see a member leave at once.
+func (n *Node) Watch(f func()) (stop func()) {
+	n.watchMu.Lock()
+	defer n.watchMu.Unlock()
+	if n.watchers == nil {
+		n.watchers = make(map[*func()]struct{})
+	}
+	key := &f
+	n.watchers[key] = struct{}{}
+	return func() {
+		n.watchMu.Lock()
+		delete(n.watchers, key)
+		n.watchMu.Unlock()
+	}
+}
+
+// notify calls the Watch functions (the membership actor, after Members changed).
+func (n *Node) notify() {
+	n.watchMu.Lock()
+	defer n.watchMu.Unlock()
+	for f := range n.watchers {
+		(*f)()
+	}
+}
 
 // Stats returns the node's counters.
 func (n *Node) Stats() Stats {

@@ -126,13 +126,14 @@ func (t *Tracker) applyLocked(o op, observed bool, evs *[]presenceEvent) {
 	}
 }
 
-// current is the owner's presence of o.key in o.topic, if any (an owner tracks a key once).
+// current is the owner's presence of o.key in o.topic, if any (an owner tracks a key once). Owners are
+// this node's channels: another node's presences, whatever their owner's name there, are not theirs.
 func current(st *crdt.State, o op) (crdt.Entry, bool) {
 	if o.kind == opDown {
 		return crdt.Entry{}, false
 	}
 	for _, e := range st.GetByKey(o.topic, o.key) {
-		if e.Owner == o.owner {
+		if e.Owner == o.owner && e.Dot.Replica == st.Replica() {
 			return e, true
 		}
 	}
@@ -202,7 +203,9 @@ func (t *Tracker) flush() {
 	defer t.mu.Unlock()
 	batch := t.batch
 	t.batch = nil
-	_ = t.state.TakeDelta() // no peers yet: the delta only frees the removals it keeps
+	if t.rep == nil {
+		_ = t.state.TakeDelta() // no peers: the delta only frees the removals it keeps
+	}
 	for topic, b := range batch {
 		if d := b.diff; d != nil && (len(d.joins) > 0 || len(d.leaves) > 0) {
 			p := t.pub(topic)
@@ -223,25 +226,26 @@ func asPresences(m map[string][]json.RawMessage) map[string]Presence {
 	return ps
 }
 
-// rebuild checks the set against every live channel's records, the truth, and makes it equal to them,
-// sending clients the difference. After a crash of the tracker nothing should differ, since changes are
-// applied by the channels themselves; this is the insurance that a lost or broken set heals.
+// rebuild checks this node's presences against every live channel's records, the truth, and makes them
+// equal, sending clients the difference. After a crash of the tracker nothing should differ, since changes
+// are applied by the channels themselves; this is the insurance that a lost or broken set heals. The set
+// is changed in place, by this replica's own events: other nodes get the difference in the next delta,
+// their presences are not touched, and a restart of the tracker actor is not a new replica.
 func (t *Tracker) rebuild() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	fresh := crdt.New(t.replica())
-	for _, e := range t.snapshot() { // under t.mu: no change slips between the snapshot and the swap
-		_, _ = fresh.Join(e.owner, e.topic, e.key, e.meta)
-	}
+	st := t.state
 	type id struct{ owner, topic, key string }
-	index := func(es []crdt.Entry) map[id]json.RawMessage {
-		m := make(map[id]json.RawMessage, len(es))
-		for _, e := range es {
-			m[id{e.Owner, e.Topic, e.Key}] = e.Meta
-		}
-		return m
+	is := map[id]json.RawMessage{}
+	for _, e := range t.snapshot() { // under t.mu: no change slips between the snapshot and the check
+		is[id{e.owner, e.topic, e.key}] = e.meta
 	}
-	was, is := index(entries(t.state)), index(entries(fresh))
+	was := map[id]json.RawMessage{}
+	for _, e := range entries(st) {
+		if e.Dot.Replica == st.Replica() {
+			was[id{e.Owner, e.Topic, e.Key}] = e.Meta
+		}
+	}
 	diffs := map[string]*topicDiff{} // one per topic: a heal is not a change of anyone's
 	diff := func(topic string) *topicDiff {
 		if diffs[topic] == nil {
@@ -250,16 +254,26 @@ func (t *Tracker) rebuild() {
 		return diffs[topic]
 	}
 	for k, meta := range was {
-		if now, ok := is[k]; !ok || !bytes.Equal(now, meta) {
-			diff(k.topic).leave(k.key, meta)
+		now, ok := is[k]
+		switch {
+		case !ok:
+			if e, ok := st.Leave(k.owner, k.topic, k.key); ok {
+				diff(k.topic).leave(k.key, e.Meta)
+			}
+		case !bytes.Equal(now, meta):
+			if left, joined, ok := st.Update(k.owner, k.topic, k.key, now); ok {
+				diff(k.topic).leave(k.key, left.Meta)
+				diff(k.topic).join(k.key, joined.Meta)
+			}
 		}
 	}
 	for k, meta := range is {
-		if then, ok := was[k]; !ok || !bytes.Equal(then, meta) {
-			diff(k.topic).join(k.key, meta)
+		if _, ok := was[k]; !ok {
+			if e, err := st.Join(k.owner, k.topic, k.key, meta); err == nil {
+				diff(k.topic).join(k.key, e.Meta)
+			}
 		}
 	}
-	t.state = fresh
 }
 
 // entries lists every visible presence of st.
@@ -271,8 +285,10 @@ func entries(st *crdt.State) (es []crdt.Entry) {
 }
 
 type (
-	flushSoon struct{} // a batch began: flush it after the window
-	flush     struct{}
+	flushSoon      struct{} // a batch began: flush it after the window
+	flush          struct{}
+	tick           struct{} // with Config.Cluster: the replication's period
+	membersChanged struct{}
 )
 
 // server is the tracker actor, under the endpoint supervisor: it times the flushes of the batched diffs
@@ -281,15 +297,31 @@ type server struct {
 	t       *Tracker
 	self    *actor.PID
 	stopTmr func() bool
+
+	// With Config.Cluster: the period's timer, the membership watch and the relay registration.
+	stopTick  func() bool
+	stopWatch func()
+	relay     *relay
 }
 
 func (s *server) Receive(ctx actor.Context) {
-	switch ctx.Message().(type) {
+	switch msg := ctx.Message().(type) {
 	case flushSoon:
 		s.schedule()
 	case flush:
 		s.stopTmr = nil
 		s.t.flush()
+	case tick:
+		s.t.mu.Lock()
+		s.t.tick(time.Now())
+		s.t.mu.Unlock()
+		s.t.flushOut()
+		s.scheduleTick()
+	case membersChanged:
+		s.t.mu.Lock()
+		s.t.syncMembers(time.Now())
+		s.t.mu.Unlock()
+		s.t.flushOut()
 	case *actor.Started:
 		s.self = ctx.Self()
 		s.t.pid.Store(s.self)
@@ -297,11 +329,17 @@ func (s *server) Receive(ctx actor.Context) {
 		// At once, with what waited while it was down: a rebuild's joins may be of presences clients
 		// have, which a later leave in the same batch must not cancel.
 		s.t.flush()
+		if s.t.rep != nil {
+			s.startReplication()
+		}
 	case *actor.Stopping:
 		if s.stopTmr != nil {
 			s.stopTmr()
 		}
 		s.t.flush()
+		if s.t.rep != nil {
+			s.stopReplication()
+		}
 		s.t.pid.CompareAndSwap(s.self, nil)
 	case *actor.Stopped:
 		// The workers are the tracker's goroutines: its actor's stop (the endpoint's Shutdown) returns once
@@ -311,7 +349,53 @@ func (s *server) Receive(ctx actor.Context) {
 			s.t.onStopWait()
 		}
 		s.t.wg.Wait()
+	default:
+		if s.t.rep != nil {
+			s.t.handleRemote(msg)
+		}
 	}
+}
+
+// startReplication registers the relay (peers' messages reach this actor), watches membership and
+// starts the period; a first tick at once meets the members.
+func (s *server) startReplication() {
+	t := s.t
+	reg := t.root.ActorSystem().ProcessRegistry
+	if old, ok := reg.GetLocal(t.rep.name); ok {
+		if r, ours := old.(*relay); ours && r.t == t { // left by an incarnation that did not stop cleanly
+			reg.Remove(actor.NewPID(reg.Address, t.rep.name))
+		}
+	}
+	s.relay = &relay{t: t}
+	if _, ok := reg.Add(s.relay, t.rep.name); !ok {
+		s.relay = nil
+		t.cfg.Logger.Error("pyre: presence relay name taken: no replication with other nodes", "name", t.rep.name)
+	}
+	root, self := t.root, s.self
+	s.stopWatch = t.rep.cl.Watch(func() { root.Send(self, membersChanged{}) })
+	root.Send(self, tick{})
+}
+
+// stopReplication sends what changed since the last period at once (a drain's last leaves reach the other
+// nodes now; after a crash, an early delta harms nothing), and unregisters the relay.
+func (s *server) stopReplication() {
+	t := s.t
+	if s.stopTick != nil {
+		s.stopTick()
+	}
+	if s.stopWatch != nil {
+		s.stopWatch()
+	}
+	t.sendFinal()
+	reg := t.root.ActorSystem().ProcessRegistry
+	if cur, ok := reg.GetLocal(t.rep.name); ok && s.relay != nil && cur == actor.Process(s.relay) {
+		reg.Remove(actor.NewPID(reg.Address, t.rep.name))
+	}
+}
+
+func (s *server) scheduleTick() {
+	root, self := s.t.root, s.self
+	s.stopTick = time.AfterFunc(s.t.cfg.Period, func() { root.Send(self, tick{}) }).Stop
 }
 
 func (s *server) schedule() {

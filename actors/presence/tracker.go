@@ -28,6 +28,8 @@ var (
 	ErrAlreadyTracked = errors.New("presence: key already tracked by this channel")
 	ErrNotTracked     = errors.New("presence: key not tracked by this channel")
 	ErrBadMeta        = errors.New("presence: meta must be a JSON object")
+	// ErrNameTaken: with Config.Cluster, another Tracker of the same Name runs in the actor system.
+	ErrNameTaken = errors.New("presence: a tracker of this name already runs in the actor system")
 )
 
 // Config configures a Tracker. The zero value works.
@@ -54,6 +56,17 @@ type Config struct {
 	// a crash of the tracker (rebuild) is not reported. Zero value means the host's Events when it has
 	// them (a transport.Endpoint's: Config.Events), else none.
 	Events telemetry.Events
+
+	// Cluster, when set, makes the tracker one replica of a set every member's tracker of the same Name
+	// shares (see "Several nodes" in the package doc); the host must run on the cluster node's actor
+	// system. Zero value means this node alone.
+	Cluster Cluster
+	// Period is how often, with Cluster, the tracker sends its changes (its delta) to the other nodes.
+	// Zero value means 500 ms.
+	Period time.Duration
+	// PermdownAfter is how long, with Cluster, the presences of a member that left (a netsplit) are kept
+	// hidden, to come back if it returns with the same member id. Zero value means 20 minutes.
+	PermdownAfter time.Duration
 }
 
 // Host is what a Tracker needs of an endpoint; *transport.Endpoint has it.
@@ -95,6 +108,8 @@ type Tracker struct {
 	node        string // random, in replica names and phx_refs
 	refs        atomic.Uint64
 	incarnation atomic.Uint64
+
+	rep *replication // with Config.Cluster; guarded by mu
 }
 
 // Start starts a Tracker for h under its endpoint supervisor.
@@ -113,9 +128,24 @@ func Start(ctx context.Context, h Host, cfg Config) (*Tracker, error) {
 			cfg.Events = e.Events()
 		}
 	}
+	if cfg.Period <= 0 {
+		cfg.Period = defaultPeriod
+	}
+	if cfg.PermdownAfter <= 0 {
+		cfg.PermdownAfter = defaultPermdown
+	}
 	t := &Tracker{cfg: cfg, ps: h.PubSub(), root: h.Root(), owners: map[string]*owned{}, node: rand.Text()[:8]}
 	t.ev = cfg.Events.Guarded(cfg.Logger)
 	t.state = crdt.New(t.replica())
+	if cfg.Cluster != nil {
+		// The replica is this node's tracker: a new name on every start (the member id is new, and so is
+		// t.node), kept across restarts of the tracker actor, which rebuild in place.
+		t.state = crdt.New(crdt.Replica(cfg.Cluster.ID() + "/" + t.node))
+		t.rep = newReplication(t, cfg.Cluster)
+		if _, taken := t.root.ActorSystem().ProcessRegistry.GetLocal(t.rep.name); taken {
+			return nil, fmt.Errorf("%w: %q", ErrNameTaken, cfg.Name)
+		}
+	}
 	pid, err := h.Supervise(ctx, supervisor.ChildSpec{
 		ID:      cfg.Name,
 		Restart: supervisor.Permanent,
