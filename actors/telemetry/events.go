@@ -264,7 +264,7 @@ type Broadcast struct {
 type Presence struct {
 	Topic string
 	Key   string
-	// Metas is how many metas the key has on the topic after the change (0 for a leave).
+	// Metas is how many metas the key has on the topic on this node after the change (0 for a leave).
 	Metas int
 }
 
