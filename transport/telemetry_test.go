@@ -9,9 +9,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/telemetry"
+	"github.com/pyrehq/pyre/supervisor/chaos"
 )
 
 // eventLog records telemetry events as lines, in the order they were emitted.
@@ -38,7 +41,7 @@ func (l *eventLog) step(t *testing.T, seen *int, ordered bool, want ...string) {
 	t.Helper()
 	eventually(t, fmt.Sprintf("events %q", want), func() bool { return l.len() >= *seen+len(want) })
 	l.mu.Lock()
-	got := slices.Clone(l.lines[*seen:])
+	got := slices.Clone(l.lines[*seen : *seen+len(want)])
 	l.mu.Unlock()
 	*seen += len(want)
 	if !ordered {
@@ -242,4 +245,38 @@ func TestSocketContextTrace(t *testing.T) {
 	plain := dial(t, srv, v2, nil)
 	plain.send(`["1","1","trace:2","phx_join",{}]`)
 	plain.expect(`["1","1","trace:2","phx_reply",{"response":{"traceparent":"","tracestate":"","ok":false,"live":true},"status":"ok"}]`)
+}
+
+// The supervisors' events: a killed channel (no stack: it did not panic), a connection past its restart
+// intensity, and the endpoint supervisor restarting its janitor until it gives up.
+func TestEventsSupervisors(t *testing.T) {
+	log := &eventLog{}
+	obs := log.observer()
+	obs.InfrastructureRestarted = func(e telemetry.InfrastructureRestarted) { log.add("infra_restarted %s %v", e.Child, e.Reason) }
+	obs.EndpointGaveUp = func(e telemetry.EndpointGaveUp) { log.add("gave_up %v", e.Reason) }
+	f := newFixture(t, Config{Events: obs}, channel.WithConnIntensity(1, time.Hour))
+	seen := 0
+	c := dial(t, f.srv, v2, nil)
+	log.step(t, &seen, true, "connected websocket ok  vsn=2.0.0 socket=true")
+	joinOK(c, "1", "rs:k", `{}`)
+	log.step(t, &seen, true, "joined rs:k ok transient ")
+	target(t, f.ep, chaos.Selector{Kinds: []chaos.Kind{chaos.Channel}, Topic: "rs:k"}).Exit(nil)
+	log.step(t, &seen, true, "crashed rs:k 1 killed at_handle_in=false", "restarted rs:k 2")
+	c.send(`["1","2","rs:k","crash",{}]`)
+	c.expect(`["1","2","rs:k","phx_reply",{"response":{"reason":"channel_crash"},"status":"error"}]`)
+	if code := c.waitClosed(); code != 1011 {
+		t.Fatalf("close code %d, want 1011", code)
+	}
+	log.step(t, &seen, true, "handled_in rs:k crash crash", "crashed rs:k 2 channel: crash: boom at_handle_in=true",
+		"escalated rs:k connection 2")
+	log.step(t, &seen, false, "left rs:k channel: crash: boom 2", "disconnected websocket  1011")
+
+	for i := 0; i <= host.EndpointIntensity.Max; i++ {
+		old := target(t, f.ep, chaos.Selector{Kinds: []chaos.Kind{chaos.Infrastructure}})
+		old.Exit(nil)
+		if i < host.EndpointIntensity.Max {
+			log.step(t, &seen, true, "infra_restarted janitor killed")
+		}
+	}
+	log.step(t, &seen, true, "gave_up killed")
 }

@@ -40,6 +40,15 @@
 // (supervisor/chaos through supervisor/chaos/pyrechaos; the runtime does not import them). A killed
 // channel is restarted as after a crash, without Terminate (OTP's kill).
 //
+// # Telemetry
+//
+// Config.Events (package actors/telemetry) receives the channels' and supervisors' events: joins, pushes
+// handled, ends with their reasons, crashes, restarts, escalations, slow consumers of intercepted
+// broadcasts, drains, the endpoint supervisor's restarts and its giving up; the host also sets its PubSub's
+// observer (PubSub.Observe) for the broadcasts' fan-out. Each is emitted in the turn of the actor concerned
+// (doc of each event), after a nil check only when nobody observes it. Connection events are the
+// transport's.
+//
 // # Testing
 //
 // Session.Sync and Host.Sync return once the actors are idle (socket actors and every channel actor under

@@ -112,6 +112,7 @@ type Host struct {
 
 	ev          telemetry.Events // Config.Events, guarded
 	infraFailed map[string]error // the last failure of each infrastructure child (the tree's turn only)
+	infraLast   error            // the last failure of any (the tree's turn only)
 
 	sockets  atomic.Int64
 	channels atomic.Int64

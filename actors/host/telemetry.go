@@ -1,6 +1,7 @@
 package host
 
 import (
+	"cmp"
 	"errors"
 	"time"
 
@@ -99,16 +100,20 @@ func joinResult(crashed *channel.CrashError, ok bool) string {
 	return telemetry.ResultError
 }
 
-// treeTelemetry reports the endpoint supervisor's decisions about its infrastructure.
-// It runs in the supervisor's turn, which alone uses infraFailed.
+// treeTelemetry reports the endpoint supervisor's decisions about its infrastructure. It runs in the
+// supervisor's turn, which alone uses infraFailed.
 func (h *Host) treeTelemetry(ev supervisor.Event) {
+	if h.ev.InfrastructureRestarted == nil && h.ev.EndpointGaveUp == nil {
+		return
+	}
 	switch ev.Type {
 	case supervisor.ChildExiting:
-		if h.ev.InfrastructureRestarted != nil && !supervisor.IsNormal(ev.Reason) {
+		if !supervisor.IsNormal(ev.Reason) {
 			if h.infraFailed == nil {
 				h.infraFailed = make(map[string]error)
 			}
 			h.infraFailed[ev.ID] = ev.Reason
+			h.infraLast = ev.Reason
 		}
 	case supervisor.ChildRestarted:
 		if f := h.ev.InfrastructureRestarted; f != nil {
@@ -118,7 +123,7 @@ func (h *Host) treeTelemetry(ev supervisor.Event) {
 		}
 	case supervisor.IntensityExceeded:
 		if f := h.ev.EndpointGaveUp; f != nil {
-			f(telemetry.EndpointGaveUp{Reason: ev.Reason})
+			f(telemetry.EndpointGaveUp{Reason: cmp.Or(h.infraLast, ev.Reason)})
 		}
 	}
 }

@@ -147,6 +147,12 @@
 //	permdown_period (20 min)               Config.PermdownAfter (20 min); at once for a restarted node
 //	graceful_permdown (opt-in)             the last delta, sent as the tracker stops
 //
+// # Telemetry
+//
+// Config.Events receives PresenceJoined (a key's first meta on a topic) and PresenceLeft (its last one
+// gone), on the goroutine of the change, after the tracker's lock is released; a tracker started on a
+// transport.Endpoint takes the endpoint's Events (transport/metrics keeps pyre_presences from them).
+//
 // # Concurrency
 //
 // A Tracker's methods are safe for concurrent use. Track, Update, Untrack, Tracked and PushState take the

@@ -55,18 +55,30 @@ type presenceEvent struct {
 	joined bool
 }
 
-// noteJoin and noteLeave record a presence joining (its key's first meta on the topic) or leaving (its
-// last) for telemetry; t.mu is held.
+// noteJoin and noteLeave record a presence of this node joining (its key's first local meta on the topic)
+// or leaving (its last) for telemetry; t.mu is held. Other nodes' metas of the key do not count: each
+// node reports its own.
 func (t *Tracker) noteJoin(evs *[]presenceEvent, topic, key string) {
-	if n := len(t.state.GetByKey(topic, key)); n == 1 {
+	if n := t.localMetas(topic, key); n == 1 {
 		*evs = append(*evs, presenceEvent{telemetry.Presence{Topic: topic, Key: key, Metas: n}, true})
 	}
 }
 
 func (t *Tracker) noteLeave(evs *[]presenceEvent, topic, key string) {
-	if len(t.state.GetByKey(topic, key)) == 0 {
+	if t.localMetas(topic, key) == 0 {
 		*evs = append(*evs, presenceEvent{telemetry.Presence{Topic: topic, Key: key}, false})
 	}
+}
+
+// localMetas counts the metas of key on topic that this node tracks; t.mu is held.
+func (t *Tracker) localMetas(topic, key string) int {
+	self, n := t.state.Replica(), 0
+	for _, e := range t.state.GetByKey(topic, key) {
+		if e.Dot.Replica == self {
+			n++
+		}
+	}
+	return n
 }
 
 func (t *Tracker) applyLocked(o op, observed bool, evs *[]presenceEvent) {

@@ -90,8 +90,9 @@ type Events struct {
 	// runs on the opening GET's goroutine; Closed where SocketDisconnected runs.
 	LongPollOpened func(LongPoll)
 	LongPollClosed func(LongPoll)
-	// MemberJoined and MemberLeft report cluster nodes joining and leaving (package actors/cluster).
-	// Runs on the cluster's membership goroutine.
+	// MemberJoined and MemberLeft report cluster nodes joining and leaving, for package actors/cluster's
+	// membership to emit from its manager actor's turn. It does not yet: until it does, set the metrics'
+	// gauge with metrics.Metrics.SetClusterMembers.
 	MemberJoined func(Member)
 	MemberLeft   func(Member)
 }
@@ -263,7 +264,7 @@ type Broadcast struct {
 type Presence struct {
 	Topic string
 	Key   string
-	// Metas is how many metas the key has on the topic after the change (0 for a leave).
+	// Metas is how many metas the key has on the topic on this node after the change (0 for a leave).
 	Metas int
 }
 

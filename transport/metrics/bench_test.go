@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,6 +53,13 @@ type benchClient struct {
 	conn   *gws.Conn
 	frames chan struct{}
 	count  *atomic.Int64 // fan-out: frames of all clients
+	fan    *fanWait
+	done   chan struct{}
+}
+
+// fanWait signals when the clients' frames reach target.
+type fanWait struct {
+	target atomic.Int64
 	done   chan struct{}
 }
 
@@ -62,14 +70,16 @@ func (c *benchClient) OnClose(*gws.Conn, error)     { close(c.done) }
 func (c *benchClient) OnMessage(_ *gws.Conn, m *gws.Message) {
 	_ = m.Close()
 	if c.count != nil {
-		c.count.Add(1)
+		if c.count.Add(1) == c.fan.target.Load() {
+			c.fan.done <- struct{}{}
+		}
 		return
 	}
 	c.frames <- struct{}{}
 }
 
-func benchDial(b *testing.B, srv *httptest.Server, count *atomic.Int64) *benchClient {
-	c := &benchClient{frames: make(chan struct{}, 16), count: count, done: make(chan struct{})}
+func benchDial(b *testing.B, srv *httptest.Server, count *atomic.Int64, fan *fanWait) *benchClient {
+	c := &benchClient{frames: make(chan struct{}, 16), count: count, fan: fan, done: make(chan struct{})}
 	conn, _, err := gws.NewClient(c, &gws.ClientOption{Addr: "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket/websocket?vsn=2.0.0"})
 	if err != nil {
 		b.Fatal(err)
@@ -102,33 +112,45 @@ func BenchmarkFanout(b *testing.B) {
 		const subs = 1000
 		srv, ep := benchServer(b, ev)
 		var count atomic.Int64
+		fan := &fanWait{done: make(chan struct{}, 1)}
+		fan.target.Store(subs)
 		for i := range subs {
-			c := benchDial(b, srv, &count)
+			c := benchDial(b, srv, &count, fan)
 			if err := c.conn.WriteString(fmt.Sprintf(`["%d","%d","room:fan","phx_join",{}]`, i, i)); err != nil {
 				b.Fatal(err)
 			}
 		}
-		wait(b, &count, subs)
+		fan.wait(b)
 		payload := json.RawMessage(`{"body":"` + strings.Repeat("x", 64) + `"}`)
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := cpuTime()
 		for i := range b.N {
+			fan.target.Store(int64(subs * (i + 2)))
 			if err := ep.Broadcast("room:fan", "msg", payload); err != nil {
 				b.Fatal(err)
 			}
-			wait(b, &count, int64(subs*(i+2)))
+			fan.wait(b)
 		}
 		b.ReportMetric(float64(b.N*subs)/b.Elapsed().Seconds(), "deliveries/s")
+		b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N*subs), "cpu-ns/delivery")
 	})
 }
 
-func wait(b *testing.B, count *atomic.Int64, n int64) {
-	deadline := time.Now().Add(waitLimit)
-	for count.Load() < n {
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d frames", count.Load(), n)
-		}
-		time.Sleep(20 * time.Microsecond)
+// cpuTime is the CPU time the process has used (user + system): clients and server alike, the same in
+// both modes, so the difference between modes is the metrics' cost, less disturbed by other jobs than
+// wall time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func (f *fanWait) wait(b *testing.B) {
+	select {
+	case <-f.done:
+	case <-time.After(waitLimit):
+		b.Fatalf("no fan-out within %v", waitLimit)
 	}
 }
 
@@ -139,7 +161,7 @@ func BenchmarkRequestReply(b *testing.B) {
 		srv, _ := benchServer(b, ev)
 		cs := make([]*benchClient, clients)
 		for i := range cs {
-			cs[i] = benchDial(b, srv, nil)
+			cs[i] = benchDial(b, srv, nil, nil)
 			if err := cs[i].conn.WriteString(`["1","1","room:` + fmt.Sprint(i) + `","phx_join",{}]`); err != nil {
 				b.Fatal(err)
 			}
@@ -148,6 +170,7 @@ func BenchmarkRequestReply(b *testing.B) {
 		push := []byte(`["1","2","room:0","echo",{"body":"` + strings.Repeat("x", 64) + `"}]`)
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := cpuTime()
 		var wg sync.WaitGroup
 		for i, c := range cs {
 			n := b.N / clients
@@ -172,5 +195,45 @@ func BenchmarkRequestReply(b *testing.B) {
 		}
 		wg.Wait()
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "replies/s")
+		b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/reply")
 	})
+}
+
+// BenchmarkEventCost: what each hot event costs with the metrics on (the emission point's nil check aside),
+// on one goroutine and on all (contention on the shared series).
+func BenchmarkEventCost(b *testing.B) {
+	m, err := metrics.New(prometheus.NewRegistry(), metrics.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := m.Events().Guarded(nil) // as the runtime holds it
+	ch := telemetry.Channel{Conn: telemetry.Conn{Socket: "$1", Transport: "websocket"}, Topic: "room:42", Channel: "$1/$2", Restart: "transient"}
+	cases := []struct {
+		name string
+		f    func()
+	}{
+		{"MessageReceived", func() {
+			ev.MessageReceived(telemetry.MessageReceived{Conn: ch.Conn, Topic: "room:42", Event: "ping", Bytes: 64})
+		}},
+		{"MessagesSent", func() { ev.MessagesSent(telemetry.MessagesSent{Conn: ch.Conn, Frames: 1, Bytes: 80}) }},
+		{"ChannelHandledIn", func() {
+			ev.ChannelHandledIn(telemetry.ChannelHandledIn{Channel: ch, Event: "ping", Duration: 3 * time.Microsecond, Result: "ok"})
+		}},
+		{"Broadcast", func() { ev.Broadcast(telemetry.Broadcast{Topic: "room:42", Event: "msg", Subscribers: 1000}) }},
+		{"time.Now+Since", func() { _ = time.Since(time.Now()) }}, // the timing of HandleIn, Join and Connect
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				c.f()
+			}
+		})
+		b.Run(c.name+"/parallel", func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					c.f()
+				}
+			})
+		})
+	}
 }
