@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"github.com/pyrehq/pyre/actors/telemetry"
+
 	"log/slog"
 	"time"
 
@@ -34,6 +36,9 @@ type Config struct {
 	MaxPayload int
 	// Logger receives joins, leaves and rate-limited drop reports. Zero value means slog.Default().
 	Logger *slog.Logger
+	// Events receives MemberJoined and MemberLeft (package actors/telemetry), from the membership
+	// actor's turn: keep them short. Zero value means none.
+	Events telemetry.Events
 }
 
 const (
@@ -84,6 +89,7 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.Events = c.Events.Guarded(c.Logger)
 	return c
 }
 

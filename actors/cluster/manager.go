@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"github.com/pyrehq/pyre/actors/telemetry"
+
 	"cmp"
 	"log/slog"
 	"slices"
@@ -138,6 +140,9 @@ func (m *manager) pong(ctx actor.Context, msg *clusterpb.Pong) {
 		m.peers[msg.Address] = p
 		m.publish()
 		m.n.cfg.Logger.Info("cluster: member joined", slog.String("name", mem.Name), slog.String("id", mem.ID), slog.String("address", mem.Address))
+		if f := m.n.cfg.Events.MemberJoined; f != nil {
+			f(telemetry.Member{ID: mem.ID, Name: mem.Name, Address: mem.Address, Members: len(m.peers) + 1})
+		}
 	}
 	p.lastPong = time.Now()
 }
@@ -151,6 +156,9 @@ func (m *manager) leave(ctx actor.Context, p *peer, why string) {
 	ctx.Send(m.n.relay, forget(p.m.ID))
 	m.publish()
 	m.n.cfg.Logger.Info("cluster: member left", slog.String("name", p.m.Name), slog.String("id", p.m.ID), slog.String("address", p.m.Address), slog.String("why", why))
+	if f := m.n.cfg.Events.MemberLeft; f != nil {
+		f(telemetry.Member{ID: p.m.ID, Name: p.m.Name, Address: p.m.Address, Members: len(m.peers) + 1})
+	}
 }
 
 // publish replaces the snapshots publishers and Members read.

@@ -90,9 +90,8 @@ type Events struct {
 	// runs on the opening GET's goroutine; Closed where SocketDisconnected runs.
 	LongPollOpened func(LongPoll)
 	LongPollClosed func(LongPoll)
-	// MemberJoined and MemberLeft report cluster nodes joining and leaving, for package actors/cluster's
-	// membership to emit from its manager actor's turn. It does not yet: until it does, set the metrics'
-	// gauge with metrics.Metrics.SetClusterMembers.
+	// MemberJoined and MemberLeft report cluster nodes joining and leaving: give them to
+	// cluster.Config.Events (they run on the cluster's membership actor; this node is not reported).
 	MemberJoined func(Member)
 	MemberLeft   func(Member)
 }

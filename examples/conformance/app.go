@@ -142,6 +142,13 @@ const maxFrame = 10 << 20
 
 func newNodeApp(cc clusterConfig) (*app, error) {
 	a := &app{name: cc.name, mux: http.NewServeMux()}
+	// GET /metrics: Prometheus metrics on a registry of the app's own; /dashboard/: the live dashboard.
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Config{})
+	if err != nil {
+		return nil, err
+	}
+	dcfg := dashboard.Config{Authorize: loopback, PhoenixJS: "/assets/phoenix.mjs", Node: cc.name}
 	var ps *pubsub.PubSub
 	if cc.addr != "" {
 		// A node: its actor system, the cluster node as the pubsub's adapter, started before the endpoint.
@@ -149,7 +156,10 @@ func newNodeApp(cc clusterConfig) (*app, error) {
 		a.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 			return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		}))
-		a.node = cluster.New(cluster.Config{System: a.sys, Address: cc.addr, Name: cc.name, Provider: cluster.Static(cc.peers)})
+		a.node = cluster.New(cluster.Config{System: a.sys, Address: cc.addr, Name: cc.name, Provider: cluster.Static(cc.peers),
+			Events: m.Events()})
+		m.SetClusterMembers(1)
+		dcfg.Nodes = clusterdash.Nodes(a.node)
 		ps = pubsub.New(pubsub.Config{Adapter: a.node, MaxPayloadSize: maxFrame})
 		if err := a.node.Start(ps); err != nil {
 			a.sys.Shutdown()
@@ -164,16 +174,9 @@ func newNodeApp(cc clusterConfig) (*app, error) {
 	var tracker *presence.Tracker // started with the endpoint below, before any join
 	router.Channel("presence:*", func() channel.Channel { return &presenceChannel{tr: tracker} })
 
+	a.dash = dashboard.New(dcfg)
 	// Long-poll (/socket/longpoll) with a 2 s window instead of Phoenix's 10 s: an idle session expires
 	// after 3 s, which the phoenix.js suite waits for.
-	// GET /metrics: Prometheus metrics on a registry of the app's own; /dashboard/: the live dashboard.
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, metrics.Config{})
-	if err != nil {
-		return nil, err
-	}
-	a.dash = dashboard.New(dashboard.Config{Authorize: loopback, PhoenixJS: "/assets/phoenix.mjs", Node: cc.name,
-		Nodes: clusterdash.Nodes(a.node)})
 	cfg := transport.Config{CheckOrigin: transport.AllowAllOrigins(), LongPollWindow: 2 * time.Second,
 		MaxFrameSize: maxFrame, System: a.sys, PubSub: ps, Events: telemetry.Combine(m.Events(), a.dash.Events())}
 	if a.node != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -133,6 +134,28 @@ func waitMembers(t *testing.T, what string, on []*clusterNode, want []string) ti
 		}
 	}
 	return time.Since(start)
+}
+
+// waitMetric polls GET /metrics on n until it has the exact line want.
+func (n *clusterNode) waitMetric(t *testing.T, want string) {
+	t.Helper()
+	c := &http.Client{Timeout: 500 * time.Millisecond}
+	deadline := time.Now().Add(15 * time.Second)
+	var last string
+	for {
+		if resp, err := c.Get(n.base + "/metrics"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			last = string(b)
+			if slices.Contains(strings.Split(last, "\n"), want) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no %q in /metrics:\n%s", n.name, want, last)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (n *clusterNode) get(t *testing.T, path string) {
@@ -271,6 +294,9 @@ func TestClusterProcesses(t *testing.T) {
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 	all := []string{"n1", "n2", "n3"}
 	t.Logf("cluster formed in %v", waitMembers(t, "start", nodes, all).Round(time.Millisecond))
+	for _, n := range nodes {
+		n.waitMetric(t, "pyre_cluster_members 3")
+	}
 
 	// Go clients on every node: an endpoint broadcast from n1 reaches all of them, exact frame; a
 	// LocalBroadcast on n1 stays there (the marker after it, same publisher, is the barrier).
@@ -375,6 +401,7 @@ func TestClusterProcesses(t *testing.T) {
 	n3.kill(syscall.SIGKILL)
 	left := waitMembers(t, "after SIGKILL of n3", []*clusterNode{n1, n2}, []string{"n1", "n2"})
 	t.Logf("SIGKILL of n3 → it left n1's and n2's /cluster in %d ms", time.Since(killed).Milliseconds())
+	n1.waitMetric(t, "pyre_cluster_members 2")
 	_ = left
 	n1.get(t, "/broadcast?topic="+topic+"&event=after_kill&msg=1")
 	awaitBroadcast(t, "n2 after the kill", chans[1], "after_kill", `{"msg":"1"}`)

@@ -82,6 +82,12 @@ func newApp(cfg config) *app {
 		static:  filepath.Join(cfg.Dir, "static"),
 		phoenix: filepath.Join(cfg.Dir, phoenixModule),
 	}
+	// GET /metrics: Prometheus metrics on a registry of the app's own; /dashboard/: the live dashboard.
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Config{})
+	if err != nil {
+		panic("tapracer: " + err.Error())
+	}
 	var ps *pubsub.PubSub
 	if cc := cfg.Cluster; cc.Addr != "" {
 		// One actor system for the node and the endpoint; the node is the pubsub's adapter.
@@ -90,17 +96,12 @@ func newApp(cfg config) *app {
 			return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		}))
 		a.node = cluster.New(cluster.Config{System: a.sys, Address: cc.Addr, Name: cc.Name,
-			Provider: cluster.Static(cc.Peers), Logger: cfg.Logger})
+			Provider: cluster.Static(cc.Peers), Logger: cfg.Logger, Events: m.Events()})
+		m.SetClusterMembers(1)
 		ps = pubsub.New(pubsub.Config{Adapter: a.node, MaxPayloadSize: 10 << 20})
 		if a.err = a.node.Start(ps); a.err != nil {
 			a.node = nil
 		}
-	}
-	// GET /metrics: Prometheus metrics on a registry of the app's own; /dashboard/: the live dashboard.
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, metrics.Config{})
-	if err != nil {
-		panic("tapracer: " + err.Error())
 	}
 	a.dash = dashboard.New(dashboard.Config{Authorize: loopback, PhoenixJS: "/assets/phoenix.mjs", Logger: cfg.Logger, Node: a.nodeName,
 		Nodes: clusterdash.Nodes(a.node)})
