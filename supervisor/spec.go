@@ -101,6 +101,9 @@ type Config struct {
 	// OnEvent receives OTP's supervisor reports. It is called from inside the supervisor actor: it must not
 	// block nor call the Supervisor's methods. Zero value: none.
 	OnEvent func(Event)
+	// Dispatcher runs the mailbox passes of the supervisor and of the children it spawns (nested supervisors
+	// get their own Config's). Zero value: protoactor's default, a new goroutine per pass.
+	Dispatcher actor.Dispatcher
 }
 
 // Clock is the time source of a supervisor, injectable for tests.
