@@ -91,8 +91,9 @@ func benchChurn(ctx context.Context, cfg *benchConfig, kind string, round int) (
 	}()
 	hc := &http.Client{Timeout: time.Minute}
 
-	// Connect churn: open, join, close, cfg.DialConc at a time, unpaced.
+	// Connect churn: open, join, close, cfg.DialConc at a time, unpaced (CPU-profiled with -profile-dir).
 	plan := cfg.plan(srv.addr, cfg.ChurnConns)
+	stopProfile := cfg.startCPUProfile(ctx, hc, base, kind, "churn", count(cfg.ChurnConns)+"conns", round)
 	start := time.Now()
 	cs := f.parallel(ctx, cfg.ChurnConns, cfg.DialConc, func(i int) error {
 		c, err := f.dial(ctx, plan, i, []string{churnTopic + strconv.Itoa(i%churnTopics)})
@@ -105,6 +106,7 @@ func benchChurn(ctx context.Context, cfg *benchConfig, kind string, round int) (
 	r.Connects, r.ConnectErrors, r.FirstError = cs.Joined, cs.Errors, cs.FirstError
 	r.ConnectSeconds = time.Since(start).Seconds()
 	r.ConnectsPerSec = float64(r.Connects) / r.ConnectSeconds
+	stopProfile()
 	var m memStats
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if err := getJSON(ctx, hc, base+"/mem", &m); err != nil {

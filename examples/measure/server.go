@@ -132,7 +132,7 @@ func serverMain(args []string, stdout, stderr io.Writer) int {
 	case "pyre":
 		b = newPyreBackend(*idle, *lpWindow)
 	case "gws":
-		b = newGwsBackend()
+		b = newGwsBackend(gwsReadBufferSize)
 	default:
 		fmt.Fprintf(stderr, "measure server: unknown kind %q (want pyre or gws)\n", *kind)
 		return 2
@@ -449,10 +449,11 @@ func (*gwsSession) Delete(string)                {}
 func (*gwsSession) Store(string, any)            {}
 func (*gwsSession) Range(func(string, any) bool) {}
 
-func newGwsBackend() *gwsBackend {
+// newGwsBackend returns the baseline with this per-connection read buffer (gwsReadBufferSize for the bench).
+func newGwsBackend(readBuf int) *gwsBackend {
 	g := &gwsBackend{topics: make(map[string]*gwsTopic)}
 	g.up = gws.NewUpgrader(gwsHandler{g}, &gws.ServerOption{
-		ReadBufferSize: gwsReadBufferSize,
+		ReadBufferSize: readBuf,
 		Recovery:       gws.Recovery,
 		NewSession:     func() gws.SessionStorage { return &gwsSession{} },
 	})
