@@ -43,7 +43,7 @@ type churnResult struct {
 	RejoinFirstErr  string  `json:"rejoin_first_error,omitempty"`
 	RejoinSeconds   float64 `json:"rejoin_seconds"`
 	RejoinsPerSec   float64 `json:"rejoins_per_sec"`
-	RejoinCPUus     float64 `json:"rejoin_cpu_us"` // server CPU per leave + rejoin cycle, µs
+	RejoinCPUus     float64 `json:"rejoin_cpu_us"`     // server CPU per leave + rejoin cycle, µs
 	RejoinPhxCloses int64   `json:"rejoin_phx_closes"` // Pyre: one per leave
 	// phx_close frames repeating one already received for the same join ref (any phase): should be 0.
 	RepeatedPhxCloses int64 `json:"repeated_phx_closes"`

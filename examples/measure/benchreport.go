@@ -550,12 +550,15 @@ func writeBenchOutputs(cfg *benchConfig, res *benchResults, out io.Writer) error
 		"results.json": append(data, '\n'),
 		"chart.svg":    []byte(benchChart(cfg, res)),
 	}
+	if len(res.Memory) > 0 {
+		files["memory.svg"] = []byte(benchMemoryChart(cfg, res))
+	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(cfg.OutDir, name), content, 0o644); err != nil {
 			return err
 		}
 	}
-	cfg.logf("wrote %s/{results.md,results.json,chart.svg}", cfg.OutDir)
+	cfg.logf("wrote %s/{results.md,results.json,chart.svg,memory.svg}", cfg.OutDir)
 	return nil
 }
 
