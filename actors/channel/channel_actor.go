@@ -387,13 +387,17 @@ func (a *channelActor) join(ctx actor.Context) (reply any, err error, crashed *C
 	if ac, ok := a.user.(*actorChannel); ok {
 		ac.ctx = ctx
 	}
-	assigns := st.conn.assigns.clone()
-	for k, v := range st.route.assigns {
-		assigns[k] = v
-	}
-	if st.ext != nil {
-		for k, v := range st.ext.kept {
+	// Most channels have no assigns: theirs are made on first use (Socket.Assigns, Assign), not per channel.
+	var assigns Assigns
+	if len(st.conn.assigns) > 0 || len(st.route.assigns) > 0 || (st.ext != nil && len(st.ext.kept) > 0) {
+		assigns = st.conn.assigns.clone()
+		for k, v := range st.route.assigns {
 			assigns[k] = v
+		}
+		if st.ext != nil {
+			for k, v := range st.ext.kept {
+				assigns[k] = v
+			}
 		}
 	}
 	a.sock = &Socket{ch: st, assigns: assigns, current: st.join, incarnation: st.incarnation}

@@ -209,9 +209,6 @@ func (r *Router) Connect(params url.Values, info ConnectInfo) (c *Connected, err
 	if err != nil {
 		return nil, err
 	}
-	if assigns == nil {
-		assigns = Assigns{}
-	}
 	c = &Connected{router: r, assigns: assigns, transport: info.Transport}
 	if idf, ok := r.handler.(Identifier); ok {
 		c.id = idf.ID(assigns)
