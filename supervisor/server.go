@@ -131,9 +131,14 @@ func newServer(cfg Config) *server {
 	return s
 }
 
-// propsOptions are the options of the children's Props: the lock-free mailbox, and Config.Dispatcher.
+// propsOptions are the options of the children's Props: Config.Mailbox (else the lock-free mailbox) and
+// Config.Dispatcher.
 func (s *server) propsOptions() []actor.PropsOption {
-	opts := []actor.PropsOption{actor.WithMailbox(actor.UnboundedLockfree())}
+	mailbox := s.cfg.Mailbox
+	if mailbox == nil {
+		mailbox = actor.UnboundedLockfree()
+	}
+	opts := []actor.PropsOption{actor.WithMailbox(mailbox)}
 	if s.cfg.Dispatcher != nil {
 		opts = append(opts, actor.WithDispatcher(s.cfg.Dispatcher))
 	}

@@ -199,7 +199,7 @@ func (h *Host) treeConfig() supervisor.Config {
 	h.specMu.Unlock()
 	children := make([]supervisor.ChildSpec, 0, len(infra)+1)
 	children = append(children, infra[:n]...)
-	children = append(children, supervisor.Spec("sockets", supervisor.Config{Name: "sockets", Strategy: supervisor.SimpleOneForOne, Clock: h.clock, OnEvent: h.socketEvent, Dispatcher: h.pool}))
+	children = append(children, supervisor.Spec("sockets", supervisor.Config{Name: "sockets", Strategy: supervisor.SimpleOneForOne, Clock: h.clock, OnEvent: h.socketEvent, Dispatcher: h.pool, Mailbox: newLeanMailbox}))
 	children = append(children, infra[n:]...)
 	return supervisor.Config{Name: "endpoint", Strategy: supervisor.OneForOne, Intensity: EndpointIntensity,
 		Children: children, Clock: h.clock, OnEvent: h.treeEvent, Dispatcher: h.pool}
@@ -521,7 +521,7 @@ func (h *Host) waitSockets(ctx context.Context) error {
 // channelProps makes the Props of channel actors; opts are a route's actor options.
 func (h *Host) channelProps(opts ...actor.PropsOption) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return &channelActor{host: h} },
-		append([]actor.PropsOption{actor.WithMailbox(actor.UnboundedLockfree()), actor.WithDispatcher(h.pool), actor.WithOnInit(h.adoptChannel)}, opts...)...)
+		append([]actor.PropsOption{actor.WithMailbox(newLeanMailbox), actor.WithDispatcher(h.pool), actor.WithOnInit(h.adoptChannel)}, opts...)...)
 }
 
 // propsFor returns the Props of rt's channel actors: the shared one, unless rt has actor options.
