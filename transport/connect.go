@@ -8,13 +8,14 @@ import (
 	"strings"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 )
 
 // accept runs what every transport does before a connection exists: the vsn query parameter picks the
 // serializer (the socket's table, WithSerializers), the Origin header is checked, the socket's Connect runs, and a closing endpoint refuses.
 // A refusal is ErrShuttingDown while shutting down, else a *refusal with the HTTP status to answer: 403 for
 // a bad vsn, a refused origin or a refused Connect (RefuseError.Status when set).
-func (d *socketDef) accept(r *http.Request, transport, authToken string) (*codec, *channel.Connected, error) {
+func (d *socketDef) accept(r *http.Request, transport, authToken string) (*codec, *host.Connected, error) {
 	ep := d.ep
 	query := r.URL.Query()
 	// Absent means 1.0.0; present, it must be one non-empty string (vsn[]=… is a list to Phoenix).
@@ -29,7 +30,7 @@ func (d *socketDef) accept(r *http.Request, transport, authToken string) (*codec
 	if !checkOrigin(ep.cfg.CheckOrigin, r) {
 		return nil, nil, &refusal{http.StatusForbidden}
 	}
-	connected, err := d.router.Connect(query, connectInfo(r, transport, authToken))
+	connected, err := host.Connect(d.router, query, connectInfo(r, transport, authToken))
 	if err != nil {
 		status := http.StatusForbidden
 		var refuse *channel.RefuseError

@@ -40,7 +40,7 @@ func TestQueryParam(t *testing.T) {
 }
 
 // Connect-time values Phoenix reads as one string (issue 12.4), over loopback HTTP: vsn on both transports,
-// the long-poll session token, the auth token. A list is refused or ignored as Phoenix does; of repeated
+// the long-poll connection token, the auth token. A list is refused or ignored as Phoenix does; of repeated
 // keys the last counts.
 func TestConnectParamsAsPhoenix(t *testing.T) {
 	f := lpFixture(t, Config{})
@@ -91,7 +91,7 @@ func TestConnectParamsAsPhoenix(t *testing.T) {
 			t.Fatalf("longpoll ?%s: %s, want status 403", tc.query, r.raw)
 		case tc.status == 101:
 			if r.Status != http.StatusGone || r.Token == nil {
-				t.Fatalf("longpoll ?%s: %s, want a new session", tc.query, r.raw)
+				t.Fatalf("longpoll ?%s: %s, want a new connection", tc.query, r.raw)
 			}
 			lc := &lpClient{t: t, base: f.srv.URL + "/socket/longpoll", params: tc.query, token: *r.Token, header: true}
 			hb, reply, ct := v2hb, v2reply, "application/x-ndjson"
@@ -105,7 +105,7 @@ func TestConnectParamsAsPhoenix(t *testing.T) {
 		}
 	}
 
-	// The session token in the query: the last token= counts; token[]= makes a list, which finds no session.
+	// The connection token in the query: the last token= counts; token[]= makes a list, which finds no connection.
 	c := lpOpen(t, f.srv, lpParams)
 	tok := url.QueryEscape(c.token)
 	post := func(query string) int {
@@ -128,7 +128,7 @@ func TestConnectParamsAsPhoenix(t *testing.T) {
 		}
 	}
 	if r := lpDo(t, http.MethodGet, c.base+"?"+lpParams+"&token="+tok+"&token[]=x", nil, ""); r.Status != http.StatusGone || r.Token == nil || *r.Token == c.token {
-		t.Fatalf("GET with a token list: %s, want a new session", r.raw)
+		t.Fatalf("GET with a token list: %s, want a new connection", r.raw)
 	}
 
 	// The auth token: one bearer entry in the first Sec-WebSocket-Protocol header, as Phoenix reads it.

@@ -2,7 +2,7 @@
 // WebSocket transport (gws, at path+"/websocket") and the long-poll transport (path+"/longpoll", see
 // longpoll.go) of every socket mounted on it, with the serializers of package transport/serializer (Phoenix's
 // V1 and V2 by default, a socket's own table with WithSerializers, chosen by the client's vsn), and hands
-// each connection or long-poll session to the channel runtime (package actors/channel).
+// each connection, WebSocket or long-poll, to the channel runtime (package actors/host).
 //
 // # Connection lifecycle
 //

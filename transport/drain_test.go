@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 )
 
 // workChannel answers "slow" once its gate opens; it signals when a slow push starts.
@@ -67,10 +70,11 @@ func TestShutdownDrainsClientsToAnotherServer(t *testing.T) {
 	defer cancel()
 	shut := make(chan error, 1)
 	go func() { shut <- epA.Shutdown(ctx) }()
-	eventually(t, "new connections refused", func() bool {
-		_, resp, err := tryDial(t, srvA, v2, nil)
-		return err != nil && resp != nil && resp.StatusCode == http.StatusServiceUnavailable
-	})
+	// Polled on the endpoint's own flag, not by dialing: a dial that won the race would open a connection.
+	eventually(t, "shutdown started", epA.isClosing)
+	if _, resp, err := tryDial(t, srvA, v2, nil); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("dial during shutdown: %v, %v; want 503", resp, err)
+	}
 	close(gate)
 	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown: %v", err)
@@ -79,7 +83,7 @@ func TestShutdownDrainsClientsToAnotherServer(t *testing.T) {
 	for i, c := range conns {
 		topic := fmt.Sprintf("work:%d", i)
 		c.expect(`["1","2","` + topic + `","phx_reply",{"response":{"i":` + fmt.Sprint(i) + `},"status":"ok"}]`)
-		if code := c.waitClosed(); code != uint16(channel.CloseServiceRestart) {
+		if code := c.waitClosed(); code != uint16(host.CloseServiceRestart) {
 			t.Fatalf("client %d: close code %d, want 1012", i, code)
 		}
 		if r := termA.get(topic); len(r) != 1 || !errors.Is(r[0], channel.ErrShutdown) {
@@ -94,5 +98,46 @@ func TestShutdownDrainsClientsToAnotherServer(t *testing.T) {
 	}
 	if s := epA.Stats(); s.Actors != 0 || s.Sockets != 0 || s.Channels != 0 {
 		t.Fatalf("left on the drained server: %+v", s)
+	}
+}
+
+// Shutdown calls whose ctx ends before the connections' goroutines do share one waiter for them: the
+// endpoint owns it and every later Shutdown waits for it (a waiter per call would outlive its call unowned).
+func TestShutdownTimedOutSharesOneWaiter(t *testing.T) {
+	ep := NewEndpoint(Config{})
+	block := make(chan struct{})
+	ep.writers.Go(func() { <-block }) // a writer still blocked on its client
+	helpers := func() int {
+		buf := make([]byte, 1<<20)
+		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "transport.(*Endpoint).Shutdown.func")
+	}
+	// waiting counts the goroutines waiting in Shutdown's final select.
+	waiting := func() int {
+		buf := make([]byte, 1<<20)
+		n := 0
+		for g := range strings.SplitSeq(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if lines := strings.SplitN(g, "\n", 3); len(lines) > 1 && strings.Contains(lines[0], "[select") &&
+				strings.Contains(lines[1], "transport.(*Endpoint).Shutdown(") { // in Shutdown's own select
+				n++
+			}
+		}
+		return n
+	}
+	for i := range 2 {
+		ctx, cancel := context.WithCancel(context.Background())
+		res := make(chan error, 1)
+		go func() { res <- ep.Shutdown(ctx) }()
+		eventually(t, "Shutdown waiting for the writer", func() bool { return waiting() == 1 })
+		if n := helpers(); n != 1 {
+			t.Errorf("call %d: %d goroutines of Shutdown waiting for the connections, want 1", i+1, n)
+		}
+		cancel()
+		if err := <-res; !errors.Is(err, context.Canceled) {
+			t.Fatalf("call %d: Shutdown: %v, want context.Canceled", i+1, err)
+		}
+	}
+	close(block)
+	if err := ep.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -98,7 +98,7 @@ func (e *events) find(typ supervisor.EventType, id string) *supervisor.Event {
 var janitorSel = chaos.Selector{Kinds: []chaos.Kind{chaos.Infrastructure},
 	Match: func(tg chaos.Target) bool { return tg.Labels[chaos.LabelChild] == "janitor" }}
 
-// killEndpoint kills the endpoint's infrastructure past channel.EndpointIntensity, until gone reports that
+// killEndpoint kills the endpoint's infrastructure past host.EndpointIntensity, until gone reports that
 // it gave up.
 func killEndpoint(t *testing.T, ep *Endpoint, gone func() bool) {
 	t.Helper()

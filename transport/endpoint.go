@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/transport/serializer"
@@ -80,7 +81,7 @@ type Config struct {
 	MaxInflight int
 	// MaxRejoinParams bounds the join params each channel keeps to re-run Join after an in-place restart
 	// (channel.WithRestart); a channel joined with larger params ends with phx_error on a crash, as in
-	// Phoenix. Zero value means channel.DefaultMaxRejoinParams (64 KiB); negative keeps none.
+	// Phoenix. Zero value means host.DefaultMaxRejoinParams (64 KiB); negative keeps none.
 	MaxRejoinParams int
 	// Logger receives connection and crash reports. Zero value means slog.Default(). Each line's message and
 	// attribute values are cut to 1 KB ("…(N bytes)" marks a cut): clients and panics control much of what
@@ -95,7 +96,7 @@ type Config struct {
 	DisableLongPoll bool
 	// LongPollWindow is how long a long-poll GET waits for frames before answering 204 and how long a POST
 	// may take to send its body and have its frames accepted (else 408: every read of a long-poll request
-	// body has this deadline); a session that no GET polled for 1.5 windows ends.
+	// body has this deadline); a long-poll connection that no GET polled for 1.5 windows ends.
 	// Zero value means 10 s, Phoenix's window_ms.
 	LongPollWindow time.Duration
 	// System is the actor system the endpoint's actors run on (yours, possibly clustered). Zero value means a
@@ -104,16 +105,16 @@ type Config struct {
 	// by the endpoint.
 	System *actor.ActorSystem
 	// Parent is a supervisor of yours under which the endpoint's tree runs, as a Permanent child named
-	// ChildID: when the endpoint gives up (channel.EndpointIntensity), Parent sees it exit with
+	// ChildID: when the endpoint gives up (host.EndpointIntensity), Parent sees it exit with
 	// supervisor.Shutdown(supervisor.ErrMaxIntensity) and applies its rules. A restart by Parent closes
 	// every open connection with 1011 (clients reconnect) and the new tree serves new ones. Zero value means
-	// the endpoint's tree runs at the root of System. See channel.HostConfig.Parent.
+	// the endpoint's tree runs at the root of System. See host.Config.Parent.
 	Parent *supervisor.Supervisor
 	// ChildID names the endpoint's tree among Parent's children. Zero value means "pyre".
 	ChildID string
-	// SecretKeyBase signs long-poll session tokens (package transport/token: at least token.MinSecretLen
+	// SecretKeyBase signs long-poll connection tokens (package transport/token: at least token.MinSecretLen
 	// bytes, else NewEndpoint panics). Zero value means a random secret per Endpoint, which is enough: a
-	// session lives on the endpoint that issued its token (across nodes, route a client to the same node).
+	// connection lives on the endpoint that issued its token (across nodes, route a client to the same node).
 	SecretKeyBase string
 }
 
@@ -171,16 +172,17 @@ func (c *Config) setDefaults() {
 // connection it accepted (Shutdown closes them).
 type Endpoint struct {
 	cfg  Config
-	host *channel.Host
+	host *host.Host
 
 	mu      sync.Mutex
 	sockets map[string]*socketDef // by mount path, e.g. "/socket"
 	conns   map[*wsConn]struct{}
-	polls   map[string]*pollConn // long-poll sessions by id
+	polls   map[string]*pollConn // long-poll connections by id
 	closing bool
-	readers sync.WaitGroup // one per connection read loop, and one per long-poll session
+	readers sync.WaitGroup // one per connection read loop, and one per long-poll connection
 	writers sync.WaitGroup // one per WebSocket writer goroutine of a connection's own (wsConn.goWrite)
 	flush   *flushPool     // writers shared by all connections
+	ended   chan struct{}  // closed once every reader and writer has ended; nil until Shutdown gets there
 	lp      *longPoll      // nil when long-poll is disabled
 
 	// The WebSocket read side (readguard.go).
@@ -211,7 +213,7 @@ func NewEndpoint(cfg Config) *Endpoint {
 	if !cfg.DisableLongPoll {
 		e.lp = newLongPoll(cfg.SecretKeyBase, cfg.LongPollWindow)
 	}
-	e.host = channel.NewHost(channel.HostConfig{
+	e.host = host.New(host.Config{
 		PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, MaxPayloadSize: cfg.MaxOutboundPayload,
 		MaxRejoinParams: cfg.MaxRejoinParams, Logger: cfg.Logger,
 		System: cfg.System, Parent: cfg.Parent, ChildID: cfg.ChildID,
@@ -303,10 +305,10 @@ func (e *Endpoint) LocalBroadcast(topic, event string, payload any) error {
 // Disconnect closes every connection whose socket id is id, with 1001 (phoenix.js reconnects).
 func (e *Endpoint) Disconnect(id string) error { return e.host.Disconnect(id) }
 
-// Stats counts an endpoint's connections, channels and actors (channel.Stats), and the connections it
+// Stats counts an endpoint's connections, channels and actors (host.Stats), and the connections it
 // closed for bad input since it started.
 type Stats struct {
-	channel.Stats
+	host.Stats
 	// MalformedFrames counts connections closed for a frame their serializer could not decode (1011 on a
 	// WebSocket, 400 on long-poll).
 	MalformedFrames int64 `json:"malformed_frames"`
@@ -323,11 +325,11 @@ func (e *Endpoint) Stats() Stats {
 }
 
 // Err is nil while the endpoint serves. It reports why the endpoint stopped on its own: its supervisor
-// gave up after infrastructure crashes past channel.EndpointIntensity (every connection was closed with
+// gave up after infrastructure crashes past host.EndpointIntensity (every connection was closed with
 // 1011; new ones get 503). Use it in health checks.
 func (e *Endpoint) Err() error { return e.host.Err() }
 
-// Supervise starts spec as an infrastructure child of the endpoint supervisor (see channel.Host.Supervise):
+// Supervise starts spec as an infrastructure child of the endpoint supervisor (see host.Host.Supervise):
 // package actors/presence starts its tracker this way.
 func (e *Endpoint) Supervise(ctx context.Context, spec supervisor.ChildSpec) (*actor.PID, error) {
 	return e.host.Supervise(ctx, spec)
@@ -336,9 +338,9 @@ func (e *Endpoint) Supervise(ctx context.Context, spec supervisor.ChildSpec) (*a
 // Root is the root context of the endpoint's actor system (Config.System when given).
 func (e *Endpoint) Root() *actor.RootContext { return e.host.Root() }
 
-// Actors lists the endpoint's live actors so that they can be killed on purpose (see channel.Host.Actors):
+// Actors lists the endpoint's live actors so that they can be killed on purpose (see host.Host.Actors):
 // pyrechaos.Population(endpoint) is a chaos.Population.
-func (e *Endpoint) Actors() []channel.Actor { return e.host.Actors() }
+func (e *Endpoint) Actors() []host.Actor { return e.host.Actors() }
 
 // ErrShuttingDown answers connections attempted during Shutdown.
 var ErrShuttingDown = errors.New("transport: endpoint shutting down")
@@ -347,12 +349,12 @@ var ErrShuttingDown = errors.New("transport: endpoint shutting down")
 // (503), then ends the open ones Config.DrainBatchSize at a time, Config.DrainInterval apart: each one's
 // channels answer the messages they already received, terminate with channel.ErrShutdown, and the
 // WebSocket closes with 1012 (Service Restart) after its queued frames, so clients reconnect, elsewhere if
-// they can; a long-poll session ends (a waiting GET answers with what is queued, or 410). The batches are
+// they can; a long-poll connection ends (a waiting GET answers with what is queued, or 410). The batches are
 // spread over at most 80 % of ctx's deadline when they would not fit. Whatever is still open when the
 // batches are done and ctx ends is closed at once with 1012. Shutdown returns when every socket and
 // channel actor and every connection goroutine (readers and writers) has ended, or ctx.Err() if ctx ends
-// first. A writer blocked on a client that does not read ends at its write deadline (Config.WriteTimeout).
-// It does not stop an http.Server: call the server's Shutdown first so no new requests arrive (long-poll
+// first; what is left goes on ending, and a later Shutdown waits for it. A writer blocked on a client that
+// does not read ends at its write deadline (Config.WriteTimeout). It does not stop an http.Server: call the server's Shutdown first so no new requests arrive (long-poll
 // GETs waiting then answer at once, so that it need not wait a window for them).
 func (e *Endpoint) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
@@ -360,18 +362,26 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 	e.mu.Unlock()
 	// Drain fails only when ctx ends first: then the host closes what is left at once.
 	_ = e.host.Drain(ctx, e.cfg.DrainBatchSize, e.cfg.DrainInterval)
-	if err := e.host.Shutdown(ctx, channel.CloseServiceRestart); err != nil {
+	if err := e.host.Shutdown(ctx, host.CloseServiceRestart); err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() {
-		// Once every read loop has ended, every connection is closing and takes no frame, so only a pool
-		// worker, mid-turn, could still start a writer: after the pool, the writers can be waited for.
-		e.readers.Wait()
-		e.flush.close()
-		e.writers.Wait()
-		close(done)
-	}()
+	// One waiter for the endpoint's life, which every Shutdown waits for: one whose ctx ended leaves it to
+	// the next (a goroutine per call would have no owner).
+	e.mu.Lock()
+	if e.ended == nil {
+		e.ended = make(chan struct{})
+		ended := e.ended
+		go func() {
+			// Once every read loop has ended, every connection is closing and takes no frame, so only a pool
+			// worker, mid-turn, could still start a writer: after the pool, the writers can be waited for.
+			e.readers.Wait()
+			e.flush.close()
+			e.writers.Wait()
+			close(ended)
+		}()
+	}
+	done := e.ended
+	e.mu.Unlock()
 	select {
 	case <-done:
 		return nil
@@ -490,7 +500,7 @@ func (j *janitor) sweep(now time.Time) {
 	}
 	e.mu.Unlock()
 	for _, c := range j.idle {
-		c.Close(channel.CloseGoingAway) // never blocks: the connection's writer sends the close frame
+		c.Close(host.CloseGoingAway) // never blocks: the connection's writer sends the close frame
 	}
 	clear(j.idle)
 	if e.lp != nil {

@@ -35,5 +35,5 @@ func appendFrameHeader(dst []byte, opcode byte, n int) []byte {
 // maxCoalesce is how many bytes one write carries at most; bigger batches are written in several.
 const maxCoalesce = 64 << 10
 
-// writeBufs recycles coalescing buffers between drains (a connection holds one only while writing).
+// writeBufs recycles coalescing buffers between writes (a connection holds one only while writing).
 var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}

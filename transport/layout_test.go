@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// Production code does not depend on fault injection: the runtime lists its actors (channel.Host.Actors)
+// Production code does not depend on fault injection: the runtime lists its actors (host.Host.Actors)
 // and supervisor/chaos/pyrechaos adapts them; only the chaos packages, tests and examples import chaos.
 func TestRuntimeDoesNotImportChaos(t *testing.T) {
 	goTool, err := exec.LookPath("go")
@@ -15,7 +15,7 @@ func TestRuntimeDoesNotImportChaos(t *testing.T) {
 	}
 	const chaos = "github.com/pyrehq/pyre/supervisor/chaos"
 	out, err := exec.Command(goTool, "list", "-deps", "github.com/pyrehq/pyre/actors/channel",
-		"github.com/pyrehq/pyre/transport").CombinedOutput()
+		"github.com/pyrehq/pyre/actors/host", "github.com/pyrehq/pyre/transport").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
@@ -42,6 +42,26 @@ func TestRuntimeDoesNotImportChaos(t *testing.T) {
 		for _, imp := range fields[1:] {
 			if imp == chaos || strings.HasPrefix(imp, chaos+"/") {
 				t.Errorf("%s imports %s", pkg, imp)
+			}
+		}
+	}
+}
+
+// The user package stays light: a channel author's import pulls in neither the runtime, nor the transport,
+// nor the WebSocket library.
+func TestChannelPackageDoesNotImportRuntime(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool:", err)
+	}
+	out, err := exec.Command(goTool, "list", "-deps", "github.com/pyrehq/pyre/actors/channel").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for dep := range strings.FieldsSeq(string(out)) {
+		for _, heavy := range []string{"github.com/pyrehq/pyre/actors/host", "github.com/pyrehq/pyre/transport", "github.com/lxzan/gws"} {
+			if dep == heavy || strings.HasPrefix(dep, heavy+"/") {
+				t.Errorf("actors/channel depends on %s", dep)
 			}
 		}
 	}

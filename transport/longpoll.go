@@ -19,40 +19,41 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/transport/serializer"
 	"github.com/pyrehq/pyre/transport/token"
 )
 
-// The long-poll transport (transport/PROTOCOL.md §7), at path+"/longpoll" of every socket. A session is a socket
-// actor like a WebSocket connection's, with a pollConn as its channel.Conn: same router, channels, pubsub
-// and fastlane. Every answer is HTTP 200 with the logical status in a JSON body:
+// The long-poll transport (transport/PROTOCOL.md §7), at path+"/longpoll" of every socket. A long-poll
+// connection (Phoenix's long-poll session) is a socket actor like a WebSocket connection's, with a pollConn
+// as its host.Conn: same router, channels, pubsub and fastlane. Every answer is HTTP 200 with the logical status in a JSON body:
 //
-//	GET, no session (no, forged, expired token)  connect → {"messages":[],"status":410,"token":T}; refused → 403
-//	GET with a session                           {"messages":[..],"status":200,"token":T} once frames are queued,
-//	                                             204 after Config.LongPollWindow, 410 if the session ends
-//	POST with a session                          frames handed on → 200; body or hand-off not done within
-//	                                             the window → 408 (the body's reads have that deadline);
-//	                                             malformed → 400, too large → 413 (both end the session)
-//	POST, no session                             410
-//	OPTIONS                                      CORS preflight
+//	GET, no connection (no, forged, expired token)  connect → {"messages":[],"status":410,"token":T}; refused → 403
+//	GET with a connection                           {"messages":[..],"status":200,"token":T} once frames are
+//	                                                queued, 204 after Config.LongPollWindow, 410 if it ends
+//	POST with a connection                          frames handed on → 200; body or hand-off not done within
+//	                                                the window → 408 (the body's reads have that deadline);
+//	                                                malformed → 400, too large → 413 (both end the connection)
+//	POST, no connection                             410
+//	OPTIONS                                         CORS preflight
 //
 // Mapping from Phoenix (Phoenix.Transports.LongPoll and LongPoll.Server): the signed token names the
-// session (a random id and this endpoint's random node id, package transport/token, two-week max age);
-// the newest GET is the one woken by frames; a session no GET polled for 1.5 windows ends; ndjson batches
+// connection (a random id and this endpoint's random node id, package transport/token, two-week max age);
+// the newest GET is the one woken by frames; a connection no GET polled for 1.5 windows ends; ndjson batches
 // are read up to 100 lines. Differences: no binary frames server → client (ErrLongPollBinary; Phoenix
-// sends what phoenix.js cannot decode); a malformed frame answers 400 at once (Phoenix's session crashes
+// sends what phoenix.js cannot decode); a malformed frame answers 400 at once (Phoenix's long-poll server crashes
 // and the POST times out with 408); empty ndjson lines are skipped; the outbound queue is bounded
-// (Config.MaxQueueMessages and MaxQueueBytes, with the WebSocket's rules: past them the session ends as a
+// (Config.MaxQueueMessages and MaxQueueBytes, with the WebSocket's rules: past them the connection ends as a
 // slow consumer, and a POST waits while the queue is a quarter full, so a client that posts faster than it
-// polls is slowed, not ended); sessions live on one endpoint (across nodes, sticky sessions).
+// polls is slowed, not ended); long-poll connections live on one endpoint (across nodes, sticky connections).
 
 // Long-poll errors.
 var (
-	// ErrLongPollInactive is why the channels of a long-poll session end when no GET polled it for 1.5 ×
+	// ErrLongPollInactive is why the channels of a long-poll connection end when no GET polled it for 1.5 ×
 	// Config.LongPollWindow. It is a channel.ErrClosed (errors.Is holds for both), as Phoenix ends them
 	// with {:shutdown, :closed}.
-	ErrLongPollInactive = fmt.Errorf("%w: long-poll session inactive", channel.ErrClosed)
+	ErrLongPollInactive = fmt.Errorf("%w: long-poll connection inactive", channel.ErrClosed)
 	// ErrLongPollBinary is returned by a push or reply with a binary payload to a long-poll client, and the
 	// frame is dropped: long-poll carries server frames as JSON strings, and Phoenix, which tries anyway,
 	// sends a frame that phoenix.js cannot decode.
@@ -63,17 +64,17 @@ const (
 	// maxPollBatch is how many lines of one ndjson POST are read (Phoenix's @max_poll_batch_size, which
 	// phoenix.js never exceeds); later lines are ignored, as Phoenix does.
 	maxPollBatch = 100
-	// pollTokenMaxAge bounds a session token's life, as Phoenix's long-poll crypto max_age (two weeks).
+	// pollTokenMaxAge bounds a connection token's life, as Phoenix's long-poll crypto max_age (two weeks).
 	pollTokenMaxAge = 14 * 24 * time.Hour
 	pollTokenSalt   = "pyre long-poll session"
 	tokenHeader     = "X-Phoenix-Longpoll-Token"
 )
 
-// longPoll is the endpoint's long-poll state shared by every socket; its sessions are in Endpoint.polls.
+// longPoll is the endpoint's long-poll state shared by every socket; its connections are in Endpoint.polls.
 type longPoll struct {
 	signer *token.Signer
-	node   string // random per Endpoint, in every token: a token from another endpoint finds no session
-	// expiry ends a session no GET polled for this long (nanoseconds): 1.5 × LongPollWindow, as Phoenix.
+	node   string // random per Endpoint, in every token: a token from another endpoint finds no connection
+	// expiry ends a connection no GET polled for this long (nanoseconds): 1.5 × LongPollWindow, as Phoenix.
 	// Atomic so that tests can set it apart from the window.
 	expiry atomic.Int64
 	// acceptWait bounds how long a POST waits for its frames to be accepted (nanoseconds); 0 means until
@@ -86,10 +87,10 @@ type longPoll struct {
 	release chan struct{} // closed (and replaced) when a server serving polls shuts down
 }
 
-// pollClaims is what a session token carries, signed.
+// pollClaims is what a connection token carries, signed.
 type pollClaims struct {
-	Node    string `json:"n"`
-	Session string `json:"s"`
+	Node string `json:"n"`
+	Conn string `json:"s"`
 }
 
 func newLongPoll(secretKeyBase string, window time.Duration) *longPoll {
@@ -145,8 +146,8 @@ func (lp *longPoll) releaseAll() {
 func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request, deadline time.Time) {
 	ep := d.ep
 	h := w.Header()
-	// As Phoenix: any origin may call, the Origin header is checked below instead, and the session token,
-	// not a cookie, carries the session (so no allow-credentials).
+	// As Phoenix: any origin may call, the Origin header is checked below instead, and the connection token,
+	// not a cookie, carries the connection (so no allow-credentials).
 	h.Set("Access-Control-Allow-Origin", "*")
 	if !checkOrigin(ep.cfg.CheckOrigin, r) {
 		writePollStatus(w, http.StatusForbidden)
@@ -160,7 +161,7 @@ func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request, deadli
 		w.WriteHeader(http.StatusOK)
 	case http.MethodGet:
 		ep.lp.watchServer(r)
-		c, tok := d.pollSession(r)
+		c, tok := d.pollConnOf(r)
 		if c == nil {
 			d.openPoll(w, r)
 			return
@@ -174,7 +175,7 @@ func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request, deadli
 			writePoll(w, status, tok, msgs)
 		}
 	case http.MethodPost:
-		c, _ := d.pollSession(r)
+		c, _ := d.pollConnOf(r)
 		if c == nil {
 			writePollStatus(w, http.StatusGone)
 			return
@@ -185,7 +186,7 @@ func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request, deadli
 	}
 }
 
-// openPoll starts a session: {"messages":[],"status":410,"token":T}, or {"status":403} when refused.
+// openPoll starts a connection: {"messages":[],"status":410,"token":T}, or {"status":403} when refused.
 // While shutting down it answers {"status":500}, which phoenix.js retries later, as a network error (it
 // throws on statuses it does not know, such as 503).
 func (d *socketDef) openPoll(w http.ResponseWriter, r *http.Request) {
@@ -205,7 +206,7 @@ func (d *socketDef) openPoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := newPollConn(d, ser)
-	tok, err := ep.lp.signer.Sign(pollClaims{Node: ep.lp.node, Session: c.id})
+	tok, err := ep.lp.signer.Sign(pollClaims{Node: ep.lp.node, Conn: c.id})
 	if err != nil || !ep.trackPoll(c) {
 		writePollStatus(w, http.StatusInternalServerError)
 		return
@@ -228,10 +229,10 @@ func (d *socketDef) openPoll(w http.ResponseWriter, r *http.Request) {
 	writePoll(w, http.StatusGone, tok, nil)
 }
 
-// pollSession finds the session of r's token: the X-Phoenix-Longpoll-Token header, else the last token
+// pollConnOf finds the connection of r's token: the X-Phoenix-Longpoll-Token header, else the last token
 // query parameter (phoenix.js 1.8 appends its own after the connect params, which may hold a token too).
-// A missing, forged or expired token, or one whose session ended or belongs to another socket, finds none.
-func (d *socketDef) pollSession(r *http.Request) (*pollConn, string) {
+// A missing, forged or expired token, or one whose connection ended or belongs to another socket, finds none.
+func (d *socketDef) pollConnOf(r *http.Request) (*pollConn, string) {
 	e := d.ep
 	var tok string
 	if v := r.Header.Values(tokenHeader); len(v) > 0 {
@@ -245,7 +246,7 @@ func (d *socketDef) pollSession(r *http.Request) (*pollConn, string) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c := e.polls[claims.Session]
+	c := e.polls[claims.Conn]
 	if c == nil || c.def != d {
 		return nil, ""
 	}
@@ -277,29 +278,29 @@ func writePollJSON(w http.ResponseWriter, v any) {
 	_ = enc.Encode(v) // strings and ints only
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
-	// The poll URL is the same for every session when the token travels in a header: never cache.
+	// The poll URL is the same for every connection when the token travels in a header: never cache.
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())
 }
 
-// pollConn is one long-poll session: the channel.Conn of its socket actor. Frames wait in a bounded queue
+// pollConn is one long-poll connection: the host.Conn of its socket actor. Frames wait in a bounded queue
 // until a GET takes them all.
 type pollConn struct {
 	ep   *Endpoint
 	def  *socketDef // the socket it was opened on
-	id   string     // the session id, in the token
+	id   string     // the connection id, in the token
 	ser  *codec
 	post chan struct{} // one POST at a time: frames keep their order, ReceiveContext has a single caller
-	done chan struct{} // closed when the session ends
+	done chan struct{} // closed when the connection ends
 
 	mu       sync.Mutex
-	session  *channel.Session
+	session  *host.Session
 	queue    [][]byte
 	queued   int           // bytes in queue
 	waiter   chan struct{} // the newest waiting GET's wake-up; nil when none waits
-	room     chan struct{} // closed when a GET empties the queue or the session ends: a waiting POST goes on
-	polling  int           // GETs in progress: a session being polled does not expire
+	room     chan struct{} // closed when a GET empties the queue or the connection ends: a waiting POST goes on
+	polling  int           // GETs in progress: a connection being polled does not expire
 	lastPoll time.Time     // when a GET last started or ended
 	ended    bool
 }
@@ -343,9 +344,9 @@ func (c *pollConn) enqueue(data []byte) error {
 		return channel.ErrConnClosed
 	}
 	// As wsConn.enqueue: full at MaxQueueMessages frames or MaxQueueBytes already queued, so that one message
-	// within Config.MaxOutboundPayload never ends a session that polls.
+	// within Config.MaxOutboundPayload never ends a connection that polls.
 	if len(c.queue) >= c.ep.cfg.MaxQueueMessages || c.queued >= c.ep.cfg.MaxQueueBytes {
-		// A slow consumer: a client that stopped polling cannot grow memory. The session ends; its next
+		// A slow consumer: a client that stopped polling cannot grow memory. The connection ends; its next
 		// request finds none (410).
 		c.queue, c.queued = nil, 0
 		c.mu.Unlock()
@@ -364,11 +365,11 @@ func (c *pollConn) enqueue(data []byte) error {
 	return nil
 }
 
-// Close ends the session whatever the code: long-poll has no close frame. A waiting GET answers with what
+// Close ends the connection whatever the code: long-poll has no close frame. A waiting GET answers with what
 // is queued, or 410.
-func (c *pollConn) Close(channel.CloseCode) { c.end(channel.ErrClosed) }
+func (c *pollConn) Close(host.CloseCode) { c.end(channel.ErrClosed) }
 
-// end ends the session once: waiting GETs wake up, the session leaves the endpoint, and the socket actor
+// end ends the connection once: waiting GETs wake up, the connection leaves the endpoint, and the socket actor
 // stops with reason (a no-op when it is the one closing).
 func (c *pollConn) end(reason error) {
 	c.mu.Lock()
@@ -379,7 +380,7 @@ func (c *pollConn) end(reason error) {
 	c.ended = true
 	c.openRoom()
 	s := c.session
-	// Frames nobody is waiting for (the last replies of a drained session) stay for the session's next
+	// Frames nobody is waiting for (the last replies of a drained connection) stay for the connection's next
 	// GET, then it is forgotten; or the janitor forgets it after 1.5 windows.
 	keep := len(c.queue) > 0 && c.waiter == nil
 	if keep {
@@ -394,8 +395,8 @@ func (c *pollConn) end(reason error) {
 }
 
 // poll answers a GET: the queued frames (200) as soon as there are some, 204 when the window passes
-// first, 410 when the session ended with nothing queued, 0 when the client went away. The newest GET of a
-// session is the one woken by new frames, as in Phoenix; an older one still waiting answers at its window
+// first, 410 when the connection ended with nothing queued, 0 when the client went away. The newest GET of a
+// connection is the one woken by new frames, as in Phoenix; an older one still waiting answers at its window
 // (or when released).
 func (c *pollConn) poll(ctx context.Context, window time.Duration, release <-chan struct{}) ([][]byte, int) {
 	c.mu.Lock()
@@ -462,7 +463,7 @@ func (c *pollConn) openRoom() {
 }
 
 // awaitRoom holds a POST's next frame while the queue is above its high-water mark (a quarter of a bound,
-// as a WebSocket's), until a GET takes it or the session ends: a client that posts faster than it polls is
+// as a WebSocket's), until a GET takes it or the connection ends: a client that posts faster than it polls is
 // slowed (408 past the window), as a WebSocket reader is paused, instead of ending as a slow consumer.
 func (c *pollConn) awaitRoom(ctx context.Context) error {
 	c.mu.Lock()
@@ -483,7 +484,7 @@ func (c *pollConn) awaitRoom(ctx context.Context) error {
 	}
 }
 
-func (c *pollConn) getSession() *channel.Session {
+func (c *pollConn) getSession() *host.Session {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.session
@@ -491,8 +492,8 @@ func (c *pollConn) getSession() *channel.Session {
 
 // publish hands the frames of a POST to the socket actor and returns the status to answer: 200 when all
 // were accepted, 408 when the body did not arrive whole or its frames were not accepted by deadline (one
-// window after the request came), 410 when the session ended. A body that breaks off is a 400. A malformed
-// frame (or a line that is not base64) ends the session, as it closes a WebSocket with 1011: 400; so does a
+// window after the request came), 410 when the connection ended. A body that breaks off is a 400. A malformed
+// frame (or a line that is not base64) ends the connection, as it closes a WebSocket with 1011: 400; so does a
 // body or frame past the size limits, as 1009: 413. Frames before the bad one were already handed on.
 func (c *pollConn) publish(r *http.Request, deadline time.Time) int {
 	ep := c.ep
@@ -506,7 +507,7 @@ func (c *pollConn) publish(r *http.Request, deadline time.Time) int {
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(maxFrame/3*4+4)+1))
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return http.StatusRequestTimeout // the session stays: Phoenix's does too
+		return http.StatusRequestTimeout // the connection stays: Phoenix's does too
 	case err != nil:
 		return http.StatusBadRequest
 	case len(body) > maxFrame/3*4+4: // room for one frame of MaxFrameSize, base64-encoded
@@ -565,7 +566,7 @@ var errBase64Line = fmt.Errorf("%w: long-poll line is not base64", serializer.Er
 // encodes binary pushes so). Any other body is one text frame. It stops after yielding an error for a
 // line that is not base64.
 //
-// Phoenix reads an empty line as an empty binary frame, which crashes the session: skipping it lets a
+// Phoenix reads an empty line as an empty binary frame, which crashes the connection: skipping it lets a
 // client end every line with "\n", as the ndjson format has it.
 func pollFrames(body []byte, ndjson bool) iter.Seq2[pollFrame, error] {
 	return func(yield func(pollFrame, error) bool) {
@@ -600,8 +601,8 @@ func pollFrames(body []byte, ndjson bool) iter.Seq2[pollFrame, error] {
 	}
 }
 
-// expirePolls ends the long-poll sessions that no GET polled for 1.5 windows (ErrLongPollInactive). The
-// janitor calls it on its timer: one timer for all sessions. scratch is returned for reuse.
+// expirePolls ends the long-poll connections that no GET polled for 1.5 windows (ErrLongPollInactive). The
+// janitor calls it on its timer: one timer for all long-poll connections. scratch is returned for reuse.
 func (e *Endpoint) expirePolls(now time.Time, scratch []*pollConn) []*pollConn {
 	limit := now.Add(-time.Duration(e.lp.expiry.Load()))
 	expired := scratch[:0]
@@ -616,7 +617,7 @@ func (e *Endpoint) expirePolls(now time.Time, scratch []*pollConn) []*pollConn {
 	e.mu.Unlock()
 	for _, c := range expired {
 		c.end(ErrLongPollInactive)
-		e.forgetPoll(c) // an ended session kept for its last frames
+		e.forgetPoll(c) // an ended connection kept for its last frames
 	}
 	clear(expired)
 	return expired

@@ -27,7 +27,7 @@ import (
 )
 
 // Long-poll, transport/PROTOCOL.md §7. Unless a test says otherwise the window is lpWindow: a GET that expects
-// frames gets them at once, and no session expires during a test.
+// frames gets them at once, and no connection expires during a test.
 const lpWindow = 5 * time.Second
 
 // lpReply is a long-poll JSON body, with the HTTP response it came in.
@@ -88,7 +88,7 @@ func lpTry(ctx context.Context, method, u string, header http.Header, body strin
 	return r, nil
 }
 
-// lpClient is one long-poll session driven by hand.
+// lpClient is one long-poll connection driven by hand.
 type lpClient struct {
 	t      testing.TB
 	base   string // http://.../socket/longpoll
@@ -100,13 +100,13 @@ type lpClient struct {
 
 const lpParams = "vsn=2.0.0"
 
-// lpOpen starts a session: {"messages":[],"status":410,"token":T}.
+// lpOpen starts a connection: {"messages":[],"status":410,"token":T}.
 func lpOpen(t testing.TB, srv *httptest.Server, params string) *lpClient {
 	t.Helper()
 	c := &lpClient{t: t, base: srv.URL + "/socket/longpoll", params: params, header: true}
 	r := lpDo(t, http.MethodGet, c.base+"?"+params, nil, "")
 	if r.Status != http.StatusGone || r.Token == nil || *r.Token == "" || r.Messages == nil || len(r.Messages) != 0 {
-		t.Fatalf("new session: %s, want status 410, a token and no messages", r.raw)
+		t.Fatalf("new connection: %s, want status 410, a token and no messages", r.raw)
 	}
 	c.token = *r.Token
 	return c
@@ -160,7 +160,7 @@ func (c *lpClient) next() string {
 		switch r.Status {
 		case http.StatusOK:
 			if len(r.Messages) == 0 || r.Token == nil || *r.Token != c.token {
-				c.t.Fatalf("poll: %s, want messages and the session's token", r.raw)
+				c.t.Fatalf("poll: %s, want messages and the connection's token", r.raw)
 			}
 			c.frames = append(c.frames, r.Messages...)
 		case http.StatusNoContent:
@@ -187,6 +187,23 @@ func (c *lpClient) sync(ref string) {
 	c.expect(fmt.Sprintf(`[null,%q,"phoenix","phx_reply",{"response":{},"status":"ok"}]`, ref))
 }
 
+// quiet asserts that nothing more arrives: a heartbeat round trip (what c sent has reached its socket
+// actor), a barrier through every socket and channel actor of ep (Host.Sync), a heartbeat round trip again
+// whose reply must be the next frame (what the actors wrote is ahead of it in the same queue).
+func (c *lpClient) quiet(ep *Endpoint, tag string) {
+	c.t.Helper()
+	c.sync(tag + "-in")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := ep.host.Sync(ctx); err != nil {
+		c.t.Fatalf("the actors did not become idle: %v", err)
+	}
+	c.sync(tag + "-out")
+	if len(c.frames) != 0 {
+		c.t.Fatalf("unexpected frames %q", c.frames)
+	}
+}
+
 // until returns the frames received before want (which it consumes).
 func (c *lpClient) until(want string) []string {
 	c.t.Helper()
@@ -206,8 +223,8 @@ func (c *lpClient) join(j, topic string) {
 	c.expect(`["` + j + `","` + j + `","` + topic + `","phx_reply",{"response":{"joined":"` + topic + `"},"status":"ok"}]`)
 }
 
-// session is the server side of c.
-func (c *lpClient) session(ep *Endpoint) *pollConn {
+// server is the server side of c.
+func (c *lpClient) server(ep *Endpoint) *pollConn {
 	c.t.Helper()
 	var claims pollClaims
 	if err := ep.lp.signer.Verify(c.token, &claims); err != nil {
@@ -215,11 +232,11 @@ func (c *lpClient) session(ep *Endpoint) *pollConn {
 	}
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
-	return ep.polls[claims.Session]
+	return ep.polls[claims.Conn]
 }
 
 func (c *lpClient) polling(ep *Endpoint) int {
-	s := c.session(ep)
+	s := c.server(ep)
 	if s == nil {
 		return -1
 	}
@@ -236,11 +253,11 @@ func lpFixture(t *testing.T, cfg Config, opts ...channel.RouterOption) *fixture 
 	return newFixture(t, cfg, opts...)
 }
 
-func TestLongPollSession(t *testing.T) {
+func TestLongPollConnection(t *testing.T) {
 	f := lpFixture(t, Config{})
 	c := lpOpen(t, f.srv, lpParams)
 	if s := f.ep.Stats(); s.Sockets != 1 {
-		t.Fatalf("a long-poll session is a socket: %+v", s)
+		t.Fatalf("a long-poll connection is a socket: %+v", s)
 	}
 	c.mustPost(`["1","1","room:lp","phx_join",{"welcome":true}]`)
 	c.expect(`["1","1","room:lp","phx_reply",{"response":{"joined":"room:lp"},"status":"ok"}]`)
@@ -306,7 +323,7 @@ func TestLongPollNoContentAfterWindow(t *testing.T) {
 	if r.Status != http.StatusNoContent || r.Token == nil || *r.Token != c.token || r.Messages == nil || len(r.Messages) != 0 {
 		t.Fatalf("idle poll: %s, want {messages:[], status:204, token}", r.raw)
 	}
-	// The session is still there.
+	// The connection is still there.
 	c.join("1", "room:nc")
 }
 
@@ -336,9 +353,9 @@ func TestLongPollRefusals(t *testing.T) {
 		})
 	}
 	if s := f.ep.Stats(); s.Sockets != 0 {
-		t.Fatalf("refused sessions left sockets: %+v", s)
+		t.Fatalf("refused connections left sockets: %+v", s)
 	}
-	// The origin is checked on every request, not only when the session starts.
+	// The origin is checked on every request, not only when the connection starts.
 	c := lpOpen(t, f.srv, lpParams)
 	evil := c.hdr("application/x-ndjson")
 	evil.Set("Origin", "https://evil.example")
@@ -388,19 +405,19 @@ func TestLongPollCORS(t *testing.T) {
 		}
 	}
 	if resp.Header.Get("Access-Control-Allow-Credentials") != "" {
-		t.Error("preflight allows credentials; Phoenix does not (the token carries the session)")
+		t.Error("preflight allows credentials; Phoenix does not (the token carries the connection)")
 	}
 	if s := f.ep.Stats(); s.Sockets != 0 {
-		t.Fatalf("a preflight opened a session: %+v", s)
+		t.Fatalf("a preflight opened a connection: %+v", s)
 	}
-	// A cross-origin session works end to end (lpDo checks allow-origin on every answer).
+	// A cross-origin connection works end to end (lpDo checks allow-origin on every answer).
 	c := lpOpen(t, f.srv, lpParams)
 	c.join("1", "room:cors")
 }
 
 func TestLongPollTokenSources(t *testing.T) {
 	f := lpFixture(t, Config{})
-	// Connect params with a token of their own: the session's is the last one (phoenix.js 1.8 appends it).
+	// Connect params with a token of their own: the connection's is the last one (phoenix.js 1.8 appends it).
 	c := lpOpen(t, f.srv, lpParams+"&token=app-token")
 	c.header = false
 	c.join("1", "room:q")
@@ -418,10 +435,10 @@ func TestLongPollTokenSources(t *testing.T) {
 	if r := lpDo(t, http.MethodPost, c.url(), h, `["1","3","room:q","echo",{}]`); r.Status != http.StatusGone {
 		t.Fatalf("garbage header token with a valid query token: %s, want 410 (the header is used when present)", r.raw)
 	}
-	// The first token of the query is not the session's.
+	// The first token of the query is not the connection's.
 	u := c.base + "?" + lpParams + "&token=" + url.QueryEscape(c.token) + "&token=other"
 	if r := lpDo(t, http.MethodPost, u, http.Header{"Content-Type": {"application/x-ndjson"}}, `["1","3","room:q","echo",{}]`); r.Status != http.StatusGone {
-		t.Fatalf("session token first, another last: %s, want 410", r.raw)
+		t.Fatalf("connection token first, another last: %s, want 410", r.raw)
 	}
 }
 
@@ -440,11 +457,11 @@ func TestLongPollInvalidTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreign, err := other.lp.signer.Sign(claims) // same session id, another endpoint's secret
+	foreign, err := other.lp.signer.Sign(claims) // same connection id, another endpoint's secret
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrongNode, err := lp.signer.Sign(pollClaims{Node: other.lp.node, Session: claims.Session})
+	wrongNode, err := lp.signer.Sign(pollClaims{Node: other.lp.node, Conn: claims.Conn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,20 +475,20 @@ func TestLongPollInvalidTokens(t *testing.T) {
 			if r := lpDo(t, http.MethodPost, c.base+"?"+lpParams, h, `["1","2","room:tok","echo",{}]`); r.raw != `{"status":410}`+"\n" {
 				t.Fatalf("POST: %q, want {\"status\":410}", r.raw)
 			}
-			// A GET starts a new session.
+			// A GET starts a new connection.
 			r := lpDo(t, http.MethodGet, c.base+"?"+lpParams, h, "")
 			if r.Status != http.StatusGone || r.Token == nil || *r.Token == c.token || *r.Token == tok {
-				t.Fatalf("GET: %s, want a new session", r.raw)
+				t.Fatalf("GET: %s, want a new connection", r.raw)
 			}
 		})
 	}
-	// A session belongs to the socket it was opened on.
+	// A connection belongs to the socket it was opened on.
 	f.ep.Socket("/other", channel.NewRouter(testSocket{}))
 	h := http.Header{"X-Phoenix-Longpoll-Token": {c.token}, "Content-Type": {"application/x-ndjson"}}
 	if r := lpDo(t, http.MethodPost, f.srv.URL+"/other/longpoll?"+lpParams, h, `[null,"1","phoenix","heartbeat",{}]`); r.Status != http.StatusGone {
 		t.Fatalf("token used on another socket: %s, want 410", r.raw)
 	}
-	// The real session is untouched.
+	// The real connection is untouched.
 	c.mustPost(`["1","3","room:tok","echo",{"still":"here"}]`)
 	c.expect(`["1","3","room:tok","phx_reply",{"response":{"still":"here"},"status":"ok"}]`)
 }
@@ -481,7 +498,7 @@ func TestLongPollAuthTokenAndConnectInfo(t *testing.T) {
 	h := http.Header{"X-Phoenix-Authtoken": {"secret-token"}, "User-Agent": {"pyre-test"}, "Traceparent": {"00-abc-def-01"}}
 	r := lpDo(t, http.MethodGet, f.srv.URL+"/socket/longpoll?"+lpParams+"&info=1", h, "")
 	if r.Status != http.StatusGone || r.Token == nil {
-		t.Fatalf("new session: %s", r.raw)
+		t.Fatalf("new connection: %s", r.raw)
 	}
 	c := &lpClient{t: t, base: f.srv.URL + "/socket/longpoll", params: lpParams, token: *r.Token, header: true}
 	c.mustPost(`["1","1","token","phx_join",{}]`)
@@ -590,7 +607,7 @@ func TestLongPollMalformedFrameEndsSession(t *testing.T) {
 			before := len(f.terminated.get("room:m"))
 			c := lpOpen(t, f.srv, lpParams)
 			c.join("1", "room:m")
-			// Phoenix's session crashes on a malformed frame as a WebSocket closes with 1011.
+			// Phoenix's connection crashes on a malformed frame as a WebSocket closes with 1011.
 			if r := lpDo(t, http.MethodPost, c.url(), c.hdr(tc.contentType), tc.body); r.Status != tc.status {
 				t.Fatalf("POST: %s, want status %d", r.raw, tc.status)
 			}
@@ -599,7 +616,7 @@ func TestLongPollMalformedFrameEndsSession(t *testing.T) {
 				t.Fatalf("terminate reason %v, want ErrClosed", r)
 			}
 			if s := c.post(`[null,"1","phoenix","heartbeat",{}]`); s != http.StatusGone {
-				t.Fatalf("POST after the session ended: %d, want 410", s)
+				t.Fatalf("POST after the connection ended: %d, want 410", s)
 			}
 		})
 	}
@@ -660,13 +677,13 @@ func TestLongPollInactiveSessionEnds(t *testing.T) {
 	c := lpOpen(t, f.srv, lpParams)
 	c.join("1", "room:idle")
 
-	// A session being polled does not expire, however late it is.
+	// A connection being polled does not expire, however late it is.
 	polled := make(chan lpReply, 1)
 	go func() { r, _ := lpTry(context.Background(), http.MethodGet, c.url(), c.hdr(""), ""); polled <- r }()
 	eventually(t, "GET waiting", func() bool { return c.polling(f.ep) == 1 })
 	f.ep.expirePolls(time.Now().Add(time.Hour), nil)
-	if c.session(f.ep) == nil {
-		t.Fatal("a session with a GET waiting expired")
+	if c.server(f.ep) == nil {
+		t.Fatal("a connection with a GET waiting expired")
 	}
 	c.mustPost(`[null,"h","phoenix","heartbeat",{}]`)
 	if r := <-polled; r.Status != 200 || len(r.Messages) != 1 {
@@ -682,10 +699,10 @@ func TestLongPollInactiveSessionEnds(t *testing.T) {
 	}
 	eventually(t, "socket gone", func() bool { return f.ep.Stats().Sockets == 0 })
 	if s := c.post(`[null,"1","phoenix","heartbeat",{}]`); s != http.StatusGone {
-		t.Fatalf("POST to an expired session: %d, want 410", s)
+		t.Fatalf("POST to an expired connection: %d, want 410", s)
 	}
 	if r := c.get(); r.Status != http.StatusGone || r.Token == nil || *r.Token == c.token {
-		t.Fatalf("GET with an expired session's token: %s, want a new session", r.raw)
+		t.Fatalf("GET with an expired connection's token: %s, want a new connection", r.raw)
 	}
 
 }
@@ -717,11 +734,11 @@ func TestLongPollSlowConsumer(t *testing.T) {
 			c.join("1", "room:slow")
 			other := lpOpen(t, f.srv, lpParams)
 			other.join("1", "room:other")
-			// c never polls again: its queue overflows and the session ends.
+			// c never polls again: its queue overflows and the connection ends.
 			pad := strings.Repeat("x", 100)
 			for i := 0; f.ep.Stats().Sockets == 2; i++ {
 				if i == 1000 {
-					t.Fatal("the session that does not poll is still open after 1000 broadcasts")
+					t.Fatal("the connection that does not poll is still open after 1000 broadcasts")
 				}
 				if err := f.ep.Broadcast("room:slow", "fill", map[string]any{"n": i, "pad": pad}); err != nil {
 					t.Fatal(err)
@@ -768,7 +785,7 @@ func TestLongPollConcurrentGETs(t *testing.T) {
 	if r1 := <-first; r1.Status != http.StatusNoContent || len(r1.Messages) != 0 {
 		t.Fatalf("older GET: %s, want 204 with no messages", r1.raw)
 	}
-	c.sync("after")
+	c.quiet(f.ep, "after")
 }
 
 func TestLongPollClientGoneEndsGET(t *testing.T) {
@@ -816,9 +833,9 @@ func TestLongPollShutdownWakesGET(t *testing.T) {
 	if s := c.post(`[null,"1","phoenix","heartbeat",{}]`); s != http.StatusGone {
 		t.Fatalf("POST after shutdown: %d, want 410", s)
 	}
-	// New sessions are refused with 500, which phoenix.js retries later.
+	// New connections are refused with 500, which phoenix.js retries later.
 	if r := lpDo(t, http.MethodGet, c.base+"?"+lpParams, nil, ""); r.raw != `{"status":500}`+"\n" {
-		t.Fatalf("new session during shutdown: %q", r.raw)
+		t.Fatalf("new connection during shutdown: %q", r.raw)
 	}
 }
 
@@ -851,8 +868,8 @@ func TestLongPollServerShutdownReleasesGET(t *testing.T) {
 		t.Fatal(err)
 	}
 	http.DefaultClient.CloseIdleConnections()
-	if c.session(f.ep) == nil {
-		t.Fatal("the session ended with the server; only Endpoint.Shutdown ends it")
+	if c.server(f.ep) == nil {
+		t.Fatal("the connection ended with the server; only Endpoint.Shutdown ends it")
 	}
 }
 
@@ -956,15 +973,15 @@ func FuzzLongPollBody(f *testing.F) {
 	})
 }
 
-// A drained session's last replies wait for its next GET when none was waiting: the in-flight reply is
-// delivered, then the session is gone.
+// A drained connection's last replies wait for its next GET when none was waiting: the in-flight reply is
+// delivered, then the connection is gone.
 func TestLongPollDrainKeepsLastReplies(t *testing.T) {
 	f := lpFixture(t, Config{LongPollWindow: time.Minute})
 	c := lpOpen(t, f.srv, lpParams)
 	c.join("1", "room:dr")
 	c.mustPost(`["1","2","room:dr","echo",{"n":1}]`)
 	eventually(t, "reply queued", func() bool {
-		s := c.session(f.ep)
+		s := c.server(f.ep)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return len(s.queue) == 1
@@ -978,17 +995,17 @@ func TestLongPollDrainKeepsLastReplies(t *testing.T) {
 		t.Fatalf("terminate reasons %v, want ErrShutdown", r)
 	}
 	c.expect(`["1","2","room:dr","phx_reply",{"response":{"n":1},"status":"ok"}]`)
-	if c.session(f.ep) != nil {
-		t.Fatal("the session is still known after its last frames were taken")
+	if c.server(f.ep) != nil {
+		t.Fatal("the connection is still known after its last frames were taken")
 	}
 	if s := c.post(`[null,"3","phoenix","heartbeat",{}]`); s != http.StatusGone {
-		t.Fatalf("POST after the session ended: %d, want 410", s)
+		t.Fatalf("POST after the connection ended: %d, want 410", s)
 	}
 }
 
 // A request whose body never finishes is answered within the window and leaves no goroutine or connection
-// behind (issue 11.8): a POST to a session answers 408 and the session stays; a POST without a session
-// (410), a GET (a new session), a refused WebSocket upgrade and an unknown path are answered too, net/http's
+// behind (issue 11.8): a POST to a connection answers 408 and the connection stays; a POST without a connection
+// (410), a GET (a new connection), a refused WebSocket upgrade and an unknown path are answered too, net/http's
 // discarding of the unread rest being bounded.
 func TestStalledRequestBody(t *testing.T) {
 	f := lpFixture(t, Config{LongPollWindow: 100 * time.Millisecond})
@@ -1000,8 +1017,8 @@ func TestStalledRequestBody(t *testing.T) {
 		name, method, path, token string
 		want                      int // the long-poll status; else the HTTP status
 	}{
-		{"POST to a session", http.MethodPost, "/socket/longpoll?" + lpParams, c.token, http.StatusRequestTimeout},
-		{"POST without a session", http.MethodPost, "/socket/longpoll?" + lpParams, "", http.StatusGone},
+		{"POST to a connection", http.MethodPost, "/socket/longpoll?" + lpParams, c.token, http.StatusRequestTimeout},
+		{"POST without a connection", http.MethodPost, "/socket/longpoll?" + lpParams, "", http.StatusGone},
 		{"GET", http.MethodGet, "/socket/longpoll?" + lpParams, "", http.StatusGone},
 		{"WebSocket refused", http.MethodGet, "/socket/websocket?vsn=9.0.0", "", http.StatusForbidden},
 		{"unknown path", http.MethodPost, "/nowhere", "", http.StatusNotFound},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/message"
 )
 
@@ -199,7 +200,7 @@ func TestTooLargeRefusedAtSource(t *testing.T) {
 }
 
 // A client that pipelines 20,000 requests and reads as fast as it can gets every reply, in order, and
-// stays connected: its reader is paused while its replies drain, instead of being cut as a slow consumer.
+// stays connected: its reader is paused while its replies are written, instead of being cut as a slow consumer.
 // The old 1,024-frame queue cut it with 1013, or dropped the TCP connection with no close frame. Each
 // reply is larger than its request (4 KB, 80 MB in all), so the replies outpace the client and fill the
 // socket buffers, as they do for a client on a real network.
@@ -332,7 +333,7 @@ func TestCloseWakesPausedReader(t *testing.T) {
 		}
 		return wc != nil && wc.paused.Load()
 	})
-	wc.Close(channel.CloseServiceRestart)
+	wc.Close(host.CloseServiceRestart)
 	eventually(t, "reader woken", func() bool { return !wc.paused.Load() })
 	_ = conn.Close()
 	<-sent

@@ -9,14 +9,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 )
 
 // Close codes of refused frames (RFC 6455 §7.4.1).
 const (
 	closeProtocolError = 1002
-	closeMessageTooBig = uint16(channel.CloseMessageTooBig)
-	closeTryAgainLater = uint16(channel.CloseTryAgainLater)
+	closeMessageTooBig = uint16(host.CloseMessageTooBig)
+	closeTryAgainLater = uint16(host.CloseTryAgainLater)
 )
 
 const (

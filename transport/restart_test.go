@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
 	"github.com/pyrehq/pyre/supervisor/chaos/pyrechaos"
@@ -96,8 +97,7 @@ func TestRestartPermanentAfterNormalStop(t *testing.T) {
 	c.send(`["1","4","perm:p","phx_leave",{}]`)
 	c.expect(`["1","4","perm:p","phx_reply",{"response":{},"status":"ok"}]`)
 	c.expect(`["1","1","perm:p","phx_close",{}]`)
-	c.sync("h")
-	c.expectNone()
+	quiet(t, f.ep, "h", c)
 	if r := f.terminated.get("perm:p"); len(r) != 2 || !errors.Is(r[1], channel.ErrLeft) {
 		t.Fatalf("terminate reasons %v, want StopNormal then ErrLeft", r)
 	}
@@ -215,8 +215,7 @@ func TestChaosKillAndPanicChannel(t *testing.T) {
 	if r := f.terminated.get("rs:k"); len(r) != 1 || !errors.As(r[0], &crash) || crash.Value != "chaos" {
 		t.Fatalf("terminate reasons %v, want one CrashError(chaos)", r)
 	}
-	c.sync("h")
-	c.expectNone()
+	quiet(t, f.ep, "h", c)
 
 	// A kill on a Temporary route ends the channel as Phoenix would.
 	joinOK(c, "5", "room:k", `{}`)
@@ -321,10 +320,10 @@ func TestEndpointGivesUp(t *testing.T) {
 	f := newFixture(t, Config{})
 	c := dial(t, f.srv, v2, nil)
 	joinOK(c, "1", "rs:e", `{}`)
-	for i := 0; i <= channel.EndpointIntensity.Max; i++ {
+	for i := 0; i <= host.EndpointIntensity.Max; i++ {
 		old := target(t, f.ep, chaos.Selector{Kinds: []chaos.Kind{chaos.Infrastructure}})
 		old.Exit(nil)
-		if i == channel.EndpointIntensity.Max {
+		if i == host.EndpointIntensity.Max {
 			break
 		}
 		eventually(t, "janitor restarted", func() bool {
@@ -390,8 +389,7 @@ func TestLeaveThenImmediateRejoinClosesOnce(t *testing.T) {
 				replies++
 			}
 		}
-		c.sync("h" + old)
-		c.expectNone() // no second phx_close for the old join ref
+		quiet(t, f.ep, "h"+old, c) // no second phx_close for the old join ref
 		if closes != 1 {
 			t.Fatalf("round %d: %d phx_close frames, want 1", i, closes)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/lxzan/gws"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/transport/serializer"
 )
@@ -97,12 +98,12 @@ func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	c.lastRead.Store(time.Now().UnixNano())
 	socket.Session().(*connSlot).c = c
 	if !ep.track(c) {
-		_ = socket.WriteClose(uint16(channel.CloseServiceRestart), nil)
+		_ = socket.WriteClose(uint16(host.CloseServiceRestart), nil)
 		return
 	}
 	session, err := ep.host.Open(connected, c)
 	if err != nil {
-		_ = socket.WriteClose(uint16(channel.CloseServiceRestart), nil)
+		_ = socket.WriteClose(uint16(host.CloseServiceRestart), nil)
 		ep.untrack(c)
 		return
 	}
@@ -126,7 +127,7 @@ func (c *wsConn) readLoop() {
 
 func (c *wsConn) closeAfterPanic() {
 	defer func() { _ = recover() }() // gws's state may be what panicked: the TCP close below is enough
-	_ = c.socket.WriteClose(uint16(channel.CloseInternalError), nil)
+	_ = c.socket.WriteClose(uint16(host.CloseInternalError), nil)
 	_ = c.socket.NetConn().Close()
 }
 
@@ -231,7 +232,7 @@ func (wsHandler) OnMessage(socket *gws.Conn, msg *gws.Message) {
 		// gws would log this to its own logger and read on: log it to ours, and close the connection.
 		if v := recover(); v != nil {
 			c.ep.readPanicked(v)
-			c.Close(channel.CloseInternalError)
+			c.Close(host.CloseInternalError)
 		}
 	}()
 	c.lastRead.Store(time.Now().UnixNano())
@@ -255,7 +256,7 @@ func (wsHandler) OnMessage(socket *gws.Conn, msg *gws.Message) {
 	if err != nil {
 		// Phoenix crashes the connection on a malformed frame: 1011, and only this connection.
 		c.ep.malformedFrame("websocket", c.socket.RemoteAddr().String(), err)
-		c.Close(channel.CloseInternalError)
+		c.Close(host.CloseInternalError)
 		return
 	}
 	c.awaitRoom()
@@ -274,13 +275,13 @@ func (wsHandler) OnPong(socket *gws.Conn, _ []byte) {
 
 func (wsHandler) OnClose(socket *gws.Conn, _ error) { connOf(socket).ended() }
 
-// wsConn is one WebSocket connection: it implements channel.Conn with a bounded outbound queue drained by
+// wsConn is one WebSocket connection: it implements host.Conn with a bounded outbound queue emptied by
 // a writer that exists only while there is something to write (see the writer's comment above wsState).
 type wsConn struct {
 	ep       *Endpoint
 	socket   *gws.Conn
 	ser      *codec
-	session  *channel.Session
+	session  *host.Session
 	lastRead atomic.Int64 // unix nanoseconds of the last inbound frame
 	in       readGuard    // under gws's reader: checks frame headers, claims the inbound budget
 	over     atomic.Bool  // the read loop has ended (ended ran)
@@ -288,10 +289,10 @@ type wsConn struct {
 	mu          sync.Mutex
 	queue       []outFrame
 	queuedBytes int
-	writing     bool              // a writer holds the connection (see the comment on wsState)
-	state       wsState           // open, closing (close frame owed) or gone
-	closeCode   channel.CloseCode // the close frame's code, once closing
-	resume      chan struct{}     // closed to wake the reader paused by awaitRoom; nil while it reads
+	writing     bool           // a writer holds the connection (see the comment on wsState)
+	state       wsState        // open, closing (close frame owed) or gone
+	closeCode   host.CloseCode // the close frame's code, once closing
+	resume      chan struct{}  // closed to wake the reader paused by awaitRoom; nil while it reads
 
 	abort      atomic.Bool  // cut as a slow consumer: every write from now on fails
 	ownWriter  atomic.Bool  // a pooled write to it timed out: it is written by goroutines of its own

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/transport/serializer"
 )
 
 // The writer. A connection's frames are written by one writer at a time: a turn of a flush pool worker
-// (flushOnce), or a goroutine of the connection's own (drain, drainFrom) that the endpoint's writers
+// (flushOnce), or a goroutine of the connection's own (writeQueue, writeQueueFrom) that the endpoint's writers
 // WaitGroup owns, so Shutdown waits for it. Its state, and who changes it:
 //
 //   - writing (mu): a writer holds the connection, queued in the pool or running. Set by whoever starts one
@@ -121,10 +122,10 @@ func (c *wsConn) enqueue(f outFrame) error {
 // startWriter hands a connection that just got frames to the flush pool, or to a goroutine of its own
 // when the pool cannot take it.
 func (c *wsConn) startWriter() {
-	// drain honours WriteDelay (a pool worker must not sleep), and takes the connections that once kept
+	// writeQueue honours WriteDelay (a pool worker must not sleep), and takes the connections that once kept
 	// a pool worker waiting, so they cannot do it again.
 	if c.ep.cfg.WriteDelay > 0 || c.ownWriter.Load() || !c.ep.flush.submit(c) {
-		c.goWrite(c.drain)
+		c.goWrite(c.writeQueue)
 	}
 }
 
@@ -155,14 +156,14 @@ func (c *wsConn) slowConsumer() {
 		c.mu.Unlock()
 		return
 	}
-	c.state, c.closeCode = wsClosing, channel.CloseTryAgainLater
+	c.state, c.closeCode = wsClosing, host.CloseTryAgainLater
 	c.queue, c.queuedBytes = nil, 0
 	c.wakeReader()
 	start := !c.writing
 	c.writing = true
 	c.mu.Unlock()
 	if start {
-		c.goWrite(c.drain)
+		c.goWrite(c.writeQueue)
 		return
 	}
 	// A write in progress to a client already too slow for the shared writers once (ownWriter), or for
@@ -208,7 +209,7 @@ func (c *wsConn) awaitRoom() {
 	c.resume = wake
 	c.paused.Store(true)
 	c.mu.Unlock()
-	<-wake // a queue above high water has a writer: it drains it, or fails and closes (see wakeReader)
+	<-wake // a queue above high water has a writer: it empties it, or fails and closes (see wakeReader)
 	c.paused.Store(false)
 }
 
@@ -222,7 +223,7 @@ func (c *wsConn) wakeReader() {
 }
 
 // Close closes the connection with code after the frames already queued.
-func (c *wsConn) Close(code channel.CloseCode) {
+func (c *wsConn) Close(code host.CloseCode) {
 	c.mu.Lock()
 	if c.state != wsOpen {
 		c.mu.Unlock()
@@ -234,12 +235,12 @@ func (c *wsConn) Close(code channel.CloseCode) {
 	c.writing = true
 	c.mu.Unlock()
 	if start {
-		c.goWrite(c.drain)
+		c.goWrite(c.writeQueue)
 	}
 }
 
-// drain writes queued frames until the queue is empty, then exits; when closing it sends the close frame.
-func (c *wsConn) drain() {
+// writeQueue writes queued frames until the queue is empty, then exits; when closing it sends the close frame.
+func (c *wsConn) writeQueue() {
 	if d := c.ep.cfg.WriteDelay; d > 0 {
 		time.Sleep(d) // let more frames gather for this write (Config.WriteDelay)
 	}
@@ -350,7 +351,7 @@ func (c *wsConn) flushOnce() {
 		}
 		c.spare = batch
 		c.mu.Unlock()
-		c.goWrite(c.drain) // writes the close frame, which may wait on the client
+		c.goWrite(c.writeQueue) // writes the close frame, which may wait on the client
 		return
 	}
 	c.mu.Unlock()
@@ -360,7 +361,7 @@ func (c *wsConn) flushOnce() {
 	if err != nil {
 		if rest != nil {
 			c.ownWriter.Store(true)
-			c.goWrite(func() { c.drainFrom(rest) })
+			c.goWrite(func() { c.writeQueueFrom(rest) })
 			return
 		}
 		c.fail()
@@ -454,14 +455,14 @@ func (c *wsConn) writePooled(batch []outFrame) (rest []byte, err error) {
 func (c *wsConn) cutSlow() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.state != wsOpen && c.closeCode == channel.CloseTryAgainLater
+	return c.state != wsOpen && c.closeCode == host.CloseTryAgainLater
 }
 
 // goWrite runs a writer of c's own on a goroutine the endpoint's Shutdown waits for.
 func (c *wsConn) goWrite(writer func()) { c.ep.writers.Go(writer) }
 
-// drainFrom finishes a write the pool gave up waiting for, then carries on as the connection's writer.
-func (c *wsConn) drainFrom(rest []byte) {
+// writeQueueFrom finishes a write the pool gave up waiting for, then carries on as the connection's writer.
+func (c *wsConn) writeQueueFrom(rest []byte) {
 	if err := c.setDeadline(time.Now().Add(c.ep.cfg.WriteTimeout)); err != nil {
 		c.fail()
 		return
@@ -470,5 +471,5 @@ func (c *wsConn) drainFrom(rest []byte) {
 		c.fail()
 		return
 	}
-	c.drain()
+	c.writeQueue()
 }

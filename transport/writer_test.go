@@ -9,7 +9,7 @@ import (
 )
 
 // writerGoroutines returns the stacks of the goroutines writing to a WebSocket connection of their own
-// (drain, drainFrom) or closing one (lingerConn.Close).
+// (writeQueue, writeQueueFrom) or closing one (lingerConn.Close).
 func writerGoroutines() []string {
 	buf := make([]byte, 1<<20)
 	for {
@@ -22,7 +22,7 @@ func writerGoroutines() []string {
 	}
 	var out []string
 	for g := range strings.SplitSeq(string(buf), "\n\n") {
-		if strings.Contains(g, "transport.(*wsConn).drain") || strings.Contains(g, "transport.(*lingerConn).Close") {
+		if strings.Contains(g, "transport.(*wsConn).writeQueue") || strings.Contains(g, "transport.(*lingerConn).Close") {
 			out = append(out, g)
 		}
 	}

@@ -3,8 +3,8 @@
 //
 // A Router is a socket definition (Phoenix's UserSocket): a SocketHandler authenticates connections and
 // Channel routes map topics to channel types. The transport (package transport) accepts connections, runs
-// Router.Connect before upgrading, and hands each accepted connection to a Host, which starts a socket actor
-// for it. The socket actor routes inbound messages by topic; each joined topic gets a channel actor, a child
+// the SocketHandler before upgrading, and hands each accepted connection to the runtime (package
+// actors/host), which starts a socket actor for it. The socket actor routes inbound messages by topic; each joined topic gets a channel actor, a child
 // of the socket actor, running one Channel value.
 //
 //	transport read goroutine ──▶ socket actor ──▶ channel actor (Join, HandleIn, HandleOut, HandleInfo, Terminate)
@@ -129,39 +129,27 @@
 //	}
 //
 // A restart in place needs the join params, so a channel keeps a copy of them, up to
-// HostConfig.MaxRejoinParams (default 64 KiB); nothing else of a message stays reachable once it is handled
+// host.Config.MaxRejoinParams (default 64 KiB); nothing else of a message stays reachable once it is handled
 // (ReplyRef keeps only the push's ref). A channel joined with larger params cannot restart in place: a
 // crash ends it with phx_error, as in Phoenix, and the client rejoins with its params.
 //
 // More restarts than WithIntensity allows (default 3 per 5 s) end the channel with phx_error; more than
 // WithConnIntensity (default 10 per 5 s, all channels of a connection) close the connection with 1011.
-// These windows, like SendAfter, read HostConfig.Clock (real time by default; a fake one in tests). A
+// These windows, like SendAfter, read host.Config.Clock (real time by default; a fake one in tests). A
 // re-run Join that refuses or panics ends the channel with phx_error. A panic in Connect refuses the
 // connection (403).
 //
-// # Your actor system, your supervisor
-//
-// HostConfig.System (transport.Config.System) runs the host on your actor system, which Pyre then never
-// shuts down. HostConfig.Parent starts Pyre's tree as a Permanent child of your supervisor: when Pyre gives
-// up (EndpointIntensity), your supervisor sees it exit with Shutdown(ErrMaxIntensity); if it restarts it,
-// every open connection closes with 1011 (their socket actors stop with the old tree; clients reconnect
-// and rejoin) and the new tree serves new connections. Shutdown removes Pyre's tree from yours.
-//
-// Host.Actors lists its socket, channel and infrastructure actors so that they can be killed on purpose
-// (supervisor/chaos through supervisor/chaos/pyrechaos; the runtime does not import them). A killed
-// channel is restarted as after a crash, without Terminate (OTP's kill).
-//
 // # Testing
 //
-// Package channeltest runs a Router on a real Host with in-memory connections and a fake clock
-// (Phoenix.ChannelTest). Session.Sync and Host.Sync return once the actors are idle, so that a test can
-// check that nothing (more) arrives without sleeping.
+// Package channeltest runs a Router on the real runtime with in-memory connections and a fake clock
+// (Phoenix.ChannelTest). Its Server.Sync returns once the actors are idle, so that a test can check that
+// nothing (more) arrives without sleeping.
 //
 // # Message size
 //
-// A payload larger than HostConfig.MaxPayloadSize (transport.Config.MaxOutboundPayload, by default the
+// A payload larger than host.Config.MaxPayloadSize (transport.Config.MaxOutboundPayload, by default the
 // largest frame a client may send) is refused where it is made, so that no receiver is cut for it: Push,
-// Broadcast, BroadcastFrom, the Host's broadcasts and ReplyRef.Reply return ErrMessageTooLarge; a reply
+// Broadcast, BroadcastFrom, the endpoint's broadcasts and ReplyRef.Reply return ErrMessageTooLarge; a reply
 // from HandleIn (or a join reply) too large is answered {"reason":"reply too large"} with status error,
 // and logged.
 //
@@ -172,6 +160,5 @@
 // another actor, Request it and handle the answer in HandleInfo, never wait on a Future. Socket.Push,
 // Broadcast, BroadcastFrom, Send, SendAfter, PID and ReplyRef.Reply are safe from any goroutine; Assigns,
 // Assign, Keep, Subscribe, Unsubscribe, Sender and Respond belong to the callbacks. Router is configured
-// before serving and read-only afterwards. Host and Session are safe for concurrent use, except
-// Session.Receive, which belongs to the connection's read goroutine.
+// before serving and read-only afterwards.
 package channel

@@ -3,7 +3,6 @@ package channel
 import (
 	"errors"
 	"fmt"
-	"runtime/debug"
 
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/supervisor"
@@ -33,7 +32,7 @@ var (
 	ErrTooManyChannels = errors.New("channel: too many channels joined")
 	ErrSlowConsumer    = errors.New("channel: slow consumer")
 	// ErrMessageTooLarge (message.ErrTooLarge) is returned by Push, the broadcasts and ReplyRef.Reply for a
-	// message over the outbound limit (HostConfig.MaxPayloadSize, transport.Config.MaxOutboundPayload); it is
+	// message over the outbound limit (host.Config.MaxPayloadSize, transport.Config.MaxOutboundPayload); it is
 	// sent to nobody (a reply is answered {"reason":"reply too large"} instead).
 	ErrMessageTooLarge = message.ErrTooLarge
 	// ErrTooManyRestarts ends a connection whose channels were restarted past its intensity
@@ -56,8 +55,6 @@ func (e *CrashError) Unwrap() error {
 	err, _ := e.Value.(error)
 	return err
 }
-
-func crash(v any) *CrashError { return &CrashError{Value: v, Stack: debug.Stack()} }
 
 // DenyError refuses a join; Reply is sent to the client as the error response.
 type DenyError struct{ Reply any }

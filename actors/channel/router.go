@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/pyrehq/pyre/actors/internal/bridge"
 	"github.com/pyrehq/pyre/supervisor"
 )
 
@@ -19,14 +20,6 @@ type Assigns map[string]any
 func Get[T any](a Assigns, key string) (T, bool) {
 	v, ok := a[key].(T)
 	return v, ok
-}
-
-func (a Assigns) clone() Assigns {
-	c := make(Assigns, len(a))
-	for k, v := range a {
-		c[k] = v
-	}
-	return c
 }
 
 // ConnectInfo is what the transport knows about a connecting client (Phoenix's connect_info). Only
@@ -98,7 +91,7 @@ func WithConnIntensity(max int, period time.Duration) RouterOption {
 // NewRouter returns a Router authenticating with h (nil accepts every connection with no assigns).
 func NewRouter(h SocketHandler, opts ...RouterOption) *Router {
 	if h == nil {
-		h = ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return Assigns{}, nil })
+		h = ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil })
 	}
 	r := &Router{handler: h, maxChannels: DefaultMaxChannels, connIntensity: DefaultConnIntensity}
 	for _, o := range opts {
@@ -110,34 +103,25 @@ func NewRouter(h SocketHandler, opts ...RouterOption) *Router {
 	return r
 }
 
-type route struct {
-	pattern    string
-	prefix     string // for "room:*"
-	exact      bool
-	factory    func() Channel
-	assigns    Assigns
-	intercepts map[string]struct{}
-	restart    supervisor.Restart
-	intensity  supervisor.Intensity
-	middleware []actor.ReceiverMiddleware
-}
+// route is one route; actors/host reads it (bridge).
+type route = bridge.Route[Channel]
 
 // RouteOption configures one route.
 type RouteOption func(*route)
 
 // WithAssigns merges assigns into every channel joined through the route.
-func WithAssigns(a Assigns) RouteOption { return func(r *route) { r.assigns = a } }
+func WithAssigns(a Assigns) RouteOption { return func(r *route) { r.Assigns = a } }
 
 // WithRestart sets what happens when a channel of the route crashes (transport/PROTOCOL.md §6):
 // supervisor.Transient (the default) restarts it in place after an abnormal exit, supervisor.Permanent
 // also after a normal stop the client did not ask for, supervisor.Temporary never (Phoenix: phx_error and
 // the client rejoins).
-func WithRestart(r supervisor.Restart) RouteOption { return func(rt *route) { rt.restart = r } }
+func WithRestart(r supervisor.Restart) RouteOption { return func(rt *route) { rt.Restart = r } }
 
 // WithIntensity bounds the in-place restarts of one channel: more than max within period and the channel
 // ends with phx_error as in Phoenix. The default is DefaultChannelIntensity.
 func WithIntensity(max int, period time.Duration) RouteOption {
-	return func(rt *route) { rt.intensity = supervisor.Intensity{Max: max, Period: period} }
+	return func(rt *route) { rt.Intensity = supervisor.Intensity{Max: max, Period: period} }
 }
 
 // WithReceiverMiddleware runs mw around every message the route's channel actors receive, as protoactor's
@@ -146,7 +130,7 @@ func WithIntensity(max int, period time.Duration) RouteOption {
 // Middleware must call next, or the channel stops working. Such a route's channels share a Props of their
 // own (the others share one for all routes).
 func WithReceiverMiddleware(mw ...actor.ReceiverMiddleware) RouteOption {
-	return func(rt *route) { rt.middleware = append(rt.middleware, mw...) }
+	return func(rt *route) { rt.Middleware = append(rt.Middleware, mw...) }
 }
 
 // Channel routes topics matching pattern to channels made by factory. "room:*" matches every topic that
@@ -156,12 +140,12 @@ func (r *Router) Channel(pattern string, factory func() Channel, opts ...RouteOp
 	if factory == nil {
 		panic("channel: nil factory for route " + pattern)
 	}
-	rt := &route{pattern: pattern, factory: factory, restart: supervisor.Transient, intensity: DefaultChannelIntensity}
+	rt := &route{Pattern: pattern, Factory: factory, Restart: supervisor.Transient, Intensity: DefaultChannelIntensity}
 	switch i := strings.IndexByte(pattern, '*'); {
 	case i < 0:
-		rt.exact = true
+		rt.Exact = true
 	case i == len(pattern)-1:
-		rt.prefix = pattern[:i]
+		rt.Prefix = pattern[:i]
 	default:
 		panic(fmt.Sprintf("channel: bad route pattern %q: * only at the end", pattern))
 	}
@@ -169,16 +153,16 @@ func (r *Router) Channel(pattern string, factory func() Channel, opts ...RouteOp
 		o(rt)
 	}
 	switch {
-	case rt.restart > supervisor.Temporary:
-		panic(fmt.Sprintf("channel: route %q: unknown restart type %v", pattern, rt.restart))
-	case rt.intensity.Max < 0 || rt.intensity.Period <= 0:
+	case rt.Restart > supervisor.Temporary:
+		panic(fmt.Sprintf("channel: route %q: unknown restart type %v", pattern, rt.Restart))
+	case rt.Intensity.Max < 0 || rt.Intensity.Period <= 0:
 		panic(fmt.Sprintf("channel: route %q: intensity needs max >= 0 and period > 0", pattern))
 	}
 	// Intercepts are a property of the channel type, asked once.
 	if ic, ok := factory().(Interceptor); ok {
-		rt.intercepts = make(map[string]struct{})
+		rt.Intercepts = make(map[string]struct{})
 		for _, e := range ic.Intercepts() {
-			rt.intercepts[e] = struct{}{}
+			rt.Intercepts[e] = struct{}{}
 		}
 	}
 	r.routes = append(r.routes, rt)
@@ -186,43 +170,13 @@ func (r *Router) Channel(pattern string, factory func() Channel, opts ...RouteOp
 
 func (r *Router) match(topic string) *route {
 	for _, rt := range r.routes {
-		if rt.exact {
-			if topic == rt.pattern {
+		if rt.Exact {
+			if topic == rt.Pattern {
 				return rt
 			}
-		} else if strings.HasPrefix(topic, rt.prefix) {
+		} else if strings.HasPrefix(topic, rt.Prefix) {
 			return rt
 		}
 	}
 	return nil
 }
-
-// Connect runs the socket handler for a connecting client. The transport calls it before upgrading, so a
-// refusal becomes an HTTP status.
-func (r *Router) Connect(params url.Values, info ConnectInfo) (c *Connected, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = crash(v)
-		}
-	}()
-	assigns, err := r.handler.Connect(params, info)
-	if err != nil {
-		return nil, err
-	}
-	c = &Connected{router: r, assigns: assigns, transport: info.Transport}
-	if idf, ok := r.handler.(Identifier); ok {
-		c.id = idf.ID(assigns)
-	}
-	return c, nil
-}
-
-// Connected is an accepted connection not yet running: the result of Router.Connect.
-type Connected struct {
-	router    *Router
-	assigns   Assigns
-	id        string
-	transport string
-}
-
-// ID is the connection's id topic ("" when anonymous).
-func (c *Connected) ID() string { return c.id }

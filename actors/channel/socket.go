@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/pyrehq/pyre/actors/internal/bridge"
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/actors/pubsub"
 )
@@ -17,7 +18,7 @@ import (
 // goroutine. Assigns, Assign, Keep, Subscribe, Unsubscribe, Sender and Respond belong to the channel's own
 // callbacks.
 type Socket struct {
-	ch          *chanState
+	ch          bridge.Chan
 	assigns     Assigns
 	current     *message.Message // the push being handled (the phx_join inside the first Join), for ReplyRef
 	incarnation int
@@ -29,19 +30,19 @@ func (s *Socket) Incarnation() int { return s.incarnation }
 
 // Joined reports whether the join reply went out (Phoenix's socket.joined): false inside Join, where
 // pushes are refused with ErrPushInJoin.
-func (s *Socket) Joined() bool { return s.ch.joined.Load() }
+func (s *Socket) Joined() bool { return s.ch.Joined() }
 
 // Topic is the joined topic.
-func (s *Socket) Topic() string { return s.ch.topic }
+func (s *Socket) Topic() string { return s.ch.Topic() }
 
 // JoinRef is the join's reference, as the client's pushes and this channel's frames carry it.
-func (s *Socket) JoinRef() string { return s.ch.pushRef.String() }
+func (s *Socket) JoinRef() string { return s.ch.PushRef().String() }
 
 // ID is the connection's id topic ("" when anonymous).
-func (s *Socket) ID() string { return s.ch.conn.id }
+func (s *Socket) ID() string { return s.ch.ConnID() }
 
 // Transport is "websocket" or "longpoll".
-func (s *Socket) Transport() string { return s.ch.conn.transport }
+func (s *Socket) Transport() string { return s.ch.Transport() }
 
 // Assigns are the connection's assigns merged with the route's, plus what the channel assigned.
 func (s *Socket) Assigns() Assigns {
@@ -53,7 +54,7 @@ func (s *Socket) Assigns() Assigns {
 
 // ChannelID names this channel among the node's running channels; it stays the same across in-place
 // restarts.
-func (s *Socket) ChannelID() string { return s.ch.pid.Id }
+func (s *Socket) ChannelID() string { return s.ch.PID().Id }
 
 // PID is the channel's actor. Any message another actor sends to it reaches HandleInfo (a custom channel
 // actor's Receive), and a Request can be answered with Respond. The PID names the channel, not one
@@ -61,24 +62,24 @@ func (s *Socket) ChannelID() string { return s.ch.pid.Id }
 // the restarted channel (an Erlang pid would be new). The request a crash interrupts, and any request to
 // a channel that has ended, is answered *actor.DeadLetterResponse (a Future returns actor.ErrDeadLetter),
 // as for a dead pid. Call it from the channel's callbacks (or keep the value: it is immutable).
-func (s *Socket) PID() *actor.PID { return s.ch.pid }
+func (s *Socket) PID() *actor.PID { return s.ch.PID() }
 
 // Sender is the actor that sent the message HandleInfo is handling with a Request, until it is answered;
 // nil for other messages. Keep it to answer later, from any goroutine, with an actor.RootContext's Send.
 // Call it from HandleInfo.
-func (s *Socket) Sender() *actor.PID { return s.ch.sender() }
+func (s *Socket) Sender() *actor.PID { return s.ch.Sender() }
 
 // Respond answers the Request HandleInfo is handling (protoactor's Context.Respond): its Future gets v.
 // There is one answer per request: ErrNoRequest when the message was not a Request or was answered
 // already. A request left unanswered when the channel stops or crashes is answered
 // *actor.DeadLetterResponse. Call it from HandleInfo.
 func (s *Socket) Respond(v any) error {
-	to := s.ch.sender()
+	to := s.ch.Sender()
 	if to == nil {
 		return ErrNoRequest
 	}
-	s.ch.setSender(nil)
-	s.ch.conn.host.root.Send(to, v)
+	s.ch.SetSender(nil)
+	s.ch.Send(to, v)
 	return nil
 }
 
@@ -100,14 +101,11 @@ type Monitor interface {
 // Monitor returns the monitor of this channel registered under key, registering newMonitor() first if
 // there is none. A monitor outlives in-place restarts. Call it from the channel's callbacks.
 func (s *Socket) Monitor(key any, newMonitor func() Monitor) Monitor {
-	for _, m := range s.ch.monitors() {
-		if m.key == key {
-			return m.m
-		}
+	if m := s.ch.Monitor(key); m != nil {
+		return m
 	}
 	m := newMonitor()
-	ext := s.ch.extension()
-	ext.monitors = append(ext.monitors, monitorEntry{key: key, m: m})
+	s.ch.AddMonitor(key, m)
 	return m
 }
 
@@ -126,44 +124,45 @@ const MaxKept = 16
 // restart). A new key beyond MaxKept is refused with ErrTooManyKept; values are kept by reference, so keep
 // small immutable ones (a token, an id, a cursor). Call it from the channel's callbacks.
 func (s *Socket) Keep(key string, value any) error {
-	ext := s.ch.extension()
+	kept := s.ch.Kept()
 	if value == nil {
-		delete(ext.kept, key)
+		delete(kept, key)
 		return nil
 	}
-	if _, ok := ext.kept[key]; !ok && len(ext.kept) >= MaxKept {
+	if _, ok := kept[key]; !ok && len(kept) >= MaxKept {
 		return ErrTooManyKept
 	}
-	if ext.kept == nil {
-		ext.kept = make(map[string]any, 1)
+	if kept == nil {
+		kept = make(map[string]any, 1)
+		s.ch.SetKept(kept)
 	}
-	ext.kept[key] = value
+	kept[key] = value
 	s.Assigns()[key] = value
 	return nil
 }
 
 // PubSub is the endpoint's registry, for broadcasting to other topics.
-func (s *Socket) PubSub() *pubsub.PubSub { return s.ch.conn.host.ps }
+func (s *Socket) PubSub() *pubsub.PubSub { return s.ch.PubSub() }
 
 // Push sends event to this client (Phoenix's push/3). On a V2 connection a JSON payload must be an
 // object: a non-object payload crashes the channel, as Phoenix's V2 serializer raises; V1 carries any JSON
 // value. One over the outbound limit is not sent: ErrMessageTooLarge. Not allowed inside Join.
 func (s *Socket) Push(event string, payload any) error {
-	if !s.ch.joined.Load() {
+	if !s.ch.Joined() {
 		return ErrPushInJoin
 	}
 	p, err := message.PayloadOf(payload)
 	if err == nil {
-		if err := message.CheckSize(p.Len(), s.ch.conn.host.maxSize); err != nil {
+		if err := message.CheckSize(p.Len(), s.ch.MaxSize()); err != nil {
 			return err
 		}
 		// The connection's serializer decides, as Phoenix's encode! runs in the channel process.
-		err = s.ch.conn.out.Write(&message.Message{JoinRef: s.ch.pushRef, Topic: s.ch.topic, Event: event, Payload: p})
+		err = s.ch.Write(&message.Message{JoinRef: s.ch.PushRef(), Topic: s.ch.Topic(), Event: event, Payload: p})
 		if !errors.Is(err, message.ErrNotObject) {
 			return err
 		}
 	}
-	s.ch.conn.host.root.Send(s.ch.pid, crashMsg{err: err, incarnation: s.incarnation})
+	s.ch.Crash(err, s.incarnation)
 	return err
 }
 
@@ -175,35 +174,35 @@ func (s *Socket) Broadcast(event string, payload any) error {
 
 // BroadcastFrom sends event to every subscriber of this topic but this client.
 func (s *Socket) BroadcastFrom(event string, payload any) error {
-	return s.broadcast(s.ch.sub, event, payload)
+	return s.broadcast(s.ch.Sub(), event, payload)
 }
 
 func (s *Socket) broadcast(from pubsub.Subscriber, event string, payload any) error {
-	if !s.ch.joined.Load() {
+	if !s.ch.Joined() {
 		return ErrPushInJoin
 	}
 	p, err := message.ObjectPayloadOf(payload)
 	if err != nil {
 		return err
 	}
-	b := message.NewBroadcast(s.ch.topic, event, p)
-	if err := message.CheckSize(b.Payload.Len(), s.ch.conn.host.maxSize); err != nil {
+	b := message.NewBroadcast(s.ch.Topic(), event, p)
+	if err := message.CheckSize(b.Payload.Len(), s.ch.MaxSize()); err != nil {
 		return err
 	}
-	return s.ch.conn.host.ps.BroadcastFrom(from, b)
+	return s.ch.PubSub().BroadcastFrom(from, b)
 }
 
 // Send delivers msg to this channel's HandleInfo, after the current callback. What Join sends is handled
 // right after the join reply, before the client's next message, as in Phoenix. Messages sent through the
 // Socket of an incarnation that has since crashed are dropped, as they would be for a dead Erlang pid.
 func (s *Socket) Send(msg any) {
-	s.ch.sendInfo(infoMsg{msg: msg, incarnation: s.incarnation})
+	s.ch.SendInfo(msg, s.incarnation)
 }
 
-// SendAfter delivers msg to HandleInfo after d (of HostConfig.Clock). The returned function cancels it if
+// SendAfter delivers msg to HandleInfo after d (of the host's clock, host.Config.Clock). The returned function cancels it if
 // not yet delivered.
 func (s *Socket) SendAfter(d time.Duration, msg any) (cancel func() bool) {
-	return s.ch.conn.host.clock.AfterFunc(d, func() { s.Send(msg) })
+	return s.ch.AfterFunc(d, func() { s.Send(msg) })
 }
 
 // ReplyRef captures the push being handled so that it can be answered later, from any goroutine
@@ -211,7 +210,7 @@ func (s *Socket) SendAfter(d time.Duration, msg any) (cancel func() bool) {
 // push's ref only, not the push. Outside HandleIn (and the first Join, where it is the phx_join) there
 // is no push: the ref is null.
 func (s *Socket) ReplyRef() ReplyRef {
-	r := ReplyRef{conn: s.ch.conn, joinRef: s.ch.pushRef, topic: s.ch.topic}
+	r := ReplyRef{conn: s.ch.Replier(), joinRef: s.ch.PushRef(), topic: s.ch.Topic()}
 	if s.current != nil {
 		r.ref = s.current.Ref
 	}
@@ -221,31 +220,17 @@ func (s *Socket) ReplyRef() ReplyRef {
 // Subscribe makes broadcasts on topic arrive in HandleInfo as *Broadcast (not on the wire). Call it from the
 // channel's callbacks; subscriptions end with the channel.
 func (s *Socket) Subscribe(topic string) {
-	a := s.ch
-	if _, ok := a.extra()[topic]; ok {
-		return
-	}
-	sub := &infoSub{ch: a, incarnation: s.incarnation}
-	ext := a.extension()
-	if ext.extra == nil {
-		ext.extra = make(map[string]*infoSub, 1)
-	}
-	ext.extra[topic] = sub
-	a.conn.host.ps.Subscribe(topic, sub)
+	s.ch.Subscribe(topic, s.incarnation)
 }
 
 // Unsubscribe undoes Subscribe.
 func (s *Socket) Unsubscribe(topic string) {
-	a := s.ch
-	if sub, ok := a.extra()[topic]; ok {
-		delete(a.ext.extra, topic)
-		a.conn.host.ps.Unsubscribe(topic, sub)
-	}
+	s.ch.Unsubscribe(topic)
 }
 
 // ReplyRef answers a push later. The zero value is not usable.
 type ReplyRef struct {
-	conn    *connState
+	conn    bridge.Replier
 	joinRef message.Ref
 	ref     message.Ref
 	topic   string
@@ -264,5 +249,5 @@ func (r ReplyRef) Reply(rep Reply) error {
 	if err != nil {
 		return err
 	}
-	return r.conn.sendReply(&message.Message{JoinRef: r.joinRef, Ref: r.ref, Topic: r.topic, Event: message.EventReply, Status: rep.status, Payload: p})
+	return r.conn.SendReply(&message.Message{JoinRef: r.joinRef, Ref: r.ref, Topic: r.topic, Event: message.EventReply, Status: rep.status, Payload: p})
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/actors/pubsub"
 )
@@ -21,7 +22,7 @@ import (
 type Options struct {
 	// Host configures the server's Host. Its Logger's zero value means the test's log (t.Log); its Clock's
 	// zero value means a fake Clock (Server.Clock), so that time moves only when the test says.
-	Host channel.HostConfig
+	Host host.Config
 	// Timeout bounds each assertion's wait for a frame, in real time: a liveness bound, never a timing
 	// assertion (a frame that arrives ends the wait at once). Zero value means DefaultTimeout.
 	Timeout time.Duration
@@ -37,13 +38,13 @@ const DefaultTimeout = 5 * time.Second
 // ClockStart is the fake Clock's time when a Server starts.
 var ClockStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// Server runs a Router on a real channel.Host, with its real socket and channel actors and their
+// Server runs a Router on a real host.Host, with its real socket and channel actors and their
 // supervision, and no network: clients are in memory. It is to Pyre's channels what httptest.Server is
 // to net/http. The test's cleanup shuts it down.
 type Server struct {
 	// Host runs the actors: broadcast through it as the application would (Host.Broadcast), read its
 	// Stats (in-place restarts among them), hand it to a presence tracker.
-	Host *channel.Host
+	Host *host.Host
 	// Clock is the Host's fake time, nil when Options.Host.Clock was given.
 	Clock *Clock
 
@@ -64,7 +65,7 @@ func (s *Server) Advance(d time.Duration) {
 	s.Clock.Advance(d)
 }
 
-// Sync waits until every socket and channel actor of the server is idle (channel.Host.Sync): what the
+// Sync waits until every socket and channel actor of the server is idle (host.Host.Sync): what the
 // clients sent, and everything it caused in any connection's actors, has been handled and written. The
 // Refute assertions call it.
 func (s *Server) Sync() {
@@ -95,11 +96,11 @@ func NewServer(t testing.TB, router *channel.Router, opts Options) *Server {
 		s.Clock = NewClock(ClockStart)
 		cfg.Clock = s.Clock
 	}
-	s.Host = channel.NewHost(cfg)
+	s.Host = host.New(cfg)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 		defer cancel()
-		if err := s.Host.Shutdown(ctx, channel.CloseServiceRestart); err != nil {
+		if err := s.Host.Shutdown(ctx, host.CloseServiceRestart); err != nil {
 			t.Errorf("channeltest: shutting the host down: %v", err)
 		}
 	})
@@ -120,7 +121,7 @@ func (s *Server) Connect(params url.Values, info channel.ConnectInfo) (*Client, 
 	if info.Transport == "" {
 		info.Transport = "websocket"
 	}
-	connected, err := s.router.Connect(params, info)
+	connected, err := host.Connect(s.router, params, info)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +156,7 @@ type Client struct {
 	srv  *Server
 	t    testing.TB
 	id   string
-	sess *channel.Session // set once Open returned
+	sess *host.Session // set once Open returned
 
 	refs int
 
@@ -163,7 +164,7 @@ type Client struct {
 	frames     []*message.Message   // written by the runtime, not yet taken by an assertion
 	broadcasts []*message.Broadcast // seen by SubscribeAndJoin's subscriptions, not yet taken
 	subs       map[string]*recorder // SubscribeAndJoin's subscriptions, by topic
-	code       channel.CloseCode    // why the runtime closed the connection; 0 while open
+	code       host.CloseCode       // why the runtime closed the connection; 0 while open
 	overflowed bool
 	changed    chan struct{} // closed (and replaced) whenever something arrives
 }
@@ -171,7 +172,7 @@ type Client struct {
 // ID is the connection's id (Identifier), "" when anonymous.
 func (c *Client) ID() string { return c.id }
 
-// wire is the Client as the runtime sees it: the channel.Conn a transport would give.
+// wire is the Client as the runtime sees it: the host.Conn a transport would give.
 type wire struct{ c *Client }
 
 // Write queues a push or reply. As phoenix.js's default serializer (V2) does, a push whose JSON payload
@@ -199,7 +200,7 @@ func (c *Client) add(f func()) error {
 		return channel.ErrConnClosed
 	}
 	if len(c.frames) >= c.srv.maxQueue {
-		c.closeLocked(channel.CloseTryAgainLater)
+		c.closeLocked(host.CloseTryAgainLater)
 		return channel.ErrConnClosed
 	}
 	f()
@@ -209,14 +210,14 @@ func (c *Client) add(f func()) error {
 
 // Close: the runtime closed the connection with code (a kick, a slow consumer, too many restarts, a
 // shutdown). The session ends as the transport would end it.
-func (w wire) Close(code channel.CloseCode) {
+func (w wire) Close(code host.CloseCode) {
 	c := w.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closeLocked(code)
 }
 
-func (c *Client) closeLocked(code channel.CloseCode) {
+func (c *Client) closeLocked(code host.CloseCode) {
 	if c.code != 0 {
 		return
 	}
@@ -340,7 +341,7 @@ func (c *Client) Sync() {
 
 // AssertClosed waits until the server closes the connection, and checks the close code (0: any code).
 // Frames not taken yet stay.
-func (c *Client) AssertClosed(code channel.CloseCode) {
+func (c *Client) AssertClosed(code host.CloseCode) {
 	c.t.Helper()
 	deadline := time.Now().Add(c.srv.timeout)
 	for {
@@ -519,4 +520,4 @@ var ErrJoinRefused = errors.New("channeltest: join refused")
 // Is makes errors.Is(err, ErrJoinRefused) hold.
 func (e *JoinError) Is(target error) bool { return target == ErrJoinRefused }
 
-var _ channel.Conn = wire{}
+var _ host.Conn = wire{}

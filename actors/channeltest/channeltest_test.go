@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -184,7 +185,7 @@ func TestKick(t *testing.T) {
 	if err := srv.Host.Disconnect(c.ID()); err != nil {
 		t.Fatal(err)
 	}
-	c.AssertClosed(channel.CloseGoingAway)
+	c.AssertClosed(host.CloseGoingAway)
 }
 
 // A crash answers the push with channel_crash and restarts the channel in place; past the route's
@@ -224,7 +225,7 @@ func TestConnectionIntensityWindow(t *testing.T) {
 	c.RefuteClosed()
 	chs[0].AssertReply(chs[0].Push("boom", nil), "error", Any)
 	chs[1].AssertReply(chs[1].Push("boom", nil), "error", Any) // the 3rd within 5 s: over 2
-	c.AssertClosed(channel.CloseInternalError)
+	c.AssertClosed(host.CloseInternalError)
 }
 
 // SendAfter fires when the fake clock is advanced, not before.
@@ -343,7 +344,7 @@ func TestFailureMessages(t *testing.T) {
 		{"refuted join", func() { c.MustJoin("room:secret", nil) }, []string{
 			`channeltest: join "room:secret" refused: error {"reason":"unauthorized"}`,
 		}},
-		{"assert_closed", func() { c.AssertClosed(channel.CloseGoingAway) }, []string{
+		{"assert_closed", func() { c.AssertClosed(host.CloseGoingAway) }, []string{
 			"channeltest: connection not closed within 50ms (want 1001); the client received instead (1):",
 		}},
 	} {
@@ -402,5 +403,5 @@ func TestMaxQueueSlowConsumer(t *testing.T) {
 	for i := range 4 {
 		ch.Push("echo", map[string]int{"i": i})
 	}
-	c.AssertClosed(channel.CloseTryAgainLater)
+	c.AssertClosed(host.CloseTryAgainLater)
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Clock is a fake time source (a supervisor.Clock, given to the Host as HostConfig.Clock): its time moves
+// Clock is a fake time source (a supervisor.Clock, given to the Host as host.Config.Clock): its time moves
 // only with Advance. Restart intensity windows and Socket.SendAfter read it. Safe for concurrent use.
 type Clock struct {
 	mu     sync.Mutex

@@ -1,9 +1,9 @@
 // Package channeltest tests channels the way Phoenix.ChannelTest does, with no network: it is to Pyre's
 // channels what net/http/httptest is to net/http.
 //
-// NewServer runs a Router on a real channel.Host: the socket and channel actors, their supervision
+// NewServer runs a Router on a real host.Host: the socket and channel actors, their supervision
 // (a crash, the in-place restart, restart intensities) and the pubsub are the production ones. Only the
-// transport is replaced: a Client is an in-memory channel.Conn that keeps what the runtime writes until an
+// transport is replaced: a Client is an in-memory host.Conn that keeps what the runtime writes until an
 // assertion takes it, and time is a fake Clock that moves only when the test calls Server.Advance (restart
 // intensity windows, Socket.SendAfter).
 //
@@ -26,7 +26,7 @@
 // or Partial for Phoenix's map patterns. An assertion that fails names what the client received instead.
 //
 // A refutation never sleeps: it first waits until the server's socket and channel actors are idle
-// (Server.Sync, channel.Host.Sync), so everything the clients sent, and everything it caused in any
+// (Server.Sync, host.Host.Sync), so everything the clients sent, and everything it caused in any
 // connection's actors, has been handled. It does not wait for other actors (a presence tracker's
 // batched diffs) nor for timers: srv.Advance first.
 //

@@ -10,7 +10,7 @@ import (
 )
 
 // link is the outbound path to one live peer: a bounded FIFO that publishers fill without blocking, and
-// the membership actor drains in batches, at most window of them unacknowledged at a time.
+// the membership actor sends in batches, at most window of them unacknowledged at a time.
 type link struct {
 	n      *Node
 	peer   Member
@@ -20,7 +20,7 @@ type link struct {
 	q         []*clusterpb.Broadcast
 	qBytes    int
 	sizes     []int
-	scheduled bool // a flush is pending or the window is full: the manager will drain without a signal
+	scheduled bool // a flush is pending or the window is full: the manager will send without a signal
 	closed    bool
 
 	// Owned by the manager actor.

@@ -16,7 +16,7 @@ type (
 	candidates []string
 	// tick is the heartbeat clock.
 	tick time.Time
-	// flush asks the manager to drain a link.
+	// flush asks the manager to send a link's queue.
 	flush struct{ l *link }
 	// probed is a TCP probe's outcome for a candidate that is not a member.
 	probed struct {
@@ -25,7 +25,7 @@ type (
 	}
 )
 
-// manager owns membership and the drain side of every link. Membership is heartbeat timing only, as
+// manager owns membership and the sending side of every link. Membership is heartbeat timing only, as
 // Phoenix.Tracker: every HeartbeatInterval it pings each candidate's membership actor (and answers theirs);
 // a peer whose last Pong is older than DeadAfter leaves; a Pong from a new member id at a known address is
 // a restart (the old one leaves).
@@ -73,7 +73,7 @@ func (m *manager) Receive(ctx actor.Context) {
 			if l.sent > l.acked && now.Sub(l.since) > max(m.n.cfg.DeadAfter, minLossTimeout) {
 				m.n.lostBatches.Add(l.sent - l.acked)
 				l.acked = l.sent
-				m.drain(ctx, l)
+				m.sendBatches(ctx, l)
 			}
 		}
 	case *clusterpb.Ping:
@@ -93,7 +93,7 @@ func (m *manager) Receive(ctx actor.Context) {
 		}
 	case flush:
 		if p := m.peers[msg.l.peer.Address]; p != nil && p.link == msg.l {
-			m.drain(ctx, msg.l)
+			m.sendBatches(ctx, msg.l)
 		}
 	}
 }
@@ -171,12 +171,12 @@ func (m *manager) ack(ctx actor.Context, l *link, seq uint64) {
 	}
 	l.acked = seq
 	l.since = time.Now()
-	m.drain(ctx, l)
+	m.sendBatches(ctx, l)
 }
 
-// drain sends batches while the window has room. With the window full, scheduled stays set and the next
-// ack (or the loss timeout) drains again.
-func (m *manager) drain(ctx actor.Context, l *link) {
+// sendBatches sends batches while the window has room. With the window full, scheduled stays set and the
+// next ack (or the loss timeout) sends again.
+func (m *manager) sendBatches(ctx actor.Context, l *link) {
 	for l.sent-l.acked < window {
 		items := l.take()
 		if items == nil {

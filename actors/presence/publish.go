@@ -3,6 +3,7 @@ package presence
 import (
 	"encoding/json"
 	"errors"
+	"sync"
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/message"
@@ -39,6 +40,46 @@ type encodedState struct {
 	version uint64
 	payload message.Payload
 	ok      bool
+}
+
+// workers counts the running publish workers. Unlike a sync.WaitGroup it may be waited for while new
+// workers start (a channel can track while the tracker actor stops): Wait returns once none runs.
+type workers struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0; a new one when it leaves 0
+}
+
+// Go runs f in a new worker.
+func (w *workers) Go(f func()) {
+	w.mu.Lock()
+	if w.n == 0 {
+		w.idle = make(chan struct{})
+	}
+	w.n++
+	w.mu.Unlock()
+	go func() {
+		defer w.done()
+		f()
+	}()
+}
+
+func (w *workers) done() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.n--; w.n == 0 {
+		close(w.idle)
+	}
+}
+
+// Wait returns once no worker runs.
+func (w *workers) Wait() {
+	w.mu.Lock()
+	n, idle := w.n, w.idle
+	w.mu.Unlock()
+	if n > 0 {
+		<-idle
+	}
 }
 
 // pub is topic's queue, and a worker for it if none runs (t.mu held).

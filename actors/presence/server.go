@@ -257,6 +257,14 @@ func (s *server) Receive(ctx actor.Context) {
 		}
 		s.t.flush()
 		s.t.pid.CompareAndSwap(s.self, nil)
+	case *actor.Stopped:
+		// The workers are the tracker's goroutines: its actor's stop (the endpoint's Shutdown) returns once
+		// they are done, so no presence frame is written after it. They never wait on this actor, and this
+		// is its last turn: nothing queues behind the wait.
+		if s.t.onStopWait != nil {
+			s.t.onStopWait()
+		}
+		s.t.wg.Wait()
 	}
 }
 

@@ -1,6 +1,7 @@
 package presence
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"runtime"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/actors/presence/crdt"
 	"github.com/pyrehq/pyre/actors/pubsub"
@@ -101,5 +103,67 @@ func BenchmarkTrackedKeyMemory(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/key")
 		runtime.KeepAlive(owners)
 		runtime.KeepAlive(s)
+	}
+}
+
+// The tracker actor's stop waits for the publish workers (they are the tracker's goroutines): the host's
+// Shutdown does not return while one still runs.
+func TestStopWaitsForPublishWorkers(t *testing.T) {
+	h := host.New(host.Config{})
+	entered, gate := make(chan struct{}), make(chan struct{})
+	var enter sync.Once
+	tr, err := Start(context.Background(), h, Config{Fetch: func(_ string, ps map[string]Presence) map[string]Presence {
+		enter.Do(func() { close(entered) })
+		<-gate
+		return ps
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := make(chan struct{})
+	tr.onStopWait = func() { close(waiting) }
+	tr.apply(op{kind: opTrack, owner: "ch1", topic: "room:a", key: "u1", meta: metaOf("r1")})
+	tr.flush()
+	<-entered // the worker is in Fetch, sending the diff
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a liveness bound
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- h.Shutdown(ctx, host.CloseServiceRestart) }()
+	select {
+	case err := <-shut:
+		tr.mu.RLock()
+		running := len(tr.pubs)
+		tr.mu.RUnlock()
+		close(gate)
+		tr.wg.Wait()
+		t.Fatalf("Shutdown returned (%v) while %d publish worker(s) still ran", err, running)
+	case <-waiting:
+		close(gate)
+	}
+	if err := <-shut; err != nil {
+		t.Fatal(err)
+	}
+	tr.mu.RLock()
+	defer tr.mu.RUnlock()
+	if len(tr.pubs) != 0 {
+		t.Fatalf("%d publish workers left after Shutdown", len(tr.pubs))
+	}
+}
+
+// workers may be waited for while new workers start (a channel tracking while the tracker actor stops),
+// which a sync.WaitGroup forbids: Wait returns once none runs.
+func TestWorkersWaitWhileStarting(t *testing.T) {
+	var w workers
+	w.Wait() // none ever ran
+	for range 100 {
+		gate := make(chan struct{})
+		w.Go(func() { <-gate })
+		waited := make(chan struct{})
+		go func() { w.Wait(); close(waited) }()
+		w.Go(func() {}) // starts while Wait waits
+		close(gate)
+		<-waited
+		w.Wait()
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/message"
 )
 
@@ -146,7 +147,7 @@ func (c *stormConn) WriteBroadcast(b *message.Broadcast) error {
 	return nil
 }
 
-func (c *stormConn) Close(channel.CloseCode) {}
+func (c *stormConn) Close(host.CloseCode) {}
 
 func (c *stormConn) view() (view, int) {
 	c.mu.Lock()
@@ -176,7 +177,7 @@ func TestJoinStormSharesOneState(t *testing.T) {
 	if raceEnabled {
 		clients = 500 // the race detector makes its 4M deliveries about 20 times slower: 250k
 	}
-	h := channel.NewHost(channel.HostConfig{})
+	h := host.New(host.Config{})
 	tr, err := Start(context.Background(), h, Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +190,7 @@ func TestJoinStormSharesOneState(t *testing.T) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 		defer cancel()
-		if err := h.Shutdown(ctx, channel.CloseServiceRestart); err != nil {
+		if err := h.Shutdown(ctx, host.CloseServiceRestart); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
@@ -203,7 +204,7 @@ func TestJoinStormSharesOneState(t *testing.T) {
 	}
 	t.Cleanup(release)
 	join := func(user, topic string, c *stormConn) {
-		connected, err := r.Connect(url.Values{"user": {user}}, channel.ConnectInfo{Transport: "websocket"})
+		connected, err := host.Connect(r, url.Values{"user": {user}}, channel.ConnectInfo{Transport: "websocket"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +283,7 @@ func TestJoinStormSharesOneState(t *testing.T) {
 // (no diff applied twice, none missing) equal the server's.
 func TestWindowStateThenDiffsExact(t *testing.T) {
 	const clients = 300
-	h := channel.NewHost(channel.HostConfig{})
+	h := host.New(host.Config{})
 	tr, err := Start(context.Background(), h, Config{Window: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -294,7 +295,7 @@ func TestWindowStateThenDiffsExact(t *testing.T) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 		defer cancel()
-		if err := h.Shutdown(ctx, channel.CloseServiceRestart); err != nil {
+		if err := h.Shutdown(ctx, host.CloseServiceRestart); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
@@ -302,7 +303,7 @@ func TestWindowStateThenDiffsExact(t *testing.T) {
 	conns := make([]*stormConn, clients)
 	for i := range conns {
 		conns[i] = &stormConn{t: t, w: w}
-		connected, err := r.Connect(url.Values{"user": {fmt.Sprint("u", i)}}, channel.ConnectInfo{Transport: "websocket"})
+		connected, err := host.Connect(r, url.Values{"user": {fmt.Sprint("u", i)}}, channel.ConnectInfo{Transport: "websocket"})
 		if err != nil {
 			t.Fatal(err)
 		}

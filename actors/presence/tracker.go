@@ -71,12 +71,14 @@ type Tracker struct {
 	state *crdt.State
 	batch map[string]*topicBatch // Config.Window only
 	pubs  map[string]*topicPub   // topics with a worker
-	wg    sync.WaitGroup         // the workers: each ends once its topic's queue is empty
+	wg    workers                // the workers: each ends once its topic's queue is empty
 
 	stateBytes atomic.Int64 // presence_state bytes encoded, for tests and benchmarks
 
 	ownersMu sync.Mutex
 	owners   map[string]*owned // channels with presences, by channel id: what a restart rebuilds from
+
+	onStopWait func() // tests: runs when the stopping tracker actor starts waiting for the workers
 
 	node        string // random, in replica names and phx_refs
 	refs        atomic.Uint64

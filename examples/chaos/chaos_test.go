@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/examples/internal/testlog"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
@@ -85,7 +85,7 @@ func TestChaosBeyondIntensity(t *testing.T) {
 func TestCLIJSON(t *testing.T) {
 	var out, errOut bytes.Buffer
 	// Two kills of the endpoint's infrastructure (its idle-connection janitor): fewer than the endpoint
-	// supervisor's intensity (channel.EndpointIntensity), past which the whole endpoint gives up.
+	// supervisor's intensity (host.EndpointIntensity), past which the whole endpoint gives up.
 	code := cliMain([]string{"-clients", "4", "-topics", "2", "-joins", "2", "-duration", "600ms",
 		"-kill-rate", "4", "-kinds", "infrastructure", "-method", "exit", "-json"}, &out, &errOut)
 	var r Report
@@ -95,7 +95,7 @@ func TestCLIJSON(t *testing.T) {
 	if code != 0 || len(r.Violations()) > 0 || r.Config.Clients != 4 {
 		t.Fatalf("exit %d, violations %v, config %+v", code, r.Violations(), r.Config)
 	}
-	if n := r.Kills["infrastructure"]; n == 0 || n > channel.EndpointIntensity.Max || r.Recovery["infrastructure"].Count != n {
+	if n := r.Kills["infrastructure"]; n == 0 || n > host.EndpointIntensity.Max || r.Recovery["infrastructure"].Count != n {
 		t.Errorf("kills %v, recovery %+v: want infrastructure kills, each followed by serving again", r.Kills, r.Recovery)
 	}
 }

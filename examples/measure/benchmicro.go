@@ -30,9 +30,9 @@ var microCases = []microCase{
 	{Name: "V2 frame decode (86 B push)", Pyre: "./transport/serializer:BenchmarkDecodeV2", Gws: "./examples/measure:BenchmarkBaselineDecode"},
 	{Name: "V2 reply encode", Pyre: "./transport/serializer:BenchmarkEncodeV2Reply", Gws: "./examples/measure:BenchmarkBaselineReply"},
 	{Name: "V2 broadcast encode (once per broadcast)", Pyre: "./transport/serializer:BenchmarkEncodeBroadcast/V2", Gws: "./examples/measure:BenchmarkBaselineBroadcast"},
-	{Name: "fastlane dispatch, 10k subscribers", Pyre: "./actors/channel:BenchmarkFastlaneFanout/subscribers=10000", Metric: "ns/delivery"},
-	{Name: "join + leave through the actors", Pyre: "./actors/channel:BenchmarkJoinLeave"},
-	{Name: "push → reply through the actors", Pyre: "./actors/channel:BenchmarkPushReply"},
+	{Name: "fastlane dispatch, 10k subscribers", Pyre: "./actors/host:BenchmarkFastlaneFanout/subscribers=10000", Metric: "ns/delivery"},
+	{Name: "join + leave through the actors", Pyre: "./actors/host:BenchmarkJoinLeave"},
+	{Name: "push → reply through the actors", Pyre: "./actors/host:BenchmarkPushReply"},
 }
 
 // microResult is one benchmark run (one -count) of one case and kind.

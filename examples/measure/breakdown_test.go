@@ -170,8 +170,8 @@ func classify(stk []uintptr) (group, site string) {
 			return "supervisor", site
 		case strings.Contains(fn, "pyre/actors/pubsub"):
 			return "pubsub", site
-		case strings.Contains(fn, "pyre/actors/channel"):
-			return "channel runtime", site
+		case strings.Contains(fn, "pyre/actors/host") || strings.Contains(fn, "pyre/actors/channel"):
+			return "channel runtime (actors/host)", site
 		case strings.Contains(fn, "pyre/actors/message"):
 			return "messages", site
 		case strings.Contains(fn, "pyre/transport"):

@@ -2,7 +2,7 @@
 // and the application's own recovery work: in the application's tests and in production drills.
 //
 // The package knows nothing about actors or Phoenix, and Pyre's runtime knows nothing about it: the runtime
-// lists its live actors (channel.Host.Actors) and package pyrechaos adapts them to a Population of Targets.
+// lists its live actors (host.Host.Actors) and package pyrechaos adapts them to a Population of Targets.
 // Each Target has a Kind (Socket, Channel, Infrastructure), a stable ID, Labels (LabelTopic, LabelSocketID,
 // LabelChild) and two asynchronous functions: Exit, which makes the actor exit with a reason (OTP's exit/2),
 // and Panic, which makes it panic inside its own Receive.

@@ -64,7 +64,7 @@ type Options struct {
 	// RawFrames switches the connection to raw mode: every inbound data frame is delivered undecoded on
 	// Raw, in arrival order, and nothing is routed (Join, Request and replies do not work; use Send). Raw
 	// does not drop: a full Raw buffer blocks the read goroutine (back-pressure to the server) until it is
-	// drained or the connection is closed.
+	// read or the connection is closed.
 	RawFrames bool
 	// RawBuffer is the capacity of Raw. Zero means DefaultRawBuffer (256).
 	RawBuffer int

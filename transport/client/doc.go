@@ -46,8 +46,8 @@
 //
 // The read goroutine never blocks on a consumer in routed mode: a channel whose Messages buffer is full
 // loses its oldest message (counted in Channel.Dropped and Stats.Dropped). In raw mode it does block on a
-// full Raw buffer, so that no frame is ever lost, until the buffer is drained or the connection closed.
-// Consumers should therefore drain Raw, and drain Messages promptly if they care about every message.
+// full Raw buffer, so that no frame is ever lost, until the buffer is read or the connection closed.
+// Consumers should therefore read Raw, and read Messages promptly if they care about every message.
 //
 // Calls (Join, Push, Leave, Request) wait until their reply arrives, their ctx ends, their channel ends or
 // the connection closes, whichever comes first. A call abandoned through ctx leaves no state behind; its

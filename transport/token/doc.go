@@ -1,6 +1,6 @@
 // Package token makes signed, expiring tokens, as Phoenix.Token: for socket authentication (a user id
 // signed at login, verified in the socket's Connect from the "token" connect param or
-// ConnectInfo.AuthToken) and for long-poll session tokens (transport/PROTOCOL.md §7, §10).
+// ConnectInfo.AuthToken) and for long-poll connection tokens (transport/PROTOCOL.md §7, §10).
 //
 //	signer, err := token.NewSigner(secretKeyBase, "user socket")
 //	t, err := signer.Sign(userID)                // at login

@@ -90,7 +90,7 @@ func WithMaxAge(d time.Duration) Option {
 //
 // secretKeyBase must have at least MinSecretLen bytes: HMAC is only as strong as its key, and a short
 // secret can be guessed offline from any token. The salt, as in Phoenix, may be any string, empty
-// included; give each use its own ("user socket", "long-poll session") so that a token minted for one is
+// included; give each use its own ("user socket", "long-poll connection") so that a token minted for one is
 // ErrInvalid for the other. In FIPS 140-only mode (GODEBUG=fips140=only) the salt needs 16 bytes.
 func NewSigner(secretKeyBase, salt string, opts ...Option) (*Signer, error) {
 	if err := checkSecret(secretKeyBase); err != nil {

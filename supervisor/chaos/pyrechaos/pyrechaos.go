@@ -1,17 +1,17 @@
-// Package pyrechaos adapts a Pyre runtime (a *transport.Endpoint or a *channel.Host) to a chaos.Population,
+// Package pyrechaos adapts a Pyre runtime (a *transport.Endpoint or a *host.Host) to a chaos.Population,
 // so that package chaos can kill its actors while the runtime does not depend on fault injection:
 //
 //	m, err := chaos.New(pyrechaos.Population(endpoint), chaos.Config{...})
 package pyrechaos
 
 import (
-	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/supervisor/chaos"
 )
 
-// Runtime lists its live actors: *transport.Endpoint and *channel.Host are Runtimes.
+// Runtime lists its live actors: *transport.Endpoint and *host.Host are Runtimes.
 type Runtime interface {
-	Actors() []channel.Actor
+	Actors() []host.Actor
 }
 
 // Population is r's actors as chaos targets, listed afresh on each call of Targets.
@@ -28,15 +28,15 @@ func Population(r Runtime) chaos.Population {
 
 // Target is a as a chaos target, of the kind of the same name. A socket carries chaos.LabelSocketID; a
 // channel chaos.LabelTopic and its socket's chaos.LabelSocketID; an infrastructure worker chaos.LabelChild.
-func Target(a channel.Actor) chaos.Target {
+func Target(a host.Actor) chaos.Target {
 	labels := make(map[string]string, 2)
 	switch a.Kind {
-	case channel.SocketActor:
+	case host.SocketActor:
 		labels[chaos.LabelSocketID] = a.SocketID
-	case channel.ChannelActor:
+	case host.ChannelActor:
 		labels[chaos.LabelTopic] = a.Topic
 		labels[chaos.LabelSocketID] = a.SocketID
-	case channel.InfrastructureActor:
+	case host.InfrastructureActor:
 		labels[chaos.LabelChild] = a.Child
 	}
 	return chaos.Target{Kind: chaos.Kind(a.Kind), ID: a.ID, Labels: labels, Exit: a.Exit, Panic: a.Panic}

@@ -5,23 +5,23 @@ import (
 	"maps"
 	"testing"
 
-	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/supervisor/chaos"
 )
 
-type actors []channel.Actor
+type actors []host.Actor
 
-func (a actors) Actors() []channel.Actor { return a }
+func (a actors) Actors() []host.Actor { return a }
 
 func TestPopulation(t *testing.T) {
 	var exited error
 	var panicked any
 	rt := actors{
-		{Kind: channel.SocketActor, ID: "s", SocketID: "user:1"},
-		{Kind: channel.ChannelActor, ID: "c", Topic: "room:1", SocketID: "user:1",
+		{Kind: host.SocketActor, ID: "s", SocketID: "user:1"},
+		{Kind: host.ChannelActor, ID: "c", Topic: "room:1", SocketID: "user:1",
 			Exit:  func(r error) bool { exited = r; return true },
 			Panic: func(v any) bool { panicked = v; return true }},
-		{Kind: channel.InfrastructureActor, ID: "i", Child: "pubsub"},
+		{Kind: host.InfrastructureActor, ID: "i", Child: "pubsub"},
 	}
 	want := []struct {
 		kind   chaos.Kind

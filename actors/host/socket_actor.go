@@ -1,8 +1,9 @@
-package channel
+package host
 
 import (
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/supervisor"
 )
@@ -52,9 +53,9 @@ func (a *socketActor) Receive(ctx actor.Context) {
 		// Poison, not Stop: messages already forwarded are still answered (as not joined).
 		ctx.Poison(m.pid)
 	case kicked:
-		a.cs.setExit(ErrClosed)
+		a.cs.setExit(channel.ErrClosed)
 		a.cs.out.Close(CloseGoingAway)
-		supervisor.Exit(ctx, ErrClosed)
+		supervisor.Exit(ctx, channel.ErrClosed)
 	case drain:
 		a.drain(ctx)
 	case *actor.Terminated:
@@ -72,8 +73,8 @@ func (a *socketActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		a.stopping = true
 		// Stopped by its supervisor with no reason given (the endpoint's tree shutting down): the channels
-		// end with ErrShutdown and the client hears 1011. Both are no-ops when a reason and a close came first.
-		a.cs.setExit(ErrShutdown)
+		// end with channel.ErrShutdown and the client hears 1011. Both are no-ops when a reason and a close came first.
+		a.cs.setExit(channel.ErrShutdown)
 		a.cs.out.Close(CloseInternalError)
 		if a.kick != nil {
 			a.cs.host.ps.Unsubscribe(a.cs.id, a.kick)
@@ -86,7 +87,7 @@ func (a *socketActor) Receive(ctx actor.Context) {
 		a.cs.host.sockets.Add(-1)
 		a.cs.host.forget(a.cs)
 		a.cs.markStopped()
-		a.cs.host.wg.Done()
+		a.cs.host.socketDone()
 		a.channels, a.kick = channelTable{}, nil // nothing of its channels stays reachable through it
 		a.cs.syncs = nil
 	}
@@ -116,14 +117,14 @@ func (a *socketActor) syncGone(pid *actor.PID) {
 }
 
 // drain ends the connection gracefully: every channel answers what it already received (its mailbox),
-// terminates with ErrShutdown, and once all have stopped the connection closes with 1012 after its
+// terminates with channel.ErrShutdown, and once all have stopped the connection closes with 1012 after its
 // queued frames, so the client reconnects, elsewhere if it can.
 func (a *socketActor) drain(ctx actor.Context) {
 	if a.draining || a.stopping {
 		return
 	}
 	a.draining = true
-	a.cs.setExit(ErrShutdown)
+	a.cs.setExit(channel.ErrShutdown)
 	for _, e := range a.channels.list {
 		e.st.sub.close() // no broadcast after the replies
 		ctx.Poison(e.pid)
@@ -136,7 +137,7 @@ func (a *socketActor) drain(ctx actor.Context) {
 
 func (a *socketActor) drained(ctx actor.Context) {
 	a.cs.out.Close(CloseServiceRestart)
-	supervisor.Exit(ctx, ErrShutdown)
+	supervisor.Exit(ctx, channel.ErrShutdown)
 }
 
 // route dispatches one inbound message (transport/PROTOCOL.md §3).
@@ -189,13 +190,13 @@ func (a *socketActor) join(ctx actor.Context, m *message.Message) {
 			}
 		}
 	}
-	rt := cs.router.match(m.Topic)
+	rt := matchRoute(cs.router, m.Topic)
 	if rt == nil {
 		cs.replyNotJoined(m)
 		cs.release()
 		return
 	}
-	if a.channels.len() >= cs.router.maxChannels {
+	if maxChannels, _ := routerLimits(cs.router); a.channels.len() >= maxChannels {
 		_ = cs.out.Write(message.NewReply(m, message.StatusError, reasonPayload("too many channels joined")))
 		cs.release()
 		return
@@ -248,17 +249,17 @@ func (a *socketActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, 
 		return
 	}
 	now := cs.host.clock.Now()
-	if st.restarts.Add(st.route.intensity, now) {
+	if st.restarts.Add(st.route.Intensity, now) {
 		cs.host.log.Warn("pyre: channel restart intensity reached", "topic", st.topic, "reason", why)
 		a.giveUp(sup, e, false)
 		return
 	}
-	if a.restarts.Add(cs.router.connIntensity, now) {
+	if _, connIntensity := routerLimits(cs.router); a.restarts.Add(connIntensity, now) {
 		cs.host.log.Warn("pyre: connection restart intensity reached", "id", cs.id, "reason", why)
 		a.giveUp(sup, e, false)
-		cs.setExit(supervisor.Shutdown(ErrTooManyRestarts))
+		cs.setExit(supervisor.Shutdown(channel.ErrTooManyRestarts))
 		cs.out.Close(CloseInternalError)
-		supervisor.Exit(sup.(actor.Context), supervisor.Shutdown(ErrTooManyRestarts))
+		supervisor.Exit(sup.(actor.Context), supervisor.Shutdown(channel.ErrTooManyRestarts))
 		return
 	}
 	cs.host.restarts.Add(1)

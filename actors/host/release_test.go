@@ -1,4 +1,4 @@
-package channel
+package host
 
 import (
 	"bytes"
@@ -23,9 +23,9 @@ func TestClosedConnectionsAreNotRetained(t *testing.T) {
 	const n, size = 200, 256 << 10
 	r := NewRouter(nil)
 	r.Channel("room:*", func() Channel { return &plainChannel{size: size / 2} })
-	h := NewHost(HostConfig{})
+	h := New(Config{})
 	defer shutdown(t, h)
-	connected, err := r.Connect(nil, ConnectInfo{Transport: "websocket"})
+	connected, err := Connect(r, nil, ConnectInfo{Transport: "websocket"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package channel
+package host
 
 import "github.com/pyrehq/pyre/actors/message"
 

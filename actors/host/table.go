@@ -1,4 +1,4 @@
-package channel
+package host
 
 // channelTable is a socket's channels by topic. Most connections join a handful of topics: up to
 // tableSmall they sit in a slice searched linearly (a map costs ~250 B even with one entry); past it a

@@ -1,4 +1,4 @@
-package channel
+package host
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 )
 
 // Sync returns once the connection's socket actor and channel actors are idle: every message they had
-// been sent when Sync was called (inbound frames, intercepted broadcasts, Socket.Send) has been handled,
+// been sent when Sync was called (inbound frames, intercepted broadcasts, channel.Socket.Send) has been handled,
 // and so has every message they sent one another or themselves while handling those, however long the
 // chain. What they wrote to the Conn is written by then. It does not wait for timers (SendAfter), other
 // goroutines, or other connections' actors. Tests use it to check that nothing (more) arrives without

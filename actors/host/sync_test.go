@@ -1,4 +1,4 @@
-package channel
+package host
 
 import (
 	"context"
@@ -42,9 +42,9 @@ func TestHostSyncCoversOtherConnections(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	r := NewRouter(nil)
 	r.Channel("room:*", func() Channel { return relayChannel{} })
-	h := NewHost(HostConfig{})
+	h := New(Config{})
 	defer shutdown(t, h)
-	connected, err := r.Connect(nil, ConnectInfo{Transport: "websocket"})
+	connected, err := Connect(r, nil, ConnectInfo{Transport: "websocket"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package channel
+package host
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/supervisor"
 )
@@ -28,7 +29,7 @@ type chanState struct {
 	params *message.Payload
 	pid    *actor.PID
 	sub    *fastlane
-	ext    *chanExt // nil until Socket.Subscribe, Monitor or Keep: most channels use none
+	ext    *chanExt // nil until channel.Socket.Subscribe, channel.Monitor or Keep: most channels use none
 
 	oldClose *message.Message // phx_close of the channel this one replaced (duplicate join), until written
 
@@ -51,9 +52,9 @@ type chanState struct {
 // chanExt is the actor-owned state of channels that subscribe to extra topics, are monitored, keep values
 // or are sent Requests.
 type chanExt struct {
-	extra    map[string]*infoSub // Socket.Subscribe
-	monitors []monitorEntry      // Socket.Monitor
-	kept     map[string]any      // Socket.Keep: assigns for the next incarnations
+	extra    map[string]*infoSub // channel.Socket.Subscribe
+	monitors []monitorEntry      // channel.Socket.Monitor
+	kept     map[string]any      // channel.Socket.Keep: assigns for the next incarnations
 	sender   *actor.PID          // the requester of the foreign message being handled, until answered
 }
 
@@ -127,7 +128,7 @@ func newChanState(cs *connState, rt *route, join *message.Message) *chanState {
 	if st.pushRef.IsNull() {
 		st.pushRef = join.Ref
 	}
-	if p := join.Payload; rt.restart != supervisor.Temporary && p.Len() <= cs.host.maxRejoinParams {
+	if p := join.Payload; rt.Restart != supervisor.Temporary && p.Len() <= cs.host.maxRejoinParams {
 		// A copy: the inbound payload may share a larger buffer.
 		switch {
 		case !p.IsBinary() && string(p.Bytes()) == "{}":
@@ -150,7 +151,7 @@ func (st *chanState) restartType() supervisor.Restart {
 	if st.params == nil {
 		return supervisor.Temporary
 	}
-	return st.route.restart
+	return st.route.Restart
 }
 
 func (st *chanState) extra() map[string]*infoSub {
@@ -189,7 +190,7 @@ func (st *chanState) extension() *chanExt {
 
 type monitorEntry struct {
 	key any
-	m   Monitor
+	m   channel.Monitor
 }
 
 // monitorsDown tells every monitor the channel ended, once.
@@ -221,7 +222,7 @@ func (st *chanState) unsubscribeAll() {
 	st.unsubscribeExtra()
 }
 
-// unsubscribeExtra ends the subscriptions the user's code made with Socket.Subscribe.
+// unsubscribeExtra ends the subscriptions the user's code made with channel.Socket.Subscribe.
 func (st *chanState) unsubscribeExtra() {
 	extra := st.extra()
 	for topic, sub := range extra {
@@ -236,7 +237,7 @@ var crashPayload = reasonPayload("channel_crash")
 type (
 	infoMsg struct { // to HandleInfo
 		msg         any
-		incarnation int // of the Socket it was sent through
+		incarnation int // of the channel.Socket it was sent through
 	}
 	outMsg   struct{ b *message.Broadcast } // an intercepted broadcast, to HandleOut
 	crashMsg struct {                       // a bad push from another goroutine crashes the channel
@@ -253,12 +254,12 @@ type (
 	killSignal  struct{ reason error } // it was killed from outside (chaos); Terminate does not run, as OTP's kill
 )
 
-// channelActor runs one user Channel value.
+// channelActor runs one user channel.Channel value.
 type channelActor struct {
 	host *Host
 	st   *chanState // set by Host.adoptChannel at spawn, found by orphan after a restart in place
-	user Channel
-	sock *Socket
+	user channel.Channel
+	sock *channel.Socket
 	done bool // ended: what is still in the mailbox is answered as not joined
 
 	handled uint32 // messages this incarnation handled, for Session.Sync
@@ -302,7 +303,7 @@ func (a *channelActor) Receive(ctx actor.Context) {
 			a.exit(ctx, a.guard(func() { panic(m.value) }), nil)
 		}
 	case duplicateJoin:
-		a.terminate(ctx, ErrDuplicateJoin)
+		a.terminate(ctx, channel.ErrDuplicateJoin)
 	case *actor.Started:
 		a.st.incarnation++
 		if a.st.incarnation == 1 {
@@ -336,7 +337,7 @@ func (a *channelActor) Receive(ctx actor.Context) {
 	}
 }
 
-// foreign handles a message another actor sent to the channel's PID: HandleInfo, with Socket.Respond
+// foreign handles a message another actor sent to the channel's PID: HandleInfo, with channel.Socket.Respond
 // answering a Request. A channel that has ended answers a Request as a dead pid would.
 func (a *channelActor) foreign(ctx actor.Context, m any) {
 	if a.over() {
@@ -381,17 +382,15 @@ func (a *channelActor) over() bool { return a.done || a.st.ended.Load() }
 // join makes a fresh user value and runs its Join with the original params and assigns: from the
 // phx_join the first time, from the copy kept for an in-place restart afterwards. held is what was sent to
 // the channel while Join ran; afterJoin handles it once the join succeeded.
-func (a *channelActor) join(ctx actor.Context) (reply any, err error, crashed *CrashError, held []infoMsg) {
+func (a *channelActor) join(ctx actor.Context) (reply any, err error, crashed *channel.CrashError, held []infoMsg) {
 	st := a.st
-	a.user = st.route.factory()
-	if ac, ok := a.user.(*actorChannel); ok {
-		ac.ctx = ctx
-	}
+	a.user = st.route.Factory()
+	bindActor(a.user, ctx)
 	// Most channels have no assigns: theirs are made on first use (Socket.Assigns, Assign), not per channel.
-	var assigns Assigns
-	if len(st.conn.assigns) > 0 || len(st.route.assigns) > 0 || (st.ext != nil && len(st.ext.kept) > 0) {
-		assigns = st.conn.assigns.clone()
-		for k, v := range st.route.assigns {
+	var assigns channel.Assigns
+	if len(st.conn.assigns) > 0 || len(st.route.Assigns) > 0 || (st.ext != nil && len(st.ext.kept) > 0) {
+		assigns = cloneAssigns(st.conn.assigns)
+		for k, v := range st.route.Assigns {
 			assigns[k] = v
 		}
 		if st.ext != nil {
@@ -400,7 +399,7 @@ func (a *channelActor) join(ctx actor.Context) (reply any, err error, crashed *C
 			}
 		}
 	}
-	a.sock = &Socket{ch: st, assigns: assigns, current: st.join, incarnation: st.incarnation}
+	a.sock = newSocket(st, assigns, st.join, st.incarnation)
 	params := message.EmptyObject
 	switch {
 	case st.join != nil:
@@ -411,7 +410,7 @@ func (a *channelActor) join(ctx actor.Context) (reply any, err error, crashed *C
 	st.startHold()
 	crashed = a.guard(func() { reply, err = a.user.Join(a.sock, st.topic, params) })
 	held = st.endHold()
-	a.sock.current = nil
+	setCurrent(a.sock, nil)
 	return reply, err, crashed, held
 }
 
@@ -474,7 +473,7 @@ func (a *channelActor) start(ctx actor.Context) {
 		status, resp = message.StatusError, reasonPayload("join crashed")
 	case err != nil:
 		status = message.StatusError
-		var deny *DenyError
+		var deny *channel.DenyError
 		if errors.As(err, &deny) {
 			resp, err = message.PayloadOf(deny.Reply)
 		} else {
@@ -518,25 +517,25 @@ func (a *channelActor) handleIn(ctx actor.Context, m *message.Message) {
 	if m.Event == message.EventLeave {
 		st.reply(m, message.StatusOK, message.EmptyObject)
 		_ = st.conn.out.Write(st.frame(message.EventClose, message.EmptyObject))
-		a.terminate(ctx, ErrLeft)
+		a.terminate(ctx, channel.ErrLeft)
 		return
 	}
-	a.sock.current = m
-	var rep Reply
+	setCurrent(a.sock, m)
+	var rep channel.Reply
 	var err error
 	c := a.guard(func() { rep, err = a.user.HandleIn(a.sock, m.Event, m.Payload) })
-	a.sock.current = nil // the push is handled: nothing of it stays (ReplyRef copied its ref)
+	setCurrent(a.sock, nil) // the push is handled: nothing of it stays (channel.ReplyRef copied its ref)
 	if c != nil {
 		a.exit(ctx, c, m)
 		return
 	}
 	if !rep.IsNoReply() {
-		p, perr := message.PayloadOf(rep.payload)
+		p, perr := message.PayloadOf(rep.Payload())
 		if perr != nil {
 			a.exit(ctx, crash(perr), m)
 			return
 		}
-		st.reply(m, rep.status, p)
+		st.reply(m, rep.Status(), p)
 	}
 	if err != nil {
 		a.exit(ctx, err, m)
@@ -544,7 +543,7 @@ func (a *channelActor) handleIn(ctx actor.Context, m *message.Message) {
 }
 
 func (a *channelActor) handleOut(ctx actor.Context, b *message.Broadcast) {
-	ic := a.user.(Interceptor) // only intercepted events are sent here
+	ic := a.user.(channel.Interceptor) // only intercepted events are sent here
 	var err error
 	if c := a.guard(func() { err = ic.HandleOut(a.sock, b.Event, b.Payload) }); c != nil {
 		err = c
@@ -555,7 +554,7 @@ func (a *channelActor) handleOut(ctx actor.Context, b *message.Broadcast) {
 }
 
 func (a *channelActor) handleInfo(ctx actor.Context, msg any) {
-	ih, ok := a.user.(InfoHandler)
+	ih, ok := a.user.(channel.InfoHandler)
 	if !ok {
 		return
 	}
@@ -568,7 +567,7 @@ func (a *channelActor) handleInfo(ctx actor.Context, msg any) {
 	}
 }
 
-// exit ends this incarnation on its own initiative (an error or StopNormal returned, a crash) and leaves
+// exit ends this incarnation on its own initiative (an error or channel.StopNormal returned, a crash) and leaves
 // the outcome to the socket actor, its supervisor: an in-place restart, phx_close or phx_error
 // (socketActor.HandleFailure). As in Phoenix, a normal stop that will not be restarted sends phx_close
 // before Terminate runs (handle_result's socket_close), while Terminate's pushes precede a phx_error (sent
@@ -581,13 +580,13 @@ func (a *channelActor) exit(ctx actor.Context, reason error, failed *message.Mes
 	a.done = true
 	a.abandon(ctx)
 	st := a.st
-	if c, ok := reason.(*CrashError); ok {
+	if c, ok := reason.(*channel.CrashError); ok {
 		st.conn.host.log.Error("pyre: channel crashed", "topic", st.topic, "reason", c.Value)
 	}
 	if failed != nil && !supervisor.IsNormal(reason) && st.restartType() != supervisor.Temporary {
 		st.reply(failed, message.StatusError, crashPayload)
 	}
-	if supervisor.IsNormal(reason) && !supervisor.ShouldRestart(st.route.restart, reason) && st.claimEnd() {
+	if supervisor.IsNormal(reason) && !supervisor.ShouldRestart(st.route.Restart, reason) && st.claimEnd() {
 		_ = st.conn.out.Write(st.frame(message.EventClose, message.EmptyObject))
 	}
 	a.callTerminate(reason)
@@ -613,7 +612,7 @@ func (a *channelActor) finish(ctx actor.Context) {
 }
 
 func (a *channelActor) callTerminate(reason error) {
-	t, ok := a.user.(Terminator)
+	t, ok := a.user.(channel.Terminator)
 	if !ok {
 		return
 	}
@@ -622,8 +621,8 @@ func (a *channelActor) callTerminate(reason error) {
 	}
 }
 
-// guard runs user code, turning a panic into a *CrashError.
-func (a *channelActor) guard(f func()) (c *CrashError) {
+// guard runs user code, turning a panic into a *channel.CrashError.
+func (a *channelActor) guard(f func()) (c *channel.CrashError) {
 	defer func() {
 		if v := recover(); v != nil {
 			c = crash(v)
@@ -649,7 +648,7 @@ const maxPendingJoin = 1024
 
 func (f *fastlane) Deliver(b *message.Broadcast) {
 	st := f.ch
-	if _, ok := st.route.intercepts[b.Event]; ok {
+	if _, ok := st.route.Intercepts[b.Event]; ok {
 		if st.pendingOut.Add(1) > st.conn.host.maxPendingOut {
 			st.pendingOut.Add(-1)
 			st.conn.out.Close(CloseTryAgainLater)

@@ -1,4 +1,4 @@
-package channel
+package host
 
 import (
 	"fmt"
@@ -54,9 +54,9 @@ func TestKeepCarriesAssignsAcrossRestart(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	r := NewRouter(nil)
 	r.Channel("room:*", func() Channel { return &keepChannel{} })
-	h := NewHost(HostConfig{})
+	h := New(Config{})
 	defer shutdown(t, h)
-	connected, err := r.Connect(nil, ConnectInfo{})
+	connected, err := Connect(r, nil, ConnectInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package channel
+package host
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func openBench(b *testing.B) (*Session, *signalConn) {
 	b.Helper()
 	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
 	r.Channel("room:*", func() Channel { return benchChannel{} })
-	h := NewHost(HostConfig{})
+	h := New(Config{})
 	b.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -36,7 +36,7 @@ func openBench(b *testing.B) (*Session, *signalConn) {
 			b.Error(err)
 		}
 	})
-	connected, err := r.Connect(nil, ConnectInfo{Transport: "websocket"})
+	connected, err := Connect(r, nil, ConnectInfo{Transport: "websocket"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func BenchmarkPushReply(b *testing.B) {
 func BenchmarkOpenJoinClose(b *testing.B) {
 	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
 	r.Channel("room:*", func() Channel { return benchChannel{} })
-	h := NewHost(HostConfig{})
+	h := New(Config{})
 	b.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -102,7 +102,7 @@ func BenchmarkOpenJoinClose(b *testing.B) {
 	join := &message.Message{JoinRef: "1", Ref: "1", Topic: "room:a", Event: message.EventJoin, Payload: message.EmptyObject}
 	b.ReportAllocs()
 	for b.Loop() {
-		connected, err := r.Connect(nil, ConnectInfo{Transport: "websocket"})
+		connected, err := Connect(r, nil, ConnectInfo{Transport: "websocket"})
 		if err != nil {
 			b.Fatal(err)
 		}

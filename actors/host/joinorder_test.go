@@ -1,4 +1,4 @@
-package channel
+package host
 
 import (
 	"fmt"
@@ -99,9 +99,9 @@ func TestJoinMessagesPrecedeNextFrames(t *testing.T) {
 	tokens := make(chan struct{}, 1)
 	r := NewRouter(nil)
 	r.Channel("room:*", func() Channel { return &orderChannel{tokens: tokens, joinGate: 1} })
-	h := NewHost(HostConfig{})
+	h := New(Config{})
 	defer shutdown(t, h)
-	connected, err := r.Connect(nil, ConnectInfo{})
+	connected, err := Connect(r, nil, ConnectInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,9 +143,9 @@ func TestRejoinMessagesPrecedeQueuedFrames(t *testing.T) {
 	tokens := make(chan struct{}, 1)
 	r := NewRouter(nil)
 	r.Channel("room:*", func() Channel { return &orderChannel{tokens: tokens} })
-	h := NewHost(HostConfig{})
+	h := New(Config{})
 	defer shutdown(t, h)
-	connected, err := r.Connect(nil, ConnectInfo{})
+	connected, err := Connect(r, nil, ConnectInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}

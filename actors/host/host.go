@@ -1,4 +1,4 @@
-package channel
+package host
 
 import (
 	"context"
@@ -12,13 +12,14 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/supervisor"
 )
 
-// HostConfig configures a Host. The zero value works.
-type HostConfig struct {
+// Config configures a Host. The zero value works.
+type Config struct {
 	// PubSub is the topic registry. Zero value means a new local-only registry.
 	PubSub *pubsub.PubSub
 	// MaxInflight bounds the inbound messages of one connection received but not yet handled; past it,
@@ -28,12 +29,12 @@ type HostConfig struct {
 	// connection is closed as a slow consumer (1013). Zero value means 1024.
 	MaxPendingOut int
 	// MaxRejoinParams bounds the join params a channel keeps to re-run Join after an in-place restart
-	// (WithRestart). A channel joined with larger params cannot restart in place: a crash ends it with
+	// (channel.WithRestart). A channel joined with larger params cannot restart in place: a crash ends it with
 	// phx_error, as in Phoenix, and the client rejoins with its params. Zero value means
 	// DefaultMaxRejoinParams; a negative value keeps none (no channel restarts in place).
 	MaxRejoinParams int
 	// MaxPayloadSize bounds the payload bytes of each outbound push, reply and broadcast, checked where it
-	// is made: Push and the broadcasts return ErrMessageTooLarge, a reply too large is answered
+	// is made: Push and the broadcasts return channel.ErrMessageTooLarge, a reply too large is answered
 	// {"reason":"reply too large"} with status error and logged, a join reply too large refuses the join
 	// so. The transport sets it so that any message fits the outbound queue of a reading receiver. Zero
 	// value means no limit.
@@ -41,7 +42,7 @@ type HostConfig struct {
 	// Logger receives crash reports. Zero value means slog.Default().
 	Logger *slog.Logger
 	// Clock is the time the runtime reads: restart intensity windows (the channels', the connections', the
-	// endpoint supervisor's) and Socket.SendAfter. Zero value means real time; tests inject a fake one
+	// endpoint supervisor's) and channel.Socket.SendAfter. Zero value means real time; tests inject a fake one
 	// (channeltest.Clock).
 	Clock supervisor.Clock
 	// Infrastructure are the endpoint's own workers (the transport's idle sweeper, ...), started in order
@@ -63,13 +64,13 @@ type HostConfig struct {
 	ChildID string
 }
 
-// DefaultMaxRejoinParams is HostConfig.MaxRejoinParams's default: 64 KiB of join params per channel.
+// DefaultMaxRejoinParams is Config.MaxRejoinParams's default: 64 KiB of join params per channel.
 const DefaultMaxRejoinParams = 64 << 10
 
 // Host runs the socket and channel actors of one endpoint on a protoactor actor system.
 type Host struct {
 	system    *actor.ActorSystem
-	ownSystem bool // made by NewHost: Shutdown shuts it down
+	ownSystem bool // made by New: Shutdown shuts it down
 	root      *actor.RootContext
 	ps        *pubsub.PubSub
 	log       *slog.Logger
@@ -88,12 +89,12 @@ type Host struct {
 	chanProps  *actor.Props
 	routeProps sync.Map
 
-	parent  *supervisor.Supervisor // HostConfig.Parent, or nil
+	parent  *supervisor.Supervisor // Config.Parent, or nil
 	childID string
 	// specMu guards infra and supervised. treeConfig takes it inside the parent supervisor's turn, so it is
 	// never held while waiting for a supervisor (treeMu is).
 	specMu     sync.Mutex
-	infra      []supervisor.ChildSpec // HostConfig.Infrastructure, then what Supervise added (a restart starts them all)
+	infra      []supervisor.ChildSpec // Config.Infrastructure, then what Supervise added (a restart starts them all)
 	supervised int                    // how many of infra Supervise added
 
 	treeMu  sync.Mutex
@@ -104,25 +105,28 @@ type Host struct {
 	sessions   map[string]*connState // by socket actor id
 	closing    bool
 	stopSystem sync.Once
-	wg         sync.WaitGroup // one per running socket actor
+	live       int           // running socket actors
+	idle       chan struct{} // closed once closing and no socket actor runs: what Drain and Shutdown wait for
 
 	sockets  atomic.Int64
 	channels atomic.Int64
 	restarts atomic.Int64 // in-place channel restarts
+
+	onClose func() // tests: runs when Open starts refusing (close), so they need not poll for it
 }
 
 // EndpointIntensity is the endpoint supervisor's restart intensity: an infrastructure worker that crashes
 // more often ends the endpoint (every connection closes), as an OTP application whose top supervisor gives up.
 var EndpointIntensity = supervisor.Intensity{Max: 3, Period: 5 * time.Second}
 
-// NewHost returns a Host ready to open sessions, its supervision tree started:
+// New returns a Host ready to open sessions, its supervision tree started:
 //
 //	endpoint supervisor (one_for_one, EndpointIntensity)
 //	 ├─ cfg.Infrastructure...          (their own restart types)
 //	 └─ "sockets" (simple_one_for_one) → socket actors (temporary) → channel actors (route's restart type)
 //
 // A bad infrastructure child spec is a programmer error and panics.
-func NewHost(cfg HostConfig) *Host {
+func New(cfg Config) *Host {
 	h := &Host{
 		ps:              cfg.PubSub,
 		log:             cfg.Logger,
@@ -133,6 +137,7 @@ func NewHost(cfg HostConfig) *Host {
 		maxSize:         cfg.MaxPayloadSize,
 		sessions:        make(map[string]*connState),
 		pool:            newWorkerPool(max(4, 4*runtime.GOMAXPROCS(0))),
+		idle:            make(chan struct{}),
 	}
 	if h.ps == nil {
 		h.ps = pubsub.New(pubsub.Config{})
@@ -175,18 +180,18 @@ func NewHost(cfg HostConfig) *Host {
 	if h.parent == nil {
 		h.tree, err = supervisor.Start(h.root, h.treeConfig())
 		if err != nil {
-			panic(fmt.Sprintf("channel: endpoint supervisor: %v", err))
+			panic(fmt.Sprintf("host: endpoint supervisor: %v", err))
 		}
 	} else {
 		if _, err = h.parent.StartChild(context.Background(), h.treeSpec()); err != nil {
-			panic(fmt.Sprintf("channel: endpoint supervisor under %q: %v", h.childID, err))
+			panic(fmt.Sprintf("host: endpoint supervisor under %q: %v", h.childID, err))
 		}
 		if h.tree, err = h.parent.Sub(context.Background(), h.childID); err != nil {
-			panic(fmt.Sprintf("channel: endpoint supervisor under %q: %v", h.childID, err))
+			panic(fmt.Sprintf("host: endpoint supervisor under %q: %v", h.childID, err))
 		}
 	}
 	if h.sockSup, err = h.tree.Sub(context.Background(), "sockets"); err != nil {
-		panic(fmt.Sprintf("channel: socket supervisor: %v", err))
+		panic(fmt.Sprintf("host: socket supervisor: %v", err))
 	}
 	return h
 }
@@ -195,7 +200,7 @@ func NewHost(cfg HostConfig) *Host {
 func (h *Host) treeConfig() supervisor.Config {
 	h.specMu.Lock()
 	infra := h.infra[:len(h.infra):len(h.infra)]
-	n := len(infra) - h.supervised // HostConfig.Infrastructure go before the socket supervisor, Supervise'd children after
+	n := len(infra) - h.supervised // Config.Infrastructure go before the socket supervisor, Supervise'd children after
 	h.specMu.Unlock()
 	children := make([]supervisor.ChildSpec, 0, len(infra)+1)
 	children = append(children, infra[:n]...)
@@ -205,7 +210,7 @@ func (h *Host) treeConfig() supervisor.Config {
 		Children: children, Clock: h.clock, OnEvent: h.treeEvent, Dispatcher: h.pool}
 }
 
-// treeSpec runs Pyre's tree as a Permanent child of HostConfig.Parent; each (re)start takes the current
+// treeSpec runs Pyre's tree as a Permanent child of Config.Parent; each (re)start takes the current
 // configuration.
 func (h *Host) treeSpec() supervisor.ChildSpec {
 	spec := supervisor.Spec(h.childID, supervisor.Config{})
@@ -238,7 +243,7 @@ func (h *Host) isClosing() bool {
 	return h.closing
 }
 
-// realClock is HostConfig.Clock's zero value.
+// realClock is Config.Clock's zero value.
 type realClock struct{}
 
 func (realClock) Now() time.Time { return time.Now() }
@@ -273,7 +278,7 @@ func (h *Host) socketEvent(ev supervisor.Event) {
 	reason := ev.Reason
 	var pe *supervisor.PanicError
 	if errors.As(reason, &pe) {
-		reason = &CrashError{Value: pe.Value}
+		reason = &channel.CrashError{Value: pe.Value}
 	}
 	h.log.Error("pyre: socket actor failed", "id", cs.id, "reason", reason)
 	cs.setExit(reason)
@@ -282,7 +287,7 @@ func (h *Host) socketEvent(ev supervisor.Event) {
 
 // Supervise starts spec as one more infrastructure child of the endpoint supervisor (a presence tracker,
 // ...), next to the socket supervisor: its restarts count toward EndpointIntensity, and chaos sees it.
-// Under HostConfig.Parent, a restart of Pyre's tree starts it again with the tree.
+// Under Config.Parent, a restart of Pyre's tree starts it again with the tree.
 func (h *Host) Supervise(ctx context.Context, spec supervisor.ChildSpec) (*actor.PID, error) {
 	tree, _ := h.current()
 	pid, err := tree.StartChild(ctx, spec)
@@ -332,9 +337,6 @@ func (h *Host) Stats() Stats {
 	return Stats{Sockets: s, Channels: c, Actors: s + c, Topics: h.ps.Topics(), Restarts: h.restarts.Load()}
 }
 
-// ErrHostClosed is returned by Open after Shutdown started.
-var ErrHostClosed = errors.New("channel: host shutting down")
-
 // Open starts the socket actor of an accepted connection. Frames read from out's client go to
 // Session.Receive; when the connection ends the transport calls Session.Close.
 func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
@@ -351,7 +353,7 @@ func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
 		h.mu.Unlock()
 		return nil, ErrHostClosed
 	}
-	h.wg.Add(1)
+	h.live++
 	h.mu.Unlock()
 	// The socket actor must not handle a frame before cs.pid is known: Session.Receive is only called
 	// after Open returns, and the actor itself starts idle.
@@ -362,7 +364,7 @@ func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
 		Shutdown: supervisor.BrutalKill,
 	})
 	if err != nil {
-		h.wg.Done()
+		h.socketDone()
 		return nil, fmt.Errorf("%w: %w", ErrHostClosed, err)
 	}
 	h.mu.Lock()
@@ -371,29 +373,29 @@ func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
 	late := h.closing // Drain or Shutdown began while it started, and did not see it
 	h.mu.Unlock()
 	if late {
-		cs.setExit(ErrShutdown)
+		cs.setExit(channel.ErrShutdown)
 		out.Close(CloseServiceRestart)
-		sockSup.Exit(pid, ErrShutdown)
+		sockSup.Exit(pid, channel.ErrShutdown)
 		return nil, ErrHostClosed
 	}
 	return &Session{cs: cs}, nil
 }
 
 // Broadcast sends event to every subscriber of topic, on every node. One larger than
-// HostConfig.MaxPayloadSize reaches nobody: ErrMessageTooLarge.
+// Config.MaxPayloadSize reaches nobody: channel.ErrMessageTooLarge.
 func (h *Host) Broadcast(topic, event string, payload any) error {
 	return h.BroadcastFrom(nil, topic, event, payload)
 }
 
-// BroadcastFrom is Broadcast skipping the channel behind from (a channel's Socket).
-func (h *Host) BroadcastFrom(from *Socket, topic, event string, payload any) error {
+// BroadcastFrom is Broadcast skipping the channel behind from (a channel's channel.Socket).
+func (h *Host) BroadcastFrom(from *channel.Socket, topic, event string, payload any) error {
 	p, err := message.ObjectPayloadOf(payload)
 	if err != nil {
 		return err
 	}
 	var skip pubsub.Subscriber
 	if from != nil {
-		skip = from.ch.sub
+		skip = chanOf(from).Sub()
 	}
 	b := message.NewBroadcast(topic, event, p)
 	if err := message.CheckSize(b.Payload.Len(), h.maxSize); err != nil {
@@ -426,7 +428,7 @@ func (h *Host) Disconnect(id string) error {
 
 // Drain ends every connection gracefully, batch connections at a time with interval between batches
 // (Phoenix's drainer: 10,000 every 2 s): each connection's channels answer the messages they already
-// received and terminate with ErrShutdown, then the connection closes with 1012 (Service Restart) once its
+// received and terminate with channel.ErrShutdown, then the connection closes with 1012 (Service Restart) once its
 // queued frames are written, so clients reconnect, elsewhere if they can. New sessions are refused from
 // the start. If ctx has a deadline and the batches would not fit in 80 % of the time left, the interval
 // shrinks so they do. Drain returns when every connection has ended, or ctx.Err() when ctx ends first
@@ -459,17 +461,17 @@ func (h *Host) Drain(ctx context.Context, batch int, interval time.Duration) err
 	return h.waitSockets(ctx)
 }
 
-// Shutdown closes every connection with code (1012 for a restart), ends every channel with ErrShutdown and
+// Shutdown closes every connection with code (1012 for a restart), ends every channel with channel.ErrShutdown and
 // waits until every socket and channel actor has stopped, or ctx ends. New sessions are refused from the
-// start. Then Pyre's tree stops (under HostConfig.Parent: Parent terminates and forgets it), and an actor
-// system of the host's own is shut down; a system given in HostConfig.System keeps running.
+// start. Then Pyre's tree stops (under Config.Parent: Parent terminates and forgets it), and an actor
+// system of the host's own is shut down; a system given in Config.System keeps running.
 func (h *Host) Shutdown(ctx context.Context, code CloseCode) error {
 	tree, sockSup := h.current()
 	all := h.close()
 	for _, cs := range all {
-		cs.setExit(ErrShutdown)
+		cs.setExit(channel.ErrShutdown)
 		cs.out.Close(code)
-		sockSup.Exit(cs.pid, ErrShutdown)
+		sockSup.Exit(cs.pid, channel.ErrShutdown)
 	}
 	if err := h.waitSockets(ctx); err != nil {
 		return err
@@ -498,20 +500,34 @@ func (h *Host) Shutdown(ctx context.Context, code CloseCode) error {
 func (h *Host) close() []*connState {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if !h.closing && h.live == 0 {
+		close(h.idle)
+	}
 	h.closing = true
 	all := make([]*connState, 0, len(h.sessions))
 	for _, cs := range h.sessions {
 		all = append(all, cs)
 	}
+	if h.onClose != nil {
+		h.onClose()
+	}
 	return all
 }
 
-// waitSockets waits until every socket actor (and so every channel actor) has stopped, or ctx ends.
+// socketDone counts a socket actor that stopped (or never started).
+func (h *Host) socketDone() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.live--; h.live == 0 && h.closing {
+		close(h.idle)
+	}
+}
+
+// waitSockets waits until every socket actor (and so every channel actor) has stopped, or ctx ends. It
+// starts no goroutine: one left waiting after ctx ended would have no owner.
 func (h *Host) waitSockets(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { h.wg.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-h.idle:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -526,13 +542,13 @@ func (h *Host) channelProps(opts ...actor.PropsOption) *actor.Props {
 
 // propsFor returns the Props of rt's channel actors: the shared one, unless rt has actor options.
 func (h *Host) propsFor(rt *route) *actor.Props {
-	if len(rt.middleware) == 0 {
+	if len(rt.Middleware) == 0 {
 		return h.chanProps
 	}
 	if p, ok := h.routeProps.Load(rt); ok {
 		return p.(*actor.Props)
 	}
-	p, _ := h.routeProps.LoadOrStore(rt, h.channelProps(actor.WithReceiverMiddleware(rt.middleware...)))
+	p, _ := h.routeProps.LoadOrStore(rt, h.channelProps(actor.WithReceiverMiddleware(rt.Middleware...)))
 	return p.(*actor.Props)
 }
 
@@ -573,15 +589,15 @@ type Session struct{ cs *connState }
 // message once the socket actor has stopped.
 func (s *Session) Receive(m *message.Message) { _ = s.ReceiveContext(context.Background(), m) }
 
-// Close tells the socket actor that the connection is gone; its channels terminate with ErrClosed.
-func (s *Session) Close() { s.CloseWith(ErrClosed) }
+// Close tells the socket actor that the connection is gone; its channels terminate with channel.ErrClosed.
+func (s *Session) Close() { s.CloseWith(channel.ErrClosed) }
 
 // Done is closed when the socket actor and all its channels have stopped.
 func (s *Session) Done() <-chan struct{} { return s.cs.stoppedChan() }
 
 // ReceiveContext is Receive for a transport whose client waits for an acknowledgement (a long-poll POST):
 // it gives up when ctx ends while MaxInflight messages are unhandled. It returns nil once the message is
-// handed to the socket actor, ErrConnClosed when the socket actor has stopped, or ctx.Err(). Like Receive,
+// handed to the socket actor, channel.ErrConnClosed when the socket actor has stopped, or ctx.Err(). Like Receive,
 // call it from one goroutine at a time.
 func (s *Session) ReceiveContext(ctx context.Context, m *message.Message) error {
 	cs := s.cs
@@ -593,20 +609,20 @@ func (s *Session) ReceiveContext(ctx context.Context, m *message.Message) error 
 		select {
 		case <-wake:
 		case <-cs.stoppedChan():
-			return ErrConnClosed
+			return channel.ErrConnClosed
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
 	if cs.stopped.Load() {
-		return ErrConnClosed
+		return channel.ErrConnClosed
 	}
 	atomic.AddInt32(&cs.inflight, 1)
 	cs.host.root.Send(cs.pid, m)
 	return nil
 }
 
-// CloseWith is Close with the reason the channels terminate with instead of ErrClosed (e.g. a long-poll
+// CloseWith is Close with the reason the channels terminate with instead of channel.ErrClosed (e.g. a long-poll
 // session that nobody polled). A reason that is not a normal exit (supervisor.IsNormal) reads as a crash.
 func (s *Session) CloseWith(reason error) {
 	if s.cs.stopped.Load() {
@@ -619,9 +635,9 @@ func (s *Session) CloseWith(reason error) {
 // connState is shared by a socket actor and its channels.
 type connState struct {
 	host    *Host
-	router  *Router
+	router  *channel.Router
 	out     Conn
-	assigns Assigns
+	assigns channel.Assigns
 	id      string
 	// Connect info is not kept: as in Phoenix, only Connect sees it (copy what channels need into assigns),
 	// which saves ~0.8 KB per connection.
@@ -713,7 +729,7 @@ func (cs *connState) markStopped() {
 func (cs *connState) setExit(reason error) { cs.exitOnce.Do(func() { cs.exit = reason }) }
 
 func (cs *connState) exitReason() error {
-	cs.setExit(ErrClosed)
+	cs.setExit(channel.ErrClosed)
 	return cs.exit
 }
 
@@ -733,7 +749,7 @@ var tooLargePayload = reasonPayload("reply too large")
 
 // sendReply writes the reply r, or, when its payload is over MaxPayloadSize, an error reply
 // {"reason":"reply too large"} in its place (logged): the client's push is answered either way, and no
-// receiver is cut for it. It returns ErrMessageTooLarge then.
+// receiver is cut for it. It returns channel.ErrMessageTooLarge then.
 func (cs *connState) sendReply(r *message.Message) error {
 	err := message.CheckSize(r.Payload.Len(), cs.host.maxSize)
 	if err != nil {
@@ -751,11 +767,11 @@ func reasonPayload(reason string) message.Payload {
 	return p
 }
 
-func asCrash(v any) *CrashError {
-	if c, ok := v.(*CrashError); ok {
+func asCrash(v any) *channel.CrashError {
+	if c, ok := v.(*channel.CrashError); ok {
 		return c
 	}
-	return &CrashError{Value: v}
+	return &channel.CrashError{Value: v}
 }
 
 // protoLogger is the logger of an actor system the host owns: log's handler, with protoactor's lines below

@@ -1,4 +1,4 @@
-package channel
+package host
 
 import (
 	"testing"
@@ -52,17 +52,4 @@ func TestWorkerPool(t *testing.T) {
 	done := make(chan struct{})
 	p.Schedule(func() { close(done) }) // after stop, on a goroutine of its own
 	<-done
-}
-
-// A channel with no assigns at all has a writable Assigns map all the same (it is made on first use).
-func TestAssignsMadeOnFirstUse(t *testing.T) {
-	s := &Socket{}
-	if len(s.Assigns()) != 0 {
-		t.Fatalf("assigns %v", s.Assigns())
-	}
-	s.Assigns()["a"] = 1
-	s.Assign("b", 2)
-	if s.Assigns()["a"] != 1 || s.Assigns()["b"] != 2 {
-		t.Fatalf("assigns %v", s.Assigns())
-	}
 }

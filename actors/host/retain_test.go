@@ -1,4 +1,4 @@
-package channel
+package host
 
 import (
 	"bytes"
@@ -73,7 +73,7 @@ func (c *plainChannel) HandleIn(s *Socket, event string, _ Payload) (Reply, erro
 
 func openOne(t *testing.T, h *Host, r *Router) (*Session, *drainConn) {
 	t.Helper()
-	connected, err := r.Connect(nil, ConnectInfo{Transport: "websocket"})
+	connected, err := Connect(r, nil, ConnectInfo{Transport: "websocket"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestHandledMessagesAreNotRetained(t *testing.T) {
 	const n, size = 20, 1 << 20
 	r := NewRouter(nil)
 	r.Channel("big:*", func() Channel { return &plainChannel{} })
-	h := NewHost(HostConfig{})
+	h := New(Config{})
 	defer shutdown(t, h)
 	s, out := openOne(t, h, r)
 	before := liveHeap()
@@ -149,7 +149,7 @@ func TestRestartNeedsParamsWithinLimit(t *testing.T) {
 	const limit = 4 << 10
 	r := NewRouter(nil)
 	r.Channel("big:*", func() Channel { return &plainChannel{} })
-	h := NewHost(HostConfig{MaxRejoinParams: limit})
+	h := New(Config{MaxRejoinParams: limit})
 	defer shutdown(t, h)
 	s, out := openOne(t, h, r)
 	join := func(topic string, size int) {

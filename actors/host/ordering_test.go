@@ -1,4 +1,4 @@
-package channel
+package host
 
 import (
 	"net/url"
@@ -55,8 +55,8 @@ func TestJoinReplyPrecedesBroadcastPublishedDuringIt(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
 	r.Channel("room:*", func() Channel { return quietChannel{} })
-	h := NewHost(HostConfig{})
-	connected, err := r.Connect(nil, ConnectInfo{Transport: "websocket"})
+	h := New(Config{})
+	connected, err := Connect(r, nil, ConnectInfo{Transport: "websocket"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package channel
+package host
 
 import (
 	"context"
@@ -26,7 +26,7 @@ const (
 // already gone.
 type Actor struct {
 	Kind     ActorKind
-	ID       string // the actor's PID id; a channel's is its Socket.ChannelID()
+	ID       string // the actor's PID id; a channel's is its channel.Socket.ChannelID()
 	Topic    string // a channel's topic; empty for other kinds
 	SocketID string // a socket's id, or a channel's socket's (channel.Identifier); empty if anonymous
 	Child    string // an infrastructure worker's child id under the endpoint supervisor; empty for other kinds

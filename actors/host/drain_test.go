@@ -1,10 +1,12 @@
-package channel
+package host
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -83,8 +85,8 @@ func TestDrainAnswersInFlightThenCloses1012(t *testing.T) {
 	reasons := make(chan error, conns)
 	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
 	r.Channel("room:*", func() Channel { return &gatedChannel{gate: gate, started: started, reasons: reasons} })
-	h := NewHost(HostConfig{})
-	connected, err := r.Connect(nil, ConnectInfo{Transport: "websocket"})
+	h := New(Config{})
+	connected, err := Connect(r, nil, ConnectInfo{Transport: "websocket"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,20 +112,14 @@ func TestDrainAnswersInFlightThenCloses1012(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	drained := make(chan error, 1)
+	refusing := make(chan struct{})
+	var once sync.Once
+	h.onClose = func() { once.Do(func() { close(refusing) }) }
 	go func() { drained <- h.Drain(ctx, 2, time.Millisecond) }()
-	// Drain refuses new sessions at once (Open after it started). Polled, not spun: an Open that wins the
-	// race with Drain starts a session (drained too), and the machine has few cores.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		_, err := h.Open(connected, newDrainConn())
-		if errors.Is(err, ErrHostClosed) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		if time.Now().After(deadline) { // a liveness bound, not a timing assertion
-			t.Fatal("Open still accepted 10 s after Drain started")
-		}
+	// Drain refuses new sessions from its start, before it waits for anything.
+	<-refusing
+	if _, err := h.Open(connected, newDrainConn()); !errors.Is(err, ErrHostClosed) {
+		t.Fatalf("Open after Drain started: %v, want ErrHostClosed", err)
 	}
 	for _, out := range outs {
 		select {
@@ -163,8 +159,8 @@ func TestDrainBudgetExhausted(t *testing.T) {
 	reasons := make(chan error, 1)
 	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
 	r.Channel("room:*", func() Channel { return &gatedChannel{gate: gate, started: started, reasons: reasons} })
-	h := NewHost(HostConfig{})
-	connected, _ := r.Connect(nil, ConnectInfo{})
+	h := New(Config{})
+	connected, _ := Connect(r, nil, ConnectInfo{})
 	out := newDrainConn()
 	s, err := h.Open(connected, out)
 	if err != nil {
@@ -200,8 +196,8 @@ func TestReceiveBackpressure(t *testing.T) {
 	reasons := make(chan error, 1)
 	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
 	r.Channel("room:*", func() Channel { return &gatedChannel{gate: gate, started: started, reasons: reasons} })
-	h := NewHost(HostConfig{MaxInflight: 1})
-	connected, _ := r.Connect(nil, ConnectInfo{})
+	h := New(Config{MaxInflight: 1})
+	connected, _ := Connect(r, nil, ConnectInfo{})
 	out := newDrainConn()
 	s, err := h.Open(connected, out)
 	if err != nil {
@@ -241,6 +237,41 @@ func TestReceiveBackpressure(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := h.Shutdown(ctx, CloseServiceRestart); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A Shutdown whose ctx ends before the socket actors stop returns ctx.Err() and leaves no goroutine of its
+// own behind waiting for them (it would have no owner).
+func TestShutdownTimedOutLeavesNoWaiter(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	gate := make(chan struct{})
+	started := make(chan struct{}, 1)
+	reasons := make(chan error, 1)
+	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
+	r.Channel("room:*", func() Channel { return &gatedChannel{gate: gate, started: started, reasons: reasons} })
+	h := New(Config{})
+	connected, _ := Connect(r, nil, ConnectInfo{})
+	s, err := h.Open(connected, newDrainConn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Receive(&message.Message{JoinRef: "1", Ref: "1", Topic: "room:a", Event: message.EventJoin, Payload: message.EmptyObject})
+	s.Receive(&message.Message{JoinRef: "1", Ref: "2", Topic: "room:a", Event: "ping", Payload: message.EmptyObject})
+	<-started // the channel is stuck in HandleIn: its socket actor cannot stop
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := h.Shutdown(ctx, CloseServiceRestart); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Shutdown with its budget gone: %v", err)
+	}
+	buf := make([]byte, 1<<20)
+	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "host.(*Host).waitSockets") {
+		t.Errorf("a goroutine of Shutdown still waits for the socket actors:\n%s", stacks)
+	}
+	close(gate)
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	if err := h.Shutdown(sctx, CloseServiceRestart); err != nil {
 		t.Fatal(err)
 	}
 }
