@@ -82,9 +82,13 @@ func benchMemoryChart(cfg *benchConfig, res *benchResults) string {
 		if len(ps) > 0 {
 			fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="%s" stroke-width="2"/>`+"\n", strings.TrimSpace(path.String()), colorOf(k))
 		}
+		dy := -7.0 // the first kind's figures above its points, the others' below
+		if i > 0 {
+			dy = 15
+		}
 		for _, p := range ps {
-			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s %d conns: %.2f KB</title></circle><text x="%.1f" y="%.1f" text-anchor="middle" font-size="9">%.1f</text>`+"\n",
-				x(float64(p.conns)), y(p.kb), colorOf(k), html.EscapeString(k), p.conns, p.kb, x(float64(p.conns)), y(p.kb)-7, p.kb)
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s %d conns: %.2f KB</title></circle><text x="%.1f" y="%.1f" text-anchor="middle" font-size="9" fill="%s">%.1f</text>`+"\n",
+				x(float64(p.conns)), y(p.kb), colorOf(k), html.EscapeString(k), p.conns, p.kb, x(float64(p.conns)), y(p.kb)+dy, colorOf(k), p.kb)
 		}
 		label := k
 		if k == "gws" {
