@@ -51,11 +51,11 @@ func (t EventType) String() string {
 
 // Event is one of OTP's supervisor reports.
 type Event struct {
-	Type       EventType
+	Type       EventType  // what happened
 	Supervisor string     // Config.Name
 	ID         string     // the child's ID
 	PID        *actor.PID // the child's pid, nil when it has none (StartFailed, IntensityExceeded)
-	Reason     error
+	Reason     error      // the exit reason or the start error, as its EventType says
 }
 
 func (e Event) String() string {

@@ -46,7 +46,9 @@ func exitReason(failure any) (reason error, init bool) {
 }
 
 // PanicError is the exit reason of a child that panicked, or whose Start panicked.
-type PanicError struct{ Value any }
+type PanicError struct {
+	Value any // what was passed to panic
+}
 
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
@@ -58,7 +60,9 @@ func (e *PanicError) Unwrap() error {
 
 // InjectedPanic, sent as a message (value or pointer) to any child started by a supervisor, makes the child
 // panic with Value inside its own Receive: for chaos testing.
-type InjectedPanic struct{ Value any }
+type InjectedPanic struct {
+	Value any // the value the child panics with
+}
 
 // callStart calls start, turning a panic or a nil actor into an error.
 func callStart(start func() (actor.Actor, error)) (a actor.Actor, err error) {

@@ -111,6 +111,7 @@ type Config struct {
 
 // Clock is the time source of a supervisor, injectable for tests.
 type Clock interface {
+	// Now is the current time, for restart intensity windows.
 	Now() time.Time
 	// AfterFunc calls f in its own goroutine after d; stop cancels it and reports whether it did.
 	AfterFunc(d time.Duration, f func()) (stop func() bool)
@@ -124,10 +125,10 @@ func (realClock) AfterFunc(d time.Duration, f func()) func() bool { return time.
 
 // ChildInfo describes a child, as an entry of OTP's which_children/1.
 type ChildInfo struct {
-	ID      string
+	ID      string     // ChildSpec.ID
 	PID     *actor.PID // nil if not running
-	Kind    ChildKind
-	Restart Restart
+	Kind    ChildKind  // ChildSpec.Kind
+	Restart Restart    // ChildSpec.Restart
 }
 
 // Counts is OTP's count_children/1. Under SimpleOneForOne, Specs counts the dynamic children.

@@ -6,47 +6,62 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/host"
+	"github.com/pyrehq/pyre/actors/telemetry"
 )
 
 // accept runs what every transport does before a connection exists: the vsn query parameter picks the
 // serializer (the socket's table, WithSerializers), the Origin header is checked, the socket's Connect runs, and a closing endpoint refuses.
 // A refusal is ErrShuttingDown while shutting down, else a *refusal with the HTTP status to answer: 403 for
 // a bad vsn, a refused origin or a refused Connect (RefuseError.Status when set).
-func (d *socketDef) accept(r *http.Request, transport, authToken string) (*codec, *host.Connected, error) {
+// took is how long Connect ran (measured only when telemetry's SocketConnected is observed); a refusal by
+// Connect or by a closing endpoint is reported to it here.
+func (d *socketDef) accept(r *http.Request, transport, authToken string) (ser *codec, connected *host.Connected, took time.Duration, err error) {
 	ep := d.ep
 	query := r.URL.Query()
 	// Absent means 1.0.0; present, it must be one non-empty string (vsn[]=… is a list to Phoenix).
 	vsn, present, one := queryParam(r.URL.RawQuery, "vsn")
 	if !one || (present && vsn == "") {
-		return nil, nil, &refusal{http.StatusForbidden}
+		return nil, nil, 0, &refusal{http.StatusForbidden}
 	}
-	ser := d.negotiate(vsn)
+	ser = d.negotiate(vsn)
 	if ser == nil {
-		return nil, nil, &refusal{http.StatusForbidden}
+		return nil, nil, 0, &refusal{http.StatusForbidden}
 	}
 	if !checkOrigin(ep.cfg.CheckOrigin, r) {
-		return nil, nil, &refusal{http.StatusForbidden}
+		return nil, nil, 0, &refusal{http.StatusForbidden}
 	}
-	connected, err := host.Connect(d.router, query, connectInfo(r, transport, authToken))
+	var start time.Time
+	if ep.ev.SocketConnected != nil {
+		start = time.Now()
+	}
+	connected, err = host.Connect(d.router, query, connectInfo(r, transport, authToken))
+	if !start.IsZero() {
+		took = time.Since(start)
+	}
 	if err != nil {
 		status := http.StatusForbidden
 		var refuse *channel.RefuseError
 		if errors.As(err, &refuse) && refuse.Status != 0 {
 			status = refuse.Status
 		}
+		result := telemetry.ResultError
 		var crash *channel.CrashError
 		if errors.As(err, &crash) {
 			ep.cfg.Logger.Error("pyre: connect crashed", "reason", crash.Value)
+			result = telemetry.ResultCrash
 		}
-		return nil, nil, &refusal{status}
+		ep.connected(nil, transport, ser, took, result)
+		return nil, nil, 0, &refusal{status}
 	}
 	if ep.isClosing() || ep.host.Err() != nil {
-		return nil, nil, ErrShuttingDown
+		ep.connected(nil, transport, ser, took, telemetry.ResultError)
+		return nil, nil, 0, ErrShuttingDown
 	}
-	return ser, connected, nil
+	return ser, connected, took, nil
 }
 
 // refusal is a connection refused before it existed, answered with an HTTP status.

@@ -15,6 +15,7 @@ import (
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/pubsub"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/transport/serializer"
 )
@@ -113,9 +114,19 @@ type Config struct {
 	// ChildID names the endpoint's tree among Parent's children. Zero value means "pyre".
 	ChildID string
 	// SecretKeyBase signs long-poll connection tokens (package transport/token: at least token.MinSecretLen
-	// bytes, else NewEndpoint panics). Zero value means a random secret per Endpoint, which is enough: a
-	// connection lives on the endpoint that issued its token (across nodes, route a client to the same node).
+	// bytes, else NewEndpoint panics). Zero value means a random secret per Endpoint, which is enough for
+	// one node. With LongPollPeers, give every node the same one.
 	SecretKeyBase string
+	// Events observes the endpoint: its connections, channels, supervisors and writes (package
+	// actors/telemetry: where each event runs, what it carries; package transport/metrics makes
+	// Prometheus metrics of them). Its funcs are guarded: a panic in one is logged on Logger. Zero value
+	// means none, at the cost of a nil check per emission point.
+	Events telemetry.Events
+	// LongPollPeers makes a long-poll connection reachable from every node of a cluster: a request whose
+	// token names another live node is forwarded to it and answered with its answer (package
+	// actors/cluster: Node.LongPoll), so no sticky sessions are needed. Zero value means a connection
+	// lives on the endpoint that issued its token (across nodes, route a client to the same node).
+	LongPollPeers LongPollPeers
 }
 
 func (c *Config) setDefaults() {
@@ -173,6 +184,7 @@ func (c *Config) setDefaults() {
 type Endpoint struct {
 	cfg  Config
 	host *host.Host
+	ev   telemetry.Events // cfg.Events, guarded
 
 	mu      sync.Mutex
 	sockets map[string]*socketDef // by mount path, e.g. "/socket"
@@ -208,15 +220,16 @@ func NewEndpoint(cfg Config) *Endpoint {
 		conns:   make(map[*wsConn]struct{}),
 		polls:   make(map[string]*pollConn),
 		slots:   [broadcastSlots]serializer.Serializer{serializer.V1, serializer.V2},
+		ev:      cfg.Events.Guarded(cfg.Logger),
 	}
 	e.inbound.max = int64(cfg.MaxInboundBytes)
 	if !cfg.DisableLongPoll {
-		e.lp = newLongPoll(cfg.SecretKeyBase, cfg.LongPollWindow)
+		e.lp = newLongPoll(cfg.SecretKeyBase, cfg.LongPollWindow, cfg.LongPollPeers)
 	}
 	e.host = host.New(host.Config{
 		PubSub: cfg.PubSub, MaxInflight: cfg.MaxInflight, MaxPayloadSize: cfg.MaxOutboundPayload,
 		MaxRejoinParams: cfg.MaxRejoinParams, Logger: cfg.Logger,
-		System: cfg.System, Parent: cfg.Parent, ChildID: cfg.ChildID,
+		System: cfg.System, Parent: cfg.Parent, ChildID: cfg.ChildID, Events: cfg.Events,
 		Infrastructure: []supervisor.ChildSpec{{
 			ID:      "janitor",
 			Restart: supervisor.Permanent,
@@ -334,6 +347,10 @@ func (e *Endpoint) Err() error { return e.host.Err() }
 func (e *Endpoint) Supervise(ctx context.Context, spec supervisor.ChildSpec) (*actor.PID, error) {
 	return e.host.Supervise(ctx, spec)
 }
+
+// Events is Config.Events, for the endpoint's companions: a presence tracker started on the endpoint
+// reports its presences to them.
+func (e *Endpoint) Events() telemetry.Events { return e.cfg.Events }
 
 // Root is the root context of the endpoint's actor system (Config.System when given).
 func (e *Endpoint) Root() *actor.RootContext { return e.host.Root() }

@@ -21,6 +21,7 @@ import (
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/transport/serializer"
 	"github.com/pyrehq/pyre/transport/token"
 )
@@ -46,7 +47,8 @@ import (
 // and the POST times out with 408); empty ndjson lines are skipped; the outbound queue is bounded
 // (Config.MaxQueueMessages and MaxQueueBytes, with the WebSocket's rules: past them the connection ends as a
 // slow consumer, and a POST waits while the queue is a quarter full, so a client that posts faster than it
-// polls is slowed, not ended); long-poll connections live on one endpoint (across nodes, sticky connections).
+// polls is slowed, not ended); across nodes, a request reaches its connection's node through
+// Config.LongPollPeers (Phoenix: distributed Erlang), else connections live on one endpoint (sticky).
 
 // Long-poll errors.
 var (
@@ -70,10 +72,23 @@ const (
 	tokenHeader     = "X-Phoenix-Longpoll-Token"
 )
 
+// LongPollPeers reaches the other nodes of a cluster for long-poll (Config.LongPollPeers).
+type LongPollPeers interface {
+	// Name names this node in the connection tokens it issues.
+	Name() string
+	// Forward answers r, a long-poll request for a connection of the node named node, through that node: it
+	// writes that node's answer to w and returns true, or returns false (writing nothing) when node is not
+	// a live member.
+	Forward(w http.ResponseWriter, r *http.Request, node string) bool
+}
+
 // longPoll is the endpoint's long-poll state shared by every socket; its connections are in Endpoint.polls.
 type longPoll struct {
 	signer *token.Signer
-	node   string // random per Endpoint, in every token: a token from another endpoint finds no connection
+	// node is in every token: random per Endpoint (a token from another endpoint finds no connection), after
+	// "<LongPollPeers.Name>/" with peers.
+	node  string
+	peers LongPollPeers // nil: no forwarding
 	// expiry ends a connection no GET polled for this long (nanoseconds): 1.5 × LongPollWindow, as Phoenix.
 	// Atomic so that tests can set it apart from the window.
 	expiry atomic.Int64
@@ -93,7 +108,7 @@ type pollClaims struct {
 	Conn string `json:"s"`
 }
 
-func newLongPoll(secretKeyBase string, window time.Duration) *longPoll {
+func newLongPoll(secretKeyBase string, window time.Duration, peers LongPollPeers) *longPoll {
 	if secretKeyBase == "" {
 		secretKeyBase = randomID(48)
 	}
@@ -101,7 +116,10 @@ func newLongPoll(secretKeyBase string, window time.Duration) *longPoll {
 	if err != nil {
 		panic("transport: Config.SecretKeyBase: " + err.Error())
 	}
-	lp := &longPoll{signer: signer, node: randomID(12), release: make(chan struct{})}
+	lp := &longPoll{signer: signer, node: randomID(12), peers: peers, release: make(chan struct{})}
+	if peers != nil {
+		lp.node = peers.Name() + "/" + lp.node
+	}
 	lp.expiry.Store(int64(window * 3 / 2))
 	return lp
 }
@@ -161,6 +179,9 @@ func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request, deadli
 		w.WriteHeader(http.StatusOK)
 	case http.MethodGet:
 		ep.lp.watchServer(r)
+		if d.forward(w, r) {
+			return
+		}
 		c, tok := d.pollConnOf(r)
 		if c == nil {
 			d.openPoll(w, r)
@@ -173,8 +194,18 @@ func (d *socketDef) serveLongPoll(w http.ResponseWriter, r *http.Request, deadli
 			writePollStatus(w, status)
 		default:
 			writePoll(w, status, tok, msgs)
+			if f := ep.ev.MessagesSent; f != nil && len(msgs) > 0 {
+				n := 0
+				for _, m := range msgs {
+					n += len(m)
+				}
+				f(telemetry.MessagesSent{Conn: teleConn(c.getSession(), "longpoll"), Frames: len(msgs), Bytes: n})
+			}
 		}
 	case http.MethodPost:
+		if d.forward(w, r) {
+			return
+		}
 		c, _ := d.pollConnOf(r)
 		if c == nil {
 			writePollStatus(w, http.StatusGone)
@@ -195,7 +226,7 @@ func (d *socketDef) openPoll(w http.ResponseWriter, r *http.Request) {
 	if v := r.Header.Values("X-Phoenix-AuthToken"); len(v) > 0 {
 		authToken = v[0]
 	}
-	ser, connected, err := d.accept(r, "longpoll", authToken)
+	ser, connected, took, err := d.accept(r, "longpoll", authToken)
 	var refused *refusal
 	switch {
 	case errors.As(err, &refused):
@@ -208,14 +239,21 @@ func (d *socketDef) openPoll(w http.ResponseWriter, r *http.Request) {
 	c := newPollConn(d, ser)
 	tok, err := ep.lp.signer.Sign(pollClaims{Node: ep.lp.node, Conn: c.id})
 	if err != nil || !ep.trackPoll(c) {
+		ep.connected(nil, "longpoll", ser, took, telemetry.ResultError)
 		writePollStatus(w, http.StatusInternalServerError)
 		return
 	}
 	session, err := ep.host.Open(connected, c)
 	if err != nil {
-		c.end(channel.ErrClosed)
+		ep.connected(nil, "longpoll", ser, took, telemetry.ResultError)
+		c.end(channel.ErrClosed, host.CloseServiceRestart)
 		writePollStatus(w, http.StatusInternalServerError)
 		return
+	}
+	// Reported before the session is visible to end, which reports its end once it is (else we do, below).
+	ep.connected(session, "longpoll", ser, took, telemetry.ResultOK)
+	if f := ep.ev.LongPollOpened; f != nil {
+		f(telemetry.LongPoll{Conn: teleConn(session, "longpoll")})
 	}
 	c.mu.Lock()
 	c.session = session
@@ -223,10 +261,41 @@ func (d *socketDef) openPoll(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	if ended { // closed while Open ran (Shutdown): the socket actor must hear it
 		session.Close()
+		c.reportEnd(session, false)
 		writePollStatus(w, http.StatusInternalServerError)
 		return
 	}
 	writePoll(w, http.StatusGone, tok, nil)
+}
+
+// forward hands r to the node that owns its connection when that is another live node (Config.LongPollPeers)
+// and reports whether it did. A token of a node that is gone finds no connection here: a GET opens a new one.
+func (d *socketDef) forward(w http.ResponseWriter, r *http.Request) bool {
+	lp := d.ep.lp
+	if lp.peers == nil {
+		return false
+	}
+	var claims pollClaims
+	if tok := pollToken(r); tok == "" || lp.signer.Verify(tok, &claims) != nil || claims.Node == lp.node {
+		return false
+	}
+	owner, _, ok := strings.Cut(claims.Node, "/")
+	if !ok || owner == lp.peers.Name() {
+		return false // this node's earlier incarnation: the connection is gone
+	}
+	return lp.peers.Forward(w, r, owner)
+}
+
+// pollToken is r's connection token: the X-Phoenix-Longpoll-Token header, else the last token query
+// parameter (phoenix.js 1.8 appends its own after the connect params, which may hold a token too).
+func pollToken(r *http.Request) string {
+	if v := r.Header.Values(tokenHeader); len(v) > 0 {
+		return v[0]
+	}
+	if v, _, one := queryParam(r.URL.RawQuery, "token"); one {
+		return v // the last token=, as Phoenix; token[]= is a list, no token
+	}
+	return ""
 }
 
 // pollConnOf finds the connection of r's token: the X-Phoenix-Longpoll-Token header, else the last token
@@ -234,12 +303,7 @@ func (d *socketDef) openPoll(w http.ResponseWriter, r *http.Request) {
 // A missing, forged or expired token, or one whose connection ended or belongs to another socket, finds none.
 func (d *socketDef) pollConnOf(r *http.Request) (*pollConn, string) {
 	e := d.ep
-	var tok string
-	if v := r.Header.Values(tokenHeader); len(v) > 0 {
-		tok = v[0]
-	} else if v, _, one := queryParam(r.URL.RawQuery, "token"); one {
-		tok = v // the last token=, as Phoenix; token[]= is a list, no token
-	}
+	tok := pollToken(r)
 	var claims pollClaims
 	if tok == "" || e.lp.signer.Verify(tok, &claims) != nil || claims.Node != e.lp.node {
 		return nil, ""
@@ -303,13 +367,15 @@ type pollConn struct {
 	polling  int           // GETs in progress: a connection being polled does not expire
 	lastPoll time.Time     // when a GET last started or ended
 	ended    bool
+	code     host.CloseCode // what it ended with, for telemetry
+	opened   int64          // unix nanoseconds when it opened, for telemetry
 }
 
 func newPollConn(d *socketDef, ser *codec) *pollConn {
 	return &pollConn{
 		ep: d.ep, def: d, id: randomID(16), ser: ser,
 		post: make(chan struct{}, 1), done: make(chan struct{}),
-		lastPoll: time.Now(),
+		lastPoll: time.Now(), opened: time.Now().UnixNano(),
 	}
 }
 
@@ -349,8 +415,12 @@ func (c *pollConn) enqueue(data []byte) error {
 		// A slow consumer: a client that stopped polling cannot grow memory. The connection ends; its next
 		// request finds none (410).
 		c.queue, c.queued = nil, 0
+		s := c.session
 		c.mu.Unlock()
-		c.end(channel.ErrClosed)
+		if c.ep.ev.SlowConsumer != nil && s != nil {
+			c.ep.slow(s, "longpoll")
+		}
+		c.end(channel.ErrClosed, host.CloseTryAgainLater)
 		return channel.ErrSlowConsumer
 	}
 	c.queue = append(c.queue, data)
@@ -365,19 +435,27 @@ func (c *pollConn) enqueue(data []byte) error {
 	return nil
 }
 
+// Queued is how many frames wait for the next GET (host.Queuer).
+func (c *pollConn) Queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}
+
 // Close ends the connection whatever the code: long-poll has no close frame. A waiting GET answers with what
 // is queued, or 410.
-func (c *pollConn) Close(host.CloseCode) { c.end(channel.ErrClosed) }
+func (c *pollConn) Close(code host.CloseCode) { c.end(channel.ErrClosed, code) }
 
 // end ends the connection once: waiting GETs wake up, the connection leaves the endpoint, and the socket actor
-// stops with reason (a no-op when it is the one closing).
-func (c *pollConn) end(reason error) {
+// stops with reason (a no-op when it is the one closing). code is what telemetry reports it ended with.
+func (c *pollConn) end(reason error, code host.CloseCode) {
 	c.mu.Lock()
 	if c.ended {
 		c.mu.Unlock()
 		return
 	}
 	c.ended = true
+	c.code = code
 	c.openRoom()
 	s := c.session
 	// Frames nobody is waiting for (the last replies of a drained connection) stay for the connection's next
@@ -391,6 +469,18 @@ func (c *pollConn) end(reason error) {
 	c.ep.untrackPoll(c, keep)
 	if s != nil {
 		s.CloseWith(reason)
+		c.reportEnd(s, errors.Is(reason, ErrLongPollInactive))
+	}
+}
+
+// reportEnd reports the end of a session reported opened, once: by end, or by openPoll when end ran
+// before the session was set.
+func (c *pollConn) reportEnd(s *host.Session, expired bool) {
+	if c.ep.ev.SocketDisconnected != nil {
+		c.ep.disconnected(s, "longpoll", c.code, c.opened)
+	}
+	if f := c.ep.ev.LongPollClosed; f != nil {
+		f(telemetry.LongPoll{Conn: teleConn(s, "longpoll"), Duration: time.Duration(time.Now().UnixNano() - c.opened), Expired: expired})
 	}
 }
 
@@ -511,7 +601,7 @@ func (c *pollConn) publish(r *http.Request, deadline time.Time) int {
 	case err != nil:
 		return http.StatusBadRequest
 	case len(body) > maxFrame/3*4+4: // room for one frame of MaxFrameSize, base64-encoded
-		c.end(channel.ErrClosed)
+		c.end(channel.ErrClosed, host.CloseMessageTooBig)
 		return http.StatusRequestEntityTooLarge
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -528,18 +618,21 @@ func (c *pollConn) publish(r *http.Request, deadline time.Time) int {
 		var m *message.Message
 		if err == nil {
 			if len(f.data) > maxFrame {
-				c.end(channel.ErrClosed)
+				c.end(channel.ErrClosed, host.CloseMessageTooBig)
 				return http.StatusRequestEntityTooLarge
 			}
 			m, err = c.ser.Decode(f.data, f.binary)
 		}
 		if err != nil {
 			ep.malformedFrame("longpoll", r.RemoteAddr, err)
-			c.end(channel.ErrClosed)
+			c.end(channel.ErrClosed, host.CloseInternalError)
 			return http.StatusBadRequest
 		}
 		if c.awaitRoom(ctx) != nil {
 			return http.StatusRequestTimeout
+		}
+		if ep.ev.MessageReceived != nil {
+			ep.received(session, "longpoll", m.Topic, m.Event, len(f.data))
 		}
 		switch err := session.ReceiveContext(ctx, m); {
 		case errors.Is(err, channel.ErrConnClosed):
@@ -616,7 +709,7 @@ func (e *Endpoint) expirePolls(now time.Time, scratch []*pollConn) []*pollConn {
 	}
 	e.mu.Unlock()
 	for _, c := range expired {
-		c.end(ErrLongPollInactive)
+		c.end(ErrLongPollInactive, host.CloseGoingAway)
 		e.forgetPoll(c) // an ended connection kept for its last frames
 	}
 	clear(expired)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/transport/serializer"
 	"github.com/pyrehq/pyre/transport/token"
@@ -1061,4 +1062,29 @@ func TestStalledRequestBody(t *testing.T) {
 	eventually(t, "server goroutines ended", func() bool { return runtime.NumGoroutine() <= before })
 	c.mustPost(`["1","3","room:stall","echo",{"n":3}]`)
 	c.expect(`["1","3","room:stall","phx_reply",{"response":{"n":3},"status":"ok"}]`)
+}
+
+// Endpoint.Actors tells a long-poll socket's transport and the frames waiting for its next GET.
+func TestLongPollActorsQueued(t *testing.T) {
+	f := lpFixture(t, Config{})
+	c := lpOpen(t, f.srv, lpParams)
+	c.join("1", "room:q")
+	c.mustPost(`["1","2","room:q","echo",{}]`, `["1","3","room:q","echo",{}]`)
+	queued := func() (string, int) {
+		for _, a := range f.ep.Actors() {
+			if a.Kind == host.SocketActor {
+				return a.Transport, a.Queued
+			}
+		}
+		return "", -1
+	}
+	eventually(t, "two replies queued", func() bool { _, n := queued(); return n == 2 })
+	if tr, _ := queued(); tr != "longpoll" {
+		t.Fatalf("transport %q, want longpoll", tr)
+	}
+	c.expect(`["1","2","room:q","phx_reply",{"response":{},"status":"ok"}]`)
+	c.expect(`["1","3","room:q","phx_reply",{"response":{},"status":"ok"}]`)
+	if _, n := queued(); n != 0 {
+		t.Fatalf("%d frames queued after the GET, want 0", n)
+	}
 }

@@ -10,6 +10,8 @@ import (
 // OriginPolicy decides whether a WebSocket or long-poll request from a browser Origin is accepted
 // (Phoenix's check_origin). Requests without an Origin header (non-browser clients) are always accepted.
 type OriginPolicy interface {
+	// Allow reports whether a WebSocket upgrade or long-poll request r from origin (its parsed Origin
+	// header) may connect. It is called on the request's goroutine, before Connect.
 	Allow(origin *url.URL, r *http.Request) bool
 }
 

@@ -278,6 +278,7 @@ func (c *wsConn) refuse(code uint16, why string) {
 	c.mu.Unlock()
 	if !closing { // a connection being closed lingers, reading beside gws: what the guard saw is no frame
 		c.ep.refused(c, code, why)
+		c.serverCode.CompareAndSwap(0, uint32(code))
 	}
 	_ = c.socket.WriteClose(code, nil)
 }

@@ -396,3 +396,39 @@ func TestLeaveThenImmediateRejoinClosesOnce(t *testing.T) {
 		old = rejoin
 	}
 }
+
+// Endpoint.Actors describes each actor as the dashboard shows it: a socket's transport and queue, a
+// channel's restart type and incarnation.
+func TestActorsDescribeRestartTypeAndIncarnation(t *testing.T) {
+	f := newFixture(t, Config{})
+	c := dial(t, f.srv, v2, nil)
+	joinOK(c, "1", "rs:a", `{}`)
+	joinOK(c, "2", "room:b", `{}`)
+	c.send(`["1","3","rs:a","crash",{}]`)
+	c.expect(`["1","3","rs:a","phx_reply",` + crashReply + `]`)
+	c.send(`["1","4","rs:a","incarnation",{}]`)
+	c.expect(`["1","4","rs:a","phx_reply",{"response":{"incarnation":2},"status":"ok"}]`)
+
+	type row struct {
+		transport   string
+		restart     supervisor.Restart
+		incarnation int
+	}
+	got := map[string]row{}
+	for _, a := range f.ep.Actors() {
+		switch a.Kind {
+		case host.SocketActor:
+			got["socket"] = row{transport: a.Transport}
+		case host.ChannelActor:
+			got[a.Topic] = row{restart: a.Restart, incarnation: a.Incarnation}
+		}
+	}
+	want := map[string]row{
+		"socket": {transport: "websocket"},
+		"rs:a":   {restart: supervisor.Transient, incarnation: 2},
+		"room:b": {restart: supervisor.Temporary, incarnation: 1},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("actors %v, want %v", got, want)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/transport/serializer"
 )
 
@@ -59,7 +60,7 @@ func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	offersPhoenix, token := parseSubprotocols(r.Header.Values("Sec-WebSocket-Protocol"))
-	ser, connected, err := d.accept(r, "websocket", token)
+	ser, connected, took, err := d.accept(r, "websocket", token)
 	var refused *refusal
 	switch {
 	case errors.As(err, &refused):
@@ -95,19 +96,23 @@ func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.socket = socket
-	c.lastRead.Store(time.Now().UnixNano())
+	c.opened = time.Now().UnixNano()
+	c.lastRead.Store(c.opened)
 	socket.Session().(*connSlot).c = c
 	if !ep.track(c) {
+		ep.connected(nil, "websocket", ser, took, telemetry.ResultError)
 		_ = socket.WriteClose(uint16(host.CloseServiceRestart), nil)
 		return
 	}
 	session, err := ep.host.Open(connected, c)
 	if err != nil {
+		ep.connected(nil, "websocket", ser, took, telemetry.ResultError)
 		_ = socket.WriteClose(uint16(host.CloseServiceRestart), nil)
 		ep.untrack(c)
 		return
 	}
 	c.session = session
+	ep.connected(session, "websocket", ser, took, telemetry.ResultOK) // before the read loop, whose end is SocketDisconnected
 	go c.readLoop()
 }
 
@@ -118,6 +123,7 @@ func (c *wsConn) readLoop() {
 	defer func() {
 		if v := recover(); v != nil {
 			c.ep.readPanicked(v)
+			c.serverCode.CompareAndSwap(0, uint32(host.CloseInternalError))
 			c.closeAfterPanic()
 		}
 		c.ended()
@@ -148,10 +154,28 @@ func (c *wsConn) ended() {
 	c.mu.Lock()
 	c.state = wsGone
 	c.queue = nil
+	code := c.closeCode
 	c.mu.Unlock()
 	if c.session != nil {
 		c.session.Close()
+		if c.ep.ev.SocketDisconnected != nil {
+			c.ep.disconnected(c.session, "websocket", c.endCode(code), c.opened)
+		}
 	}
+}
+
+// endCode is the code a connection ended with: the server's (closeCode, set when it was closing; else a
+// refused frame's or a panic's), else the client's, else 1006.
+func (c *wsConn) endCode(closing host.CloseCode) host.CloseCode {
+	switch {
+	case closing != 0:
+		return closing
+	case c.serverCode.Load() != 0:
+		return host.CloseCode(c.serverCode.Load())
+	case c.peerCode.Load() != 0:
+		return host.CloseCode(c.peerCode.Load())
+	}
+	return closeAbnormal
 }
 
 // lingerConn closes gracefully: it half-closes, then reads and discards what the client still sends for a
@@ -259,6 +283,9 @@ func (wsHandler) OnMessage(socket *gws.Conn, msg *gws.Message) {
 		c.Close(host.CloseInternalError)
 		return
 	}
+	if c.ep.ev.MessageReceived != nil {
+		c.ep.received(c.session, "websocket", m.Topic, m.Event, len(data))
+	}
 	c.awaitRoom()
 	c.session.Receive(m)
 }
@@ -273,7 +300,17 @@ func (wsHandler) OnPong(socket *gws.Conn, _ []byte) {
 	connOf(socket).lastRead.Store(time.Now().UnixNano())
 }
 
-func (wsHandler) OnClose(socket *gws.Conn, _ error) { connOf(socket).ended() }
+func (wsHandler) OnClose(socket *gws.Conn, err error) {
+	c := connOf(socket)
+	if ce, ok := err.(*gws.CloseError); ok && c.ep.ev.SocketDisconnected != nil {
+		code := uint32(ce.Code)
+		if code == 0 {
+			code = closeNoStatus
+		}
+		c.peerCode.Store(code)
+	}
+	c.ended()
+}
 
 // wsConn is one WebSocket connection: it implements host.Conn with a bounded outbound queue emptied by
 // a writer that exists only while there is something to write (see the writer's comment above wsState).
@@ -285,6 +322,12 @@ type wsConn struct {
 	lastRead atomic.Int64 // unix nanoseconds of the last inbound frame
 	in       readGuard    // under gws's reader: checks frame headers, claims the inbound budget
 	over     atomic.Bool  // the read loop has ended (ended ran)
+	opened   int64        // unix nanoseconds when it opened, for telemetry
+
+	// The close code for telemetry's SocketDisconnected, besides closeCode: one the server sent outside
+	// the writer (a refused frame, a panic), and the client's.
+	serverCode atomic.Uint32
+	peerCode   atomic.Uint32
 
 	mu          sync.Mutex
 	queue       []outFrame
@@ -300,6 +343,7 @@ type wsConn struct {
 	writeStart atomic.Int64 // unix nanoseconds when the socket write in progress started; 0 between writes
 
 	// Owned by the connection's writer (a pool worker or its own goroutine), one at a time.
-	renewAt time.Time  // when the write deadline must be pushed back
-	spare   []outFrame // the previous batch's array, reused for the next queue
+	renewAt    time.Time  // when the write deadline must be pushed back
+	batchBytes int        // the size of the batch whose write failed, for telemetry
+	spare      []outFrame // the previous batch's array, reused for the next queue
 }

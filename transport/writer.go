@@ -162,6 +162,9 @@ func (c *wsConn) slowConsumer() {
 	start := !c.writing
 	c.writing = true
 	c.mu.Unlock()
+	if c.ep.ev.SlowConsumer != nil {
+		c.ep.slow(c.session, "websocket")
+	}
 	if start {
 		c.goWrite(c.writeQueue)
 		return
@@ -220,6 +223,13 @@ func (c *wsConn) wakeReader() {
 		close(c.resume)
 		c.resume = nil
 	}
+}
+
+// Queued is how many frames wait to be written (host.Queuer).
+func (c *wsConn) Queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
 }
 
 // Close closes the connection with code after the frames already queued.
@@ -299,6 +309,9 @@ func (c *wsConn) writeFrames(batch []outFrame) (rest []byte, err error) {
 	n, err := c.write(buf)
 	if err != nil {
 		rest = append([]byte(nil), buf[n:]...)
+		c.batchBytes = len(buf)
+	} else if c.ep.ev.MessagesSent != nil {
+		c.sent(len(batch), len(buf))
 	}
 	if cap(buf) <= 4*maxCoalesce { // one huge frame should not pin its buffer in the pool
 		*bp = buf[:0]
@@ -447,6 +460,9 @@ func (c *wsConn) writePooled(batch []outFrame) (rest []byte, err error) {
 		// that did not read this write within poolWriteTimeout is not reading: no close frame will get
 		// through (slowConsumer left the write to finish while it was moving).
 		rest = nil
+	}
+	if rest != nil && c.ep.ev.MessagesSent != nil {
+		c.sent(len(batch), c.batchBytes) // handed over whole to a writer of the connection's own
 	}
 	return rest, err
 }

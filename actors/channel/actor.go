@@ -9,25 +9,27 @@ type (
 	// with reply; ctx.Respond(err) refuses: Deny(reply) sends reply as the error response, any other error
 	// {"reason": err.Error()}. Not answering accepts with {}. Push and broadcast are not allowed yet.
 	JoinMsg struct {
-		Topic  string
-		Params Payload
+		Topic  string  // the topic joined, matching the route's pattern
+		Params Payload // the join's params, as the client sent them
 	}
 	// InMsg is an event pushed by the client (Channel.HandleIn). ctx.Respond(r) answers the push with the
 	// Reply r (any other value v is ReplyOK(v)); not answering is NoReply.
 	InMsg struct {
-		Event   string
-		Payload Payload
+		Event   string  // the client's event
+		Payload Payload // its payload, undecoded
 	}
 	// OutMsg is an intercepted broadcast (Interceptor.HandleOut): the actor pushes it, changed or not, or
 	// drops it. The route intercepts the events the actor value's Intercepts() []string lists, if it has
 	// that method.
 	OutMsg struct {
-		Event   string
-		Payload Payload
+		Event   string  // the broadcast's event
+		Payload Payload // its payload: push it as it is, or changed, with SocketOf(ctx).Push
 	}
 	// TerminateMsg is the actor's last message in an incarnation that ends on its own or with the
 	// channel (Terminator.Terminate); not sent after a kill.
-	TerminateMsg struct{ Reason error }
+	TerminateMsg struct {
+		Reason error // why the channel ends, as Terminator.Terminate's reason
+	}
 )
 
 // FromActor serves a route with a custom channel actor: producer returns a fresh actor value for each

@@ -19,6 +19,7 @@ func init() {
 	bridge.RouterLimits = func(r *Router) (int, supervisor.Intensity) { return r.maxChannels, r.connIntensity }
 	bridge.Handler = func(r *Router) SocketHandler { return r.handler }
 	bridge.ChanOf = func(s *Socket) bridge.Chan { return s.ch }
+	bridge.EndContext = func(s *Socket) { s.endContext() }
 	bridge.BindActor = func(c Channel, ctx actor.Context) {
 		if ac, ok := c.(*actorChannel); ok {
 			ac.ctx = ctx

@@ -29,13 +29,18 @@ type Channel interface {
 // Interceptor is implemented by channels that filter or customize broadcasts per subscriber (Phoenix's
 // intercept + handle_out). Events not listed take the fastlane and never reach the channel.
 type Interceptor interface {
+	// Intercepts lists the events that go through HandleOut. It is asked once, when the route is set up.
 	Intercepts() []string
+	// HandleOut gets an intercepted broadcast for this subscriber: push it (s.Push), changed or not, or
+	// drop it by returning nil. An error stops the channel, as from HandleIn.
 	HandleOut(s *Socket, event string, payload Payload) error
 }
 
-// InfoHandler is implemented by channels that receive messages from Socket.Send, from Ref.Send in other
-// goroutines, or broadcasts on extra topics (as *Broadcast).
+// InfoHandler is implemented by channels that receive messages: what Socket.Send and SendAfter send (from
+// the channel's callbacks or any goroutine), what other actors send to Socket.PID, and broadcasts on
+// topics the channel subscribed to with Socket.Subscribe (as *Broadcast).
 type InfoHandler interface {
+	// HandleInfo handles one message. An error stops the channel, as from HandleIn.
 	HandleInfo(s *Socket, msg any) error
 }
 
@@ -44,6 +49,7 @@ type InfoHandler interface {
 // Pushes are still possible from Terminate when the connection is open. As in Phoenix, they follow the
 // phx_close of a leave or a normal stop, and precede the phx_error of a crash.
 type Terminator interface {
+	// Terminate runs once per incarnation that ends, in the channel's actor; a panic in it is logged.
 	Terminate(s *Socket, reason error)
 }
 

@@ -2,10 +2,26 @@
 // actor under its connection's socket actor.
 //
 // A Router is a socket definition (Phoenix's UserSocket): a SocketHandler authenticates connections and
-// Channel routes map topics to channel types. The transport (package transport) accepts connections, runs
-// the SocketHandler before upgrading, and hands each accepted connection to the runtime (package
-// actors/host), which starts a socket actor for it. The socket actor routes inbound messages by topic; each joined topic gets a channel actor, a child
-// of the socket actor, running one Channel value.
+// Channel routes map topics to channel types. A Channel value handles one client's membership of one topic:
+//
+//	type Room struct{}
+//
+//	func (*Room) Join(s *channel.Socket, topic string, params channel.Payload) (any, error) {
+//		return map[string]string{"welcome": topic}, nil // the join's ok reply; channel.Deny(reply) refuses
+//	}
+//
+//	func (*Room) HandleIn(s *channel.Socket, event string, p channel.Payload) (channel.Reply, error) {
+//		return channel.ReplyOK(nil), s.Broadcast(event, p) // to every subscriber of the topic
+//	}
+//
+//	router := channel.NewRouter(nil) // nil: anyone connects; or a SocketHandler, or a ConnectFunc
+//	router.Channel("room:*", func() channel.Channel { return &Room{} })
+//	ep.Socket("/socket", router) // ep is a *transport.Endpoint
+//
+// The transport (package transport) accepts connections, runs the SocketHandler before upgrading, and
+// hands each accepted connection to the runtime (package actors/host), which starts a socket actor for it.
+// The socket actor routes inbound messages by topic; each joined topic gets a channel actor, a child of the
+// socket actor, running one Channel value.
 //
 //	transport read goroutine ──▶ socket actor ──▶ channel actor (Join, HandleIn, HandleOut, HandleInfo, Terminate)
 //	                                                   │ push / reply
@@ -152,6 +168,15 @@
 // Broadcast, BroadcastFrom, the endpoint's broadcasts and ReplyRef.Reply return ErrMessageTooLarge; a reply
 // from HandleIn (or a join reply) too large is answered {"reason":"reply too large"} with status error,
 // and logged.
+//
+// # Context and tracing
+//
+// Socket.Context is a context.Context for work a channel starts (a request to another service, a
+// goroutine): cancelled when the channel incarnation ends (after Terminate; an in-place restart's new
+// incarnation has a context of its own), and carrying the connection's trace context
+// (telemetry.TraceContextFrom: the traceparent and tracestate headers of the request that opened the
+// connection, Phoenix's connect_info[:trace_context_headers]). Package actors/telemetry/oteltrace starts
+// OpenTelemetry spans under it; Pyre itself does not import OpenTelemetry.
 //
 // # Concurrency
 //

@@ -57,7 +57,9 @@ func (e *CrashError) Unwrap() error {
 }
 
 // DenyError refuses a join; Reply is sent to the client as the error response.
-type DenyError struct{ Reply any }
+type DenyError struct {
+	Reply any // the join's error response
+}
 
 func (e *DenyError) Error() string { return fmt.Sprintf("channel: join denied: %v", e.Reply) }
 
@@ -66,8 +68,8 @@ func Deny(reply any) error { return &DenyError{Reply: reply} }
 
 // RefuseError refuses a connection. Status is the HTTP status to answer (403 when zero).
 type RefuseError struct {
-	Status int
-	Reason string
+	Status int    // the HTTP status; 403 when zero
+	Reason string // why, for the server's side (Error); the client sees only the status
 }
 
 func (e *RefuseError) Error() string { return "channel: connection refused: " + e.Reason }

@@ -39,12 +39,16 @@ type ConnectInfo struct {
 // error to refuse (HTTP 403; a *RefuseError may choose another status).
 // A handler that also implements Identifier gives connections an id.
 type SocketHandler interface {
+	// Connect runs on the HTTP request's goroutine, before the upgrade, once per connection (or long-poll
+	// session). params are the query's connect params; the assigns it returns are every channel's
+	// Socket.Assigns. A panic refuses the connection.
 	Connect(params url.Values, info ConnectInfo) (Assigns, error)
 }
 
 // Identifier names a connection by a topic such as "users_socket:42" (Phoenix's id/1). Broadcasting the
 // event "disconnect" to that topic closes every connection with that id. "" means anonymous.
 type Identifier interface {
+	// ID returns the connection's id from the assigns Connect returned.
 	ID(assigns Assigns) string
 }
 

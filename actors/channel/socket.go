@@ -1,7 +1,9 @@
 package channel
 
 import (
+	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -9,6 +11,7 @@ import (
 	"github.com/pyrehq/pyre/actors/internal/bridge"
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/actors/pubsub"
+	"github.com/pyrehq/pyre/actors/telemetry"
 )
 
 // Socket is a channel's view of its connection and topic, given to every callback (Phoenix's socket
@@ -22,6 +25,52 @@ type Socket struct {
 	assigns     Assigns
 	current     *message.Message // the push being handled (the phx_join inside the first Join), for ReplyRef
 	incarnation int
+	ctx         atomic.Pointer[sockCtx] // Context's, made on first call; endedCtx once the incarnation ended
+}
+
+type sockCtx struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// endedCtx stands for the context of an incarnation that ended: cancelled.
+var endedCtx = func() *sockCtx {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return &sockCtx{ctx: ctx, cancel: cancel}
+}()
+
+// Context is this channel incarnation's context: cancelled when the incarnation ends (the channel ends, or
+// crashes and is restarted in place — the restarted channel's Socket has a context of its own, as it has
+// its own Send and SendAfter), so that work it started stops with it. It carries the connection's trace
+// context (telemetry.TraceContextFrom), from the traceparent and tracestate headers of the request that
+// opened the connection (Phoenix's connect_info[:trace_context_headers]), when there were any. Safe from
+// any goroutine; made on first use (a channel that never asks costs nothing).
+func (s *Socket) Context() context.Context {
+	for {
+		if c := s.ctx.Load(); c != nil {
+			return c.ctx
+		}
+		base := context.Background()
+		if tc := s.ch.Trace(); tc != nil {
+			base = telemetry.WithTraceContext(base, *tc)
+		}
+		ctx, cancel := context.WithCancel(base)
+		if s.ctx.CompareAndSwap(nil, &sockCtx{ctx: ctx, cancel: cancel}) {
+			return ctx
+		}
+		cancel()
+	}
+}
+
+// endContext cancels the incarnation's context, and any made later. A nil Socket has none.
+func (s *Socket) endContext() {
+	if s == nil {
+		return
+	}
+	if c := s.ctx.Swap(endedCtx); c != nil {
+		c.cancel()
+	}
 }
 
 // Incarnation is 1 for a channel's first start and grows by one with each in-place restart (WithRestart),

@@ -505,9 +505,9 @@ func Describe(m *message.Message) string {
 
 // JoinError is a refused join: its reply's status (normally "error") and response.
 type JoinError struct {
-	Topic  string
-	Status string
-	Reply  channel.Payload
+	Topic  string          // the topic whose join was refused
+	Status string          // the join reply's status ("error")
+	Reply  channel.Payload // the join reply's response: what Join's Deny carried, or {"reason":..}
 }
 
 func (e *JoinError) Error() string {

@@ -7,6 +7,19 @@
 // assertion takes it, and time is a fake Clock that moves only when the test calls Server.Advance (restart
 // intensity windows, Socket.SendAfter).
 //
+//	func TestRoom(t *testing.T) {
+//		srv := channeltest.NewServer(t, newRouter(), channeltest.Options{})
+//		room, err := srv.MustConnect(url.Values{"user": {"ada"}}).SubscribeAndJoin("room:lobby", nil)
+//		if err != nil {
+//			t.Fatal(err)
+//		}
+//		ref := room.Push("shout", map[string]string{"body": "hi"})
+//		room.AssertReply(ref, "ok", nil)
+//		room.AssertBroadcast("shout", map[string]string{"body": "hi"})
+//		srv.Advance(time.Minute) // SendAfter timers and restart windows follow the fake clock
+//		room.RefutePush("reminder", channeltest.Any)
+//	}
+//
 //	Phoenix.ChannelTest                     channeltest
 //	connect(UserSocket, params, info)       srv.Connect(params, info), srv.MustConnect(params)
 //	join(socket, topic, payload)            client.Join(topic, params) → *Channel or *JoinError
@@ -34,4 +47,10 @@
 // {"reason":"channel_crash"}, the channel restarts in place (or ends with phx_error past its route's
 // intensity, or the connection closes with 1011 past the router's: Client.AssertClosed), and
 // srv.Host.Stats().Restarts counts the restarts.
+//
+// # Concurrency
+//
+// A Server and its Clients belong to the test's goroutine (assertions call t.Fatal); the actors behind
+// them run on their own goroutines, and NewServer's cleanup shuts them down and waits for them. Every
+// wait is bounded by Options.Timeout.
 package channeltest

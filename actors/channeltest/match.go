@@ -14,7 +14,9 @@ import (
 // a Matcher, Any, []byte (a binary payload, byte for byte), or any other value, which matches a JSON
 // payload equal to its JSON encoding (object key order and number spelling aside).
 type Matcher interface {
+	// Match reports whether p is what the assertion expects.
 	Match(p channel.Payload) bool
+	// String describes the expectation, for failure messages.
 	String() string
 }
 

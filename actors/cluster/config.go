@@ -14,6 +14,9 @@ type Config struct {
 	// Address is this node's cluster listener, "host:port". The node listens there and nowhere else, and
 	// peers reach it there. Required.
 	Address string
+	// Name is this node's name as peers and Members show it (e.g. a host name or PYRE_NODE). Zero value
+	// means Address.
+	Name string
 	// Provider lists the candidate member addresses. Zero value means a single node (no peers).
 	Provider Provider
 	// HeartbeatInterval is how often the node pings every candidate. Zero value means 500 ms.
@@ -54,6 +57,9 @@ const (
 )
 
 func (c Config) withDefaults() Config {
+	if c.Name == "" {
+		c.Name = c.Address
+	}
 	if c.Provider == nil {
 		c.Provider = Static(nil)
 	}

@@ -2,8 +2,38 @@
 // between nodes (package clusterpb), and carries pubsub broadcasts across them as Phoenix.PubSub does:
 // one message per peer node per broadcast, fanned out on the receiving node.
 //
-//	ps := pubsub.New(pubsub.Config{Adapter: node})       // node := cluster.New(cluster.Config{...})
-//	err := node.Start(ps)
+// # Running a node
+//
+// A node is the usual endpoint plus a Node as its pubsub's adapter, all in one actor system:
+//
+//	sys := actor.NewActorSystem()
+//	node := cluster.New(cluster.Config{System: sys, Address: "10.0.0.1:7000", Name: "web-1",
+//		Provider: cluster.Static{"10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"}})
+//	ps := pubsub.New(pubsub.Config{Adapter: node, MaxPayloadSize: 10 << 20}) // = the endpoint's MaxOutboundPayload
+//	if err := node.Start(ps); err != nil { ... }
+//	ep := transport.NewEndpoint(transport.Config{System: sys, PubSub: ps,
+//		LongPollPeers: node.LongPoll(), SecretKeyBase: secret}) // the same secret on every node
+//	node.LongPoll().Handle(ep)
+//	...
+//	ep.Shutdown(ctx); node.Stop(ctx); sys.Shutdown()
+//
+// Then Endpoint.Broadcast and BroadcastFrom, a channel's Socket.Broadcast and BroadcastFrom, and
+// Endpoint.Disconnect reach every node; LocalBroadcast stays on its node. Package transport does not
+// import this one (nor protoactor's remote and gRPC): a single node does not link them. Keep
+// Config.MaxPayload (16 MiB) at least the endpoint's MaxOutboundPayload (MaxFrameSize, 10 MB by default)
+// so that every broadcast a client may receive also crosses. BroadcastFrom's sender is a subscriber of its
+// own node, so every other node delivers to all its subscribers. Intercepted events reach HandleOut on
+// the subscriber's node (the relay hands broadcasts to the local pubsub, whose subscribers are the
+// channels). examples/conformance runs as a node from PYRE_NODE, PYRE_CLUSTER_ADDR and PYRE_CLUSTER_PEERS.
+//
+// # Long-poll across nodes
+//
+// With LongPoll as transport.Config.LongPollPeers, a long-poll session token names its node (Config.Name);
+// a request that reaches another node is forwarded to it (clusterpb.PollRequest, answered with a
+// PollResponse by the owner's endpoint), so a load balancer need not keep a client on one node. The owner
+// stays the only place of the session; if it is gone, a GET opens a new session where it lands, as on
+// one node after a restart. A forwarded request waits at most a minute (a GET answers within the owner's
+// LongPollWindow); a failed forward answers 502, which clients retry.
 //
 // # A broadcast's path
 //
@@ -58,18 +88,21 @@
 // failing stream (hence our heartbeats), and automanaged still binds 0.0.0.0 (not used). The remote wire
 // format changed in between: nodes of the two versions cannot talk, irrelevant before a first release.
 // Weight: grpc, otel 1.38 and prometheus updated (indirect); the cluster package is not imported.
-// Known upstream issues we work around: remote.Start replaces grpc's global logger (a data race with any
-// gRPC goroutine already running: start the node before other gRPC use; tests run one test per process);
+// Known upstream issues we work around: remote.Start replaces grpc's global logger, unsynchronized (a data
+// race with any gRPC goroutine already running: start the node before other gRPC use; several nodes of
+// one process order their starts, see grpcsync.go); remote's graceful Shutdown clears fields that its own
+// stream goroutines read, unsynchronized, so Stop does not use it (it stops remote's endpoint supervisor
+// and then the gRPC server, which waits for its handlers: peers see the streams end, as for a dead node);
 // each failed connect retry leaks a client connection (MaxRetryCount is set to 1). Our .proto is
 // registered under its path from the module root: a bare "cluster.proto" collides with protoactor's own
 // and panics at init in any binary that links both.
 //
 // # Not done yet
 //
-// Presence replication (Phoenix.Tracker over this transport), Disconnect across nodes, long-poll forwarding
-// to the owning node, BroadcastFrom of a subscriber living on another node (Broadcast.from is reserved),
-// and wiring into transport.Endpoint. The clusterprovider adapter is tested with a fake provider only (k8s,
-// etcd and consul need their services).
+// Presence replication (Phoenix.Tracker over this transport), BroadcastFrom of a subscriber living on
+// another node (Broadcast.from is reserved), and a graceful leave (a stopped node leaves its peers'
+// membership after DeadAfter, as a dead one). The clusterprovider adapter is tested with a fake provider
+// only (k8s, etcd and consul need their services).
 //
 // # Concurrency
 //

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"log/slog"
 	"slices"
 	"strings"
@@ -77,7 +78,7 @@ func (m *manager) Receive(ctx actor.Context) {
 			}
 		}
 	case *clusterpb.Ping:
-		ctx.Respond(&clusterpb.Pong{Node: m.n.id, Address: m.n.cfg.Address})
+		ctx.Respond(&clusterpb.Pong{Node: m.n.id, Address: m.n.cfg.Address, Name: m.n.cfg.Name})
 	case *clusterpb.Pong:
 		m.pong(ctx, msg)
 	case *clusterpb.Ack:
@@ -132,11 +133,11 @@ func (m *manager) pong(ctx actor.Context, msg *clusterpb.Pong) {
 		p = nil
 	}
 	if p == nil {
-		mem := Member{ID: msg.Node, Address: msg.Address}
+		mem := Member{ID: msg.Node, Address: msg.Address, Name: cmp.Or(msg.Name, msg.Address)}
 		p = &peer{m: mem, link: newLink(m.n, mem)}
 		m.peers[msg.Address] = p
 		m.publish()
-		m.n.cfg.Logger.Info("cluster: member joined", slog.String("id", mem.ID), slog.String("address", mem.Address))
+		m.n.cfg.Logger.Info("cluster: member joined", slog.String("name", mem.Name), slog.String("id", mem.ID), slog.String("address", mem.Address))
 	}
 	p.lastPong = time.Now()
 }
@@ -149,13 +150,13 @@ func (m *manager) leave(ctx actor.Context, p *peer, why string) {
 	}
 	ctx.Send(m.n.relay, forget(p.m.ID))
 	m.publish()
-	m.n.cfg.Logger.Info("cluster: member left", slog.String("id", p.m.ID), slog.String("address", p.m.Address), slog.String("why", why))
+	m.n.cfg.Logger.Info("cluster: member left", slog.String("name", p.m.Name), slog.String("id", p.m.ID), slog.String("address", p.m.Address), slog.String("why", why))
 }
 
 // publish replaces the snapshots publishers and Members read.
 func (m *manager) publish() {
 	links := make([]*link, 0, len(m.peers))
-	members := []Member{{ID: m.n.id, Address: m.n.cfg.Address}}
+	members := []Member{m.n.self()}
 	for _, p := range m.peers {
 		links = append(links, p.link)
 		members = append(members, p.m)
@@ -163,6 +164,7 @@ func (m *manager) publish() {
 	slices.SortFunc(members, func(a, b Member) int { return strings.Compare(a.Address, b.Address) })
 	m.n.links.Store(&links)
 	m.n.members.Store(&members)
+	m.n.notify()
 }
 
 func (m *manager) ack(ctx actor.Context, l *link, seq uint64) {

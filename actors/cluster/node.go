@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -33,10 +34,12 @@ type Local interface {
 	LocalBroadcast(b *message.Broadcast) int
 }
 
-// Member is one live node: its member id (the actor system id, new on every start) and cluster address.
+// Member is one live node: its member id (the actor system id, new on every start), cluster address and
+// name (Config.Name).
 type Member struct {
 	ID      string
 	Address string
+	Name    string
 }
 
 // Stats are the node's counters since Start.
@@ -61,15 +64,26 @@ type Node struct {
 	local Local
 	id    string
 
-	started atomic.Bool // Start was called
-	running atomic.Bool // Start succeeded: Stop has something to stop
-	mgr     *actor.PID
-	relay   *actor.PID
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	started  atomic.Bool // Start was called
+	running  atomic.Bool // Start succeeded: Stop has something to stop
+	stopping atomic.Bool // Stop was called
+	quiesced sync.Once
+	mgr      *actor.PID
+	relay    *actor.PID
+	poll     *actor.PID     // serves long-poll requests forwarded by other nodes
+	pollWG   sync.WaitGroup // its requests in progress
+	lp       *LongPoll
+	stop     chan struct{}
+	wg       sync.WaitGroup
+
+	remoteMu  sync.Mutex
+	remoteSub *eventstream.Subscription
 
 	links   atomic.Pointer[[]*link]
 	members atomic.Pointer[[]Member]
+
+	watchMu  sync.Mutex
+	watchers map[*func()]struct{}
 
 	queued, dropped, lostBatches, received, gaps atomic.Uint64
 	dropLog                                      rateLog
@@ -80,6 +94,7 @@ type Node struct {
 func New(cfg Config) *Node {
 	cfg = cfg.withDefaults()
 	n := &Node{cfg: cfg, sys: cfg.System, stop: make(chan struct{})}
+	n.lp = &LongPoll{n: n}
 	n.links.Store(&[]*link{})
 	n.members.Store(&[]Member{})
 	return n
@@ -107,16 +122,28 @@ func (n *Node) Start(local Local) error {
 	if err := n.startRemote(host, port); err != nil {
 		return err
 	}
-	n.members.Store(&[]Member{{ID: n.id, Address: n.cfg.Address}})
+	n.members.Store(&[]Member{n.self()})
 	relay, err := n.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newRelay(n) }), relayName)
 	if err != nil {
 		n.rem.Shutdown(true)
 		return fmt.Errorf("cluster: relay: %w", err)
 	}
 	n.relay = relay
+	pollCtx, cancelPolls := context.WithCancel(context.Background())
+	poll, err := n.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+		return &longPollServer{l: n.lp, ctx: pollCtx, cancel: cancelPolls, wg: &n.pollWG}
+	}), longPollName)
+	if err != nil {
+		cancelPolls()
+		n.sys.Root.PoisonFuture(relay).Wait()
+		n.rem.Shutdown(true)
+		return fmt.Errorf("cluster: long-poll: %w", err)
+	}
+	n.poll = poll
 	mgr, err := n.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newManager(n) }), membershipName)
 	if err != nil {
 		n.sys.Root.PoisonFuture(relay).Wait()
+		n.sys.Root.PoisonFuture(poll).Wait()
 		n.rem.Shutdown(true)
 		return fmt.Errorf("cluster: membership: %w", err)
 	}
@@ -127,7 +154,7 @@ func (n *Node) Start(local Local) error {
 	if err := n.cfg.Provider.Start(n.cfg.Address, func(addrs []string) {
 		n.sys.Root.Send(n.mgr, candidates(addrs))
 	}); err != nil {
-		n.shutdown(context.Background(), false)
+		n.shutdown(context.Background())
 		return fmt.Errorf("cluster: provider: %w", err)
 	}
 	return nil
@@ -137,10 +164,15 @@ func (n *Node) Start(local Local) error {
 // MaxPayload and keepalive on, so a silent (half-open) connection errors and protoactor reconnects.
 func (n *Node) startRemote(host string, port int) (err error) {
 	maxMsg := n.cfg.maxMessage()
+	probed := make(chan struct{})
+	var probedOnce sync.Once
+	creds := newSyncCreds(func() { probedOnce.Do(func() { close(probed) }) })
 	rcfg := remote.Configure(host, port,
 		remote.WithEndpointWriterQueueSize(1024), // an initial size (it grows): the window bounds what we queue
 		remote.WithEndpointManagerQueueSize(1024),
 		remote.WithServerOptions(
+			grpc.Creds(creds),          // insecure, ordered with other nodes' starts (grpcsync.go)
+			grpc.WaitForHandlers(true), // Stop waits for the stream handlers (stopRemote)
 			grpc.MaxRecvMsgSize(maxMsg),
 			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 			grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}),
@@ -161,7 +193,21 @@ func (n *Node) startRemote(host string, port int) (err error) {
 			err = fmt.Errorf("%w: %v", ErrListen, r)
 		}
 	}()
-	n.rem.Start()
+	startRemoteOrdered(n.rem, n.cfg.Address, probed)
+	// protoactor's endpoint manager reads its fields in these events' publishers (stream goroutines) and
+	// writes them, unsynchronized, when remote shuts down: this handler, after protoactor's, and shutdown
+	// take remoteMu, which orders the two. A message read by a stream goroutine for a stopped actor (a
+	// peer's ping after Stop began) is a dead letter, published there too: ordered the same way.
+	n.remoteSub = n.sys.EventStream.SubscribeWithPredicate(func(any) {
+		n.remoteMu.Lock()
+		n.remoteMu.Unlock() //nolint:staticcheck // only the ordering matters
+	}, func(m any) bool {
+		switch m.(type) {
+		case *remote.EndpointTerminatedEvent, *remote.EndpointConnectedEvent, *actor.DeadLetterEvent:
+			return true
+		}
+		return false
+	})
 	return nil
 }
 
@@ -193,46 +239,77 @@ func (n *Node) probe(addr string) {
 	}()
 }
 
-// Stop leaves the cluster: it stops the provider, the heartbeat and the node's actors, then shuts remote
-// down gracefully (peers are told at once; protoactor waits at most 10 s for them). Queued broadcasts are
-// dropped. Stop does not shut the actor system down.
+// Stop leaves the cluster: it stops the provider, the heartbeat and the node's actors, then remote (its
+// streams close; peers see this node leave after DeadAfter). Queued broadcasts are dropped. Stop does not
+// shut the actor system down. ctx bounds the wait for remote's goroutines, which end by themselves.
 func (n *Node) Stop(ctx context.Context) error {
-	return n.shutdown(ctx, true)
+	return n.shutdown(ctx)
 }
 
-func (n *Node) shutdown(ctx context.Context, graceful bool) error {
-	if !n.running.Load() {
+func (n *Node) shutdown(ctx context.Context) error {
+	if !n.running.Load() || !n.stopping.CompareAndSwap(false, true) {
 		return nil
 	}
-	select {
-	case <-n.stop:
-		return nil
-	default:
-	}
-	n.cfg.Provider.Stop()
-	var err error
-	for _, pid := range []*actor.PID{n.mgr, n.relay} { // the manager first: it starts probes
-		if e := n.sys.Root.PoisonFuture(pid).Wait(); e != nil && err == nil {
-			err = e
-		}
-	}
-	close(n.stop)
-	n.wg.Wait()
-	for _, l := range *n.links.Load() {
-		l.close()
-	}
-	n.links.Store(&[]*link{})
-	n.members.Store(&[]Member{})
+	err := n.quiesce()
 	done := make(chan struct{})
-	go func() { n.rem.Shutdown(graceful); close(done) }()
+	go func() {
+		n.stopRemote()
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-ctx.Done():
-		<-done // remote gives up after 10 s by itself; its goroutines must end before we return
+		<-done // its goroutines must end before we return
 		if err == nil {
 			err = ctx.Err()
 		}
 	}
+	return err
+}
+
+// stopRemote stops protoactor's remote without its graceful Shutdown, which races with the stream
+// goroutines it ends: it clears fields they read, unsynchronized (endpoint_manager.go stop vs
+// removeEndpoint; endpoint_reader.go suspend vs Receive). Instead, the endpoint supervisor stops (every
+// endpoint writer closes its stream; their goroutines only run protoactor's event handling, whose state
+// nobody clears), then the activator, then the gRPC server, which waits for its stream handlers
+// (grpc.WaitForHandlers). Peers see the streams end, as when a node dies, and our heartbeats are over.
+func (n *Node) stopRemote() {
+	for _, name := range []string{"EndpointSupervisor", "activator"} { // protoactor's names (endpoint_manager.go)
+		_ = n.sys.Root.StopFuture(actor.NewPID(n.sys.Address(), name)).Wait()
+	}
+	n.rem.Shutdown(false)
+	n.remoteMu.Lock()
+	n.remoteMu.Unlock() //nolint:staticcheck // after every endpoint event so far (startRemote)
+	n.sys.EventStream.Unsubscribe(n.remoteSub)
+}
+
+// self is this node as a Member.
+func (n *Node) self() Member { return Member{ID: n.id, Address: n.cfg.Address, Name: n.cfg.Name} }
+
+// Name is Config.Name (its Address when not given).
+func (n *Node) Name() string { return n.cfg.Name }
+
+// quiesce stops the provider, the node's actors and its heartbeat, so that the node sends nothing more
+// to its peers, and forgets them. It runs once; Stop calls it (tests quiesce every node first, so that no
+// peer still sends to a node whose remote shuts down: see stopNodes).
+func (n *Node) quiesce() error {
+	var err error
+	n.quiesced.Do(func() {
+		n.cfg.Provider.Stop()
+		for _, pid := range []*actor.PID{n.mgr, n.relay, n.poll} { // the manager first: it starts probes
+			if e := n.sys.Root.PoisonFuture(pid).Wait(); e != nil && err == nil {
+				err = e
+			}
+		}
+		close(n.stop)
+		n.wg.Wait()
+		n.pollWG.Wait() // cancelled when the long-poll actor stopped
+		for _, l := range *n.links.Load() {
+			l.close()
+		}
+		n.links.Store(&[]*link{})
+		n.members.Store(&[]Member{})
+	})
 	return err
 }
 
@@ -241,6 +318,33 @@ func (n *Node) ID() string { return n.id }
 
 // Members returns the live members, this node included, sorted by address.
 func (n *Node) Members() []Member { return slices.Clone(*n.members.Load()) }
+
+// Watch has f called each time Members changes, from the membership actor: f must not block (send to an
+// actor; read Members there). It returns a function that ends the calls; after it returns, f is not called.
+// Presence replication (package presence) uses it to see a member leave at once.
+func (n *Node) Watch(f func()) (stop func()) {
+	n.watchMu.Lock()
+	defer n.watchMu.Unlock()
+	if n.watchers == nil {
+		n.watchers = make(map[*func()]struct{})
+	}
+	key := &f
+	n.watchers[key] = struct{}{}
+	return func() {
+		n.watchMu.Lock()
+		delete(n.watchers, key)
+		n.watchMu.Unlock()
+	}
+}
+
+// notify calls the Watch functions (the membership actor, after Members changed).
+func (n *Node) notify() {
+	n.watchMu.Lock()
+	defer n.watchMu.Unlock()
+	for f := range n.watchers {
+		(*f)()
+	}
+}
 
 // Stats returns the node's counters.
 func (n *Node) Stats() Stats {

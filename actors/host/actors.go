@@ -25,15 +25,32 @@ const (
 // depending on it. Exit and Panic are asynchronous: they ask the actor to die and return false if it was
 // already gone.
 type Actor struct {
-	Kind     ActorKind
-	ID       string // the actor's PID id; a channel's is its channel.Socket.ChannelID()
-	Topic    string // a channel's topic; empty for other kinds
-	SocketID string // a socket's id, or a channel's socket's (channel.Identifier); empty if anonymous
-	Child    string // an infrastructure worker's child id under the endpoint supervisor; empty for other kinds
+	Kind     ActorKind // SocketActor, ChannelActor or InfrastructureActor
+	ID       string    // the actor's PID id; a channel's is its channel.Socket.ChannelID()
+	Topic    string    // a channel's topic; empty for other kinds
+	SocketID string    // a socket's id, or a channel's socket's (channel.Identifier); empty if anonymous
+	Child    string    // an infrastructure worker's child id under the endpoint supervisor; empty for other kinds
+	// Transport is a socket's transport ("websocket", "longpoll"); empty for other kinds.
+	Transport string
+	// Queued is how many frames wait in a socket's outbound queue (0 when its Conn does not say, see
+	// Queuer); 0 for other kinds.
+	Queued int
+	// Restart is a channel's restart type: its route's, or supervisor.Temporary when its join params were
+	// too large to keep (see channel.WithRestart); meaningless for other kinds.
+	Restart supervisor.Restart
+	// Incarnation is how many times a channel's actor has started (1 until its first restart in place);
+	// 0 for other kinds.
+	Incarnation int
 	// Exit makes the actor exit with reason (OTP exit/2); nil means supervisor.ErrKilled.
 	Exit func(reason error) bool
 	// Panic makes the actor panic with value inside its own Receive.
 	Panic func(value any) bool
+}
+
+// Queuer is implemented by a Conn that can tell how many frames wait in its outbound queue (Actor.Queued).
+// Queued must not block.
+type Queuer interface {
+	Queued() int
 }
 
 // Actors lists the host's live socket, channel and infrastructure actors, so that they can be killed on
@@ -52,12 +69,18 @@ func (h *Host) Actors() []Actor {
 	out := make([]Actor, 0, len(conns))
 	out = append(out, h.infrastructure()...)
 	for _, cs := range conns {
+		queued := 0
+		if q, ok := cs.out.(Queuer); ok {
+			queued = q.Queued()
+		}
 		out = append(out, Actor{
-			Kind:     SocketActor,
-			ID:       cs.pid.Id,
-			SocketID: cs.id,
-			Exit:     func(reason error) bool { return h.killSocket(cs, reason) },
-			Panic:    func(v any) bool { return h.inject(cs.pid, &supervisor.InjectedPanic{Value: v}) },
+			Kind:      SocketActor,
+			ID:        cs.pid.Id,
+			SocketID:  cs.id,
+			Transport: cs.transport,
+			Queued:    queued,
+			Exit:      func(reason error) bool { return h.killSocket(cs, reason) },
+			Panic:     func(v any) bool { return h.inject(cs.pid, &supervisor.InjectedPanic{Value: v}) },
 		})
 	}
 	h.ps.Each(func(topic string, subs []pubsub.Subscriber) {
@@ -70,12 +93,14 @@ func (h *Host) Actors() []Actor {
 			}
 			st := f.ch
 			out = append(out, Actor{
-				Kind:     ChannelActor,
-				ID:       st.pid.Id,
-				Topic:    topic,
-				SocketID: st.conn.id,
-				Exit:     func(reason error) bool { return h.killChannel(st, reason) },
-				Panic:    func(v any) bool { return h.inject(st.pid, injectedPanic{value: v}) },
+				Kind:        ChannelActor,
+				ID:          st.pid.Id,
+				Topic:       topic,
+				SocketID:    st.conn.id,
+				Restart:     st.restartType(),
+				Incarnation: int(st.started.Load()),
+				Exit:        func(reason error) bool { return h.killChannel(st, reason) },
+				Panic:       func(v any) bool { return h.inject(st.pid, injectedPanic{value: v}) },
 			})
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/pyrehq/pyre/actors/internal/bridge"
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/actors/pubsub"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/supervisor"
 )
 
@@ -24,6 +25,7 @@ var (
 	handlerOf    = bridge.Handler.(func(*channel.Router) channel.SocketHandler)
 	chanOf       = bridge.ChanOf.(func(*channel.Socket) bridge.Chan)
 	bindActor    = bridge.BindActor.(func(channel.Channel, actor.Context))
+	endContext   = bridge.EndContext.(func(*channel.Socket))
 )
 
 // route is one route of a channel.Router.
@@ -43,6 +45,9 @@ func Connect(r *channel.Router, params url.Values, info channel.ConnectInfo) (c 
 		return nil, err
 	}
 	c = &Connected{router: r, assigns: assigns, transport: info.Transport}
+	if tc := telemetry.TraceContextFromHeader(info.TraceContext); !tc.IsZero() {
+		c.trace = &tc // kept for Socket.Context, unlike the rest of the connect info
+	}
 	if idf, ok := h.(channel.Identifier); ok {
 		c.id = idf.ID(assigns)
 	}
@@ -55,6 +60,7 @@ type Connected struct {
 	assigns   channel.Assigns
 	id        string
 	transport string
+	trace     *telemetry.TraceContext // nil when the request had none
 }
 
 // ID is the connection's id topic ("" when anonymous).
@@ -89,6 +95,7 @@ func (st *chanState) MaxSize() int                   { return st.conn.host.maxSi
 func (st *chanState) Write(m *message.Message) error { return st.conn.out.Write(m) }
 func (st *chanState) Replier() bridge.Replier        { return st.conn }
 func (st *chanState) Sub() pubsub.Subscriber         { return st.sub }
+func (st *chanState) Trace() *telemetry.TraceContext { return st.conn.trace }
 
 func (st *chanState) Monitor(key any) bridge.Monitor {
 	for _, m := range st.monitors() {

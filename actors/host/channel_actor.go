@@ -5,11 +5,13 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/supervisor"
 )
 
@@ -33,7 +35,9 @@ type chanState struct {
 
 	oldClose *message.Message // phx_close of the channel this one replaced (duplicate join), until written
 
-	incarnation int // how many times the actor has started; written by the actor itself only
+	incarnation int          // how many times the actor has started; written by the actor itself only
+	started     atomic.Int32 // incarnation, for Host.Actors (read from other goroutines)
+	everJoined  bool         // its first Join succeeded, so its end is reported (telemetry ChannelLeft); the actor's only
 
 	// Owned by the socket actor (the channel's supervisor).
 	restarts supervisor.Window
@@ -56,6 +60,8 @@ type chanExt struct {
 	monitors []monitorEntry      // channel.Socket.Monitor
 	kept     map[string]any      // channel.Socket.Keep: assigns for the next incarnations
 	sender   *actor.PID          // the requester of the foreign message being handled, until answered
+
+	endReason error // why the channel ends, for telemetry's ChannelLeft (setEndReason)
 }
 
 // joinHold collects the messages sent to a channel during one Join call. Not bounded apart from the
@@ -306,6 +312,7 @@ func (a *channelActor) Receive(ctx actor.Context) {
 		a.terminate(ctx, channel.ErrDuplicateJoin)
 	case *actor.Started:
 		a.st.incarnation++
+		a.st.started.Store(int32(a.st.incarnation))
 		if a.st.incarnation == 1 {
 			a.st.pid = ctx.Self()
 			a.st.conn.host.channels.Add(1)
@@ -327,6 +334,8 @@ func (a *channelActor) Receive(ctx actor.Context) {
 			a.callTerminate(a.st.conn.exitReason())
 		}
 	case *actor.Stopped:
+		endContext(a.sock)
+		a.st.emitLeft()
 		a.st.conn.host.channels.Add(-1)
 		// Nothing of this channel stays reachable through its dead actor (issue 11); later messages find
 		// no state and are dropped (orphan).
@@ -384,6 +393,7 @@ func (a *channelActor) over() bool { return a.done || a.st.ended.Load() }
 // the channel while Join ran; afterJoin handles it once the join succeeded.
 func (a *channelActor) join(ctx actor.Context) (reply any, err error, crashed *channel.CrashError, held []infoMsg) {
 	st := a.st
+	endContext(a.sock) // the previous incarnation's, if any
 	a.user = st.route.Factory()
 	bindActor(a.user, ctx)
 	// Most channels have no assigns: theirs are made on first use (Socket.Assigns, Assign), not per channel.
@@ -438,6 +448,8 @@ func (a *channelActor) restart(ctx actor.Context) {
 	for _, e := range st.monitors() {
 		e.m.ChannelRestarting()
 	}
+	st.setEndReason(nil)
+	t0 := startTimer(st.conn.host.ev.ChannelRestarted != nil)
 	_, err, crashed, held := a.join(ctx)
 	if crashed == nil && err == nil {
 		st.joined.Store(true)
@@ -445,11 +457,17 @@ func (a *channelActor) restart(ctx actor.Context) {
 			e.m.ChannelRestarted()
 		}
 		st.conn.host.log.Info("pyre: channel restarted", "topic", st.topic, "incarnation", st.incarnation)
+		if f := st.conn.host.ev.ChannelRestarted; f != nil {
+			f(telemetry.ChannelRestarted{Channel: st.teleChannel(), Incarnation: st.incarnation, Duration: time.Since(t0)})
+		}
 		a.afterJoin(ctx, held)
 		return
 	}
 	if crashed != nil {
 		st.conn.host.log.Error("pyre: join crashed on restart", "topic", st.topic, "reason", crashed.Value)
+		st.setEndReason(crashed)
+	} else {
+		st.setEndReason(err)
 	}
 	// A rejoin that fails ends the channel as Phoenix would end a crashed one.
 	st.sub.close()
@@ -463,6 +481,7 @@ func (a *channelActor) restart(ctx actor.Context) {
 // start runs Join for a new channel.
 func (a *channelActor) start(ctx actor.Context) {
 	st := a.st
+	t0 := startTimer(st.conn.host.ev.ChannelJoined != nil)
 	reply, err, crashed, held := a.join(ctx)
 	ref := st.join.Ref
 	st.join = nil
@@ -499,6 +518,10 @@ func (a *channelActor) start(ctx actor.Context) {
 		_ = st.conn.out.Write(st.oldClose)
 		st.oldClose = nil
 	}
+	st.everJoined = status == message.StatusOK
+	if f := st.conn.host.ev.ChannelJoined; f != nil {
+		f(telemetry.ChannelJoined{Channel: st.teleChannel(), Duration: time.Since(t0), Result: joinResult(crashed, st.everJoined)})
+	}
 	if status != message.StatusOK {
 		a.finish(ctx)
 		return
@@ -523,8 +546,12 @@ func (a *channelActor) handleIn(ctx actor.Context, m *message.Message) {
 	setCurrent(a.sock, m)
 	var rep channel.Reply
 	var err error
+	t0 := startTimer(st.conn.host.ev.ChannelHandledIn != nil)
 	c := a.guard(func() { rep, err = a.user.HandleIn(a.sock, m.Event, m.Payload) })
 	setCurrent(a.sock, nil) // the push is handled: nothing of it stays (channel.ReplyRef copied its ref)
+	if f := st.conn.host.ev.ChannelHandledIn; f != nil {
+		f(telemetry.ChannelHandledIn{Channel: st.teleChannel(), Event: m.Event, Duration: time.Since(t0), Result: handledResult(c, rep)})
+	}
 	if c != nil {
 		a.exit(ctx, c, m)
 		return
@@ -580,6 +607,7 @@ func (a *channelActor) exit(ctx actor.Context, reason error, failed *message.Mes
 	a.done = true
 	a.abandon(ctx)
 	st := a.st
+	st.setEndReason(reason)
 	if c, ok := reason.(*channel.CrashError); ok {
 		st.conn.host.log.Error("pyre: channel crashed", "topic", st.topic, "reason", c.Value)
 	}
@@ -590,6 +618,7 @@ func (a *channelActor) exit(ctx actor.Context, reason error, failed *message.Mes
 		_ = st.conn.out.Write(st.frame(message.EventClose, message.EmptyObject))
 	}
 	a.callTerminate(reason)
+	endContext(a.sock) // after Terminate, which may still use it
 	ctx.(actor.Supervisor).EscalateFailure(channelExit{reason: reason}, nil)
 }
 
@@ -600,6 +629,7 @@ func (a *channelActor) terminate(ctx actor.Context, reason error) {
 	}
 	a.st.sub.close()
 	a.st.unsubscribeAll()
+	a.st.setEndReason(reason)
 	a.callTerminate(reason)
 	a.finish(ctx)
 }
@@ -607,6 +637,7 @@ func (a *channelActor) terminate(ctx actor.Context, reason error) {
 // finish tells the socket actor this channel is over; it poisons us, so queued messages are still answered.
 func (a *channelActor) finish(ctx actor.Context) {
 	a.done = true
+	endContext(a.sock)
 	a.st.joined.Store(false)
 	ctx.Send(a.st.conn.pid, channelDone{topic: a.st.topic, pid: ctx.Self()})
 }
@@ -651,6 +682,7 @@ func (f *fastlane) Deliver(b *message.Broadcast) {
 	if _, ok := st.route.Intercepts[b.Event]; ok {
 		if st.pendingOut.Add(1) > st.conn.host.maxPendingOut {
 			st.pendingOut.Add(-1)
+			st.emitSlow(telemetry.SlowHandleOut)
 			st.conn.out.Close(CloseTryAgainLater)
 			return
 		}
@@ -671,6 +703,7 @@ func (f *fastlane) Deliver(b *message.Broadcast) {
 		if len(f.pending) >= maxPendingJoin {
 			f.closed = true
 			f.pending = nil
+			st.emitSlow(telemetry.SlowJoin)
 			st.conn.out.Close(CloseTryAgainLater)
 		} else {
 			f.pending = append(f.pending, b)

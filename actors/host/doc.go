@@ -14,6 +14,14 @@
 // channel.Channel value. Broadcasts of events a channel does not intercept never enter its actor: its
 // subscription writes them to the Conn directly (the fastlane).
 //
+// A transport's life cycle of one connection, in short:
+//
+//	h := host.New(host.Config{Logger: logger})          // once; h.Shutdown(ctx, host.CloseServiceRestart) at the end
+//	connected, err := host.Connect(router, params, info) // before the upgrade: refused → HTTP status
+//	sess, err := h.Open(connected, conn)                 // conn: your Conn; starts the socket actor
+//	sess.Receive(msg)                                    // for each decoded inbound frame, from the read goroutine
+//	sess.Close()                                         // when the connection ends
+//
 // The supervision tree New starts:
 //
 //	endpoint supervisor (one_for_one, EndpointIntensity)
@@ -31,6 +39,15 @@
 // Host.Actors lists its socket, channel and infrastructure actors so that they can be killed on purpose
 // (supervisor/chaos through supervisor/chaos/pyrechaos; the runtime does not import them). A killed
 // channel is restarted as after a crash, without Terminate (OTP's kill).
+//
+// # Telemetry
+//
+// Config.Events (package actors/telemetry) receives the channels' and supervisors' events: joins, pushes
+// handled, ends with their reasons, crashes, restarts, escalations, slow consumers of intercepted
+// broadcasts, drains, the endpoint supervisor's restarts and its giving up; the host also sets its PubSub's
+// observer (PubSub.Observe) for the broadcasts' fan-out. Each is emitted in the turn of the actor concerned
+// (doc of each event), after a nil check only when nobody observes it. Connection events are the
+// transport's.
 //
 // # Testing
 //

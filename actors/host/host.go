@@ -15,6 +15,7 @@ import (
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/actors/pubsub"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/supervisor"
 )
 
@@ -62,6 +63,10 @@ type Config struct {
 	Parent *supervisor.Supervisor
 	// ChildID names Pyre's tree among Parent's children. Zero value means "pyre".
 	ChildID string
+	// Events observes the channels and supervisors of the host (package actors/telemetry: where each
+	// event runs, what it carries). Its funcs are guarded: a panic in one is logged on Logger. Zero value
+	// means none, at the cost of a nil check per emission point.
+	Events telemetry.Events
 }
 
 // DefaultMaxRejoinParams is Config.MaxRejoinParams's default: 64 KiB of join params per channel.
@@ -108,6 +113,10 @@ type Host struct {
 	live       int           // running socket actors
 	idle       chan struct{} // closed once closing and no socket actor runs: what Drain and Shutdown wait for
 
+	ev          telemetry.Events // Config.Events, guarded
+	infraFailed map[string]error // the last failure of each infrastructure child (the tree's turn only)
+	infraLast   error            // the last failure of any (the tree's turn only)
+
 	sockets  atomic.Int64
 	channels atomic.Int64
 	restarts atomic.Int64 // in-place channel restarts
@@ -144,6 +153,10 @@ func New(cfg Config) *Host {
 	}
 	if h.log == nil {
 		h.log = slog.Default()
+	}
+	h.ev = cfg.Events.Guarded(h.log)
+	if f := h.ev.Broadcast; f != nil {
+		h.ps.Observe(f)
 	}
 	if h.clock == nil {
 		h.clock = realClock{}
@@ -262,6 +275,7 @@ func (h *Host) treeEvent(ev supervisor.Event) {
 	case supervisor.IntensityExceeded:
 		h.log.Error("pyre: endpoint supervisor gave up", "reason", ev.Reason)
 	}
+	h.treeTelemetry(ev)
 }
 
 // socketEvent runs in the socket supervisor's turn when it learns why a socket actor exits, before
@@ -324,10 +338,10 @@ func (h *Host) PubSub() *pubsub.PubSub { return h.ps }
 
 // Stats counts what is running.
 type Stats struct {
-	Sockets  int64 `json:"sockets"`
-	Channels int64 `json:"channels"`
-	Actors   int64 `json:"actors"`
-	Topics   int   `json:"topics"`
+	Sockets  int64 `json:"sockets"`  // socket actors, one per connection or long-poll session, until stopped
+	Channels int64 `json:"channels"` // channel actors, one per joined topic, until stopped
+	Actors   int64 `json:"actors"`   // Sockets + Channels
+	Topics   int   `json:"topics"`   // topics with at least one subscriber
 	Restarts int64 `json:"restarts"` // in-place channel restarts since the host started
 }
 
@@ -347,6 +361,7 @@ func (h *Host) Open(c *Connected, out Conn) (*Session, error) {
 		assigns:   c.assigns,
 		id:        c.id,
 		transport: c.transport,
+		trace:     c.trace,
 	}
 	h.mu.Lock()
 	if h.closing {
@@ -453,6 +468,9 @@ func (h *Host) Drain(ctx context.Context, batch int, interval time.Duration) err
 				t.Stop()
 				return ctx.Err()
 			}
+		}
+		if f := h.ev.SocketDrain; f != nil {
+			f(telemetry.SocketDrain{Count: min(batch, len(all)-i), Total: len(all), Index: i / batch, Rounds: batches})
 		}
 		for _, cs := range all[i:min(i+batch, len(all))] {
 			h.root.Send(cs.pid, drain{})
@@ -592,6 +610,12 @@ func (s *Session) Receive(m *message.Message) { _ = s.ReceiveContext(context.Bac
 // Close tells the socket actor that the connection is gone; its channels terminate with channel.ErrClosed.
 func (s *Session) Close() { s.CloseWith(channel.ErrClosed) }
 
+// PID is the socket actor's PID; its Id names the connection in telemetry events (telemetry.Conn.Socket).
+func (s *Session) PID() *actor.PID { return s.cs.pid }
+
+// ID is the connection's id topic ("" when anonymous), as Socket.ID.
+func (s *Session) ID() string { return s.cs.id }
+
 // Done is closed when the socket actor and all its channels have stopped.
 func (s *Session) Done() <-chan struct{} { return s.cs.stoppedChan() }
 
@@ -642,6 +666,7 @@ type connState struct {
 	// Connect info is not kept: as in Phoenix, only Connect sees it (copy what channels need into assigns),
 	// which saves ~0.8 KB per connection.
 	transport string
+	trace     *telemetry.TraceContext // the connection's trace context, nil when none (Socket.Context)
 	pid       *actor.PID
 
 	inflight int32

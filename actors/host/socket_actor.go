@@ -5,6 +5,7 @@ import (
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/supervisor"
 )
 
@@ -244,6 +245,8 @@ func (a *socketActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, 
 			}
 		}
 	}
+	st.setEndReason(why) // unless it restarts
+	st.emitCrashed(why)
 	if !supervisor.ShouldRestart(st.restartType(), why) {
 		a.giveUp(sup, e, supervisor.IsNormal(why))
 		return
@@ -251,11 +254,13 @@ func (a *socketActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, 
 	now := cs.host.clock.Now()
 	if st.restarts.Add(st.route.Intensity, now) {
 		cs.host.log.Warn("pyre: channel restart intensity reached", "topic", st.topic, "reason", why)
+		st.emitEscalated(telemetry.ScopeChannel, why)
 		a.giveUp(sup, e, false)
 		return
 	}
 	if _, connIntensity := routerLimits(cs.router); a.restarts.Add(connIntensity, now) {
 		cs.host.log.Warn("pyre: connection restart intensity reached", "id", cs.id, "reason", why)
+		st.emitEscalated(telemetry.ScopeConnection, why)
 		a.giveUp(sup, e, false)
 		cs.setExit(supervisor.Shutdown(channel.ErrTooManyRestarts))
 		cs.out.Close(CloseInternalError)

@@ -2,6 +2,16 @@
 // channel actors, and pubsub: payloads, refs, messages and broadcasts. It knows nothing of JSON frames or
 // WebSockets; serializers in transport/ turn these values into frames and back.
 //
+// Channel code meets Payload (as channel.Payload: Decode it, or pass values that PayloadOf encodes);
+// serializers, transports and pubsub adapters meet the rest:
+//
+//	p, err := message.PayloadOf(map[string]string{"body": "hi"}) // JSON; message.Binary(b) for bytes
+//	b := message.NewBroadcast("room:lobby", "shout", p)
+//	frame, err := b.Encoded(s.Slot(), func(b *message.Broadcast) ([]byte, error) { // once per serializer s
+//		f, _, err := s.EncodeBroadcast(b)
+//		return f, err
+//	})
+//
 // # Mapping from Phoenix
 //
 //	Phoenix.Socket.Message    Message (inbound, and outbound pushes)
@@ -220,12 +230,12 @@ func ObjectPayloadOf(v any) (Payload, error) {
 // Message is one Phoenix message: inbound from a client, or outbound to one. An outbound reply has Event
 // "phx_reply" and a non-empty Status; its Payload is the reply's response.
 type Message struct {
-	JoinRef Ref
-	Ref     Ref
-	Topic   string
-	Event   string
-	Payload Payload
-	Status  string // replies only
+	JoinRef Ref     // the join's ref: which joined channel the message belongs to
+	Ref     Ref     // the push's ref, echoed in its reply; null for server pushes and broadcasts
+	Topic   string  // the channel's topic, "phoenix" for heartbeats
+	Event   string  // "phx_join", "phx_reply", an application event...
+	Payload Payload // JSON or binary
+	Status  string  // replies only
 }
 
 // IsReply reports whether m is an outbound reply.
@@ -244,9 +254,9 @@ func NewReply(to *Message, status string, response Payload) *Message {
 // Broadcast is a message for every subscriber of a topic. It is encoded at most once per serializer, by
 // whichever subscriber asks first (see Encoded): the fastlane.
 type Broadcast struct {
-	Topic   string
-	Event   string
-	Payload Payload
+	Topic   string  // the topic whose subscribers get it
+	Event   string  // the event, as in a push
+	Payload Payload // JSON or binary
 
 	cache [maxEncodings]encoding
 }

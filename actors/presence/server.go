@@ -9,6 +9,7 @@ import (
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/presence/crdt"
+	"github.com/pyrehq/pyre/actors/telemetry"
 )
 
 // op is a change a channel made to what it tracks. Each op says what it expects (the meta it replaces or
@@ -32,10 +33,55 @@ const (
 )
 
 // apply applies o to the set at once, in the caller's goroutine, so that a List right after a Track sees
-// it, and queues its diff (or adds it to the batch, with Config.Window).
+// it, and queues its diff (or adds it to the batch, with Config.Window). The presences it made join or
+// leave are reported (Config.Events) once the set is unlocked.
 func (t *Tracker) apply(o op) {
+	observed := t.ev.PresenceJoined != nil || t.ev.PresenceLeft != nil
+	var evs []presenceEvent
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.applyLocked(o, observed, &evs)
+	t.mu.Unlock()
+	for _, e := range evs {
+		if f := t.ev.PresenceJoined; e.joined && f != nil {
+			f(e.Presence)
+		} else if f := t.ev.PresenceLeft; !e.joined && f != nil {
+			f(e.Presence)
+		}
+	}
+}
+
+type presenceEvent struct {
+	telemetry.Presence
+	joined bool
+}
+
+// noteJoin and noteLeave record a presence of this node joining (its key's first local meta on the topic)
+// or leaving (its last) for telemetry; t.mu is held. Other nodes' metas of the key do not count: each
+// node reports its own.
+func (t *Tracker) noteJoin(evs *[]presenceEvent, topic, key string) {
+	if n := t.localMetas(topic, key); n == 1 {
+		*evs = append(*evs, presenceEvent{telemetry.Presence{Topic: topic, Key: key, Metas: n}, true})
+	}
+}
+
+func (t *Tracker) noteLeave(evs *[]presenceEvent, topic, key string) {
+	if t.localMetas(topic, key) == 0 {
+		*evs = append(*evs, presenceEvent{telemetry.Presence{Topic: topic, Key: key}, false})
+	}
+}
+
+// localMetas counts the metas of key on topic that this node tracks; t.mu is held.
+func (t *Tracker) localMetas(topic, key string) int {
+	self, n := t.state.Replica(), 0
+	for _, e := range t.state.GetByKey(topic, key) {
+		if e.Dot.Replica == self {
+			n++
+		}
+	}
+	return n
+}
+
+func (t *Tracker) applyLocked(o op, observed bool, evs *[]presenceEvent) {
 	st := t.state
 	cur, have := current(st, o)
 	switch o.kind {
@@ -45,6 +91,9 @@ func (t *Tracker) apply(o op) {
 		}
 		if e, err := st.Join(o.owner, o.topic, o.key, o.meta); err == nil {
 			t.diff(o.topic).join(e.Key, e.Meta)
+			if observed {
+				t.noteJoin(evs, o.topic, o.key)
+			}
 		}
 	case opUpdate:
 		switch {
@@ -59,12 +108,18 @@ func (t *Tracker) apply(o op) {
 		default:
 			if e, err := st.Join(o.owner, o.topic, o.key, o.meta); err == nil {
 				t.diff(o.topic).join(e.Key, e.Meta)
+				if observed {
+					t.noteJoin(evs, o.topic, o.key)
+				}
 			}
 		}
 	case opUntrack:
 		if have && bytes.Equal(cur.Meta, o.prev) {
 			if e, ok := st.Leave(o.owner, o.topic, o.key); ok {
 				t.diff(o.topic).leave(e.Key, e.Meta)
+				if observed {
+					t.noteLeave(evs, o.topic, o.key)
+				}
 			}
 		}
 	case opDown:
@@ -76,17 +131,21 @@ func (t *Tracker) apply(o op) {
 				d, topic = t.diff(e.Topic), e.Topic
 			}
 			d.leave(e.Key, e.Meta)
+			if observed {
+				t.noteLeave(evs, e.Topic, e.Key)
+			}
 		}
 	}
 }
 
-// current is the owner's presence of o.key in o.topic, if any (an owner tracks a key once).
+// current is the owner's presence of o.key in o.topic, if any (an owner tracks a key once). Owners are
+// this node's channels: another node's presences, whatever their owner's name there, are not theirs.
 func current(st *crdt.State, o op) (crdt.Entry, bool) {
 	if o.kind == opDown {
 		return crdt.Entry{}, false
 	}
 	for _, e := range st.GetByKey(o.topic, o.key) {
-		if e.Owner == o.owner {
+		if e.Owner == o.owner && e.Dot.Replica == st.Replica() {
 			return e, true
 		}
 	}
@@ -156,7 +215,9 @@ func (t *Tracker) flush() {
 	defer t.mu.Unlock()
 	batch := t.batch
 	t.batch = nil
-	_ = t.state.TakeDelta() // no peers yet: the delta only frees the removals it keeps
+	if t.rep == nil {
+		_ = t.state.TakeDelta() // no peers: the delta only frees the removals it keeps
+	}
 	for topic, b := range batch {
 		if d := b.diff; d != nil && (len(d.joins) > 0 || len(d.leaves) > 0) {
 			p := t.pub(topic)
@@ -177,25 +238,26 @@ func asPresences(m map[string][]json.RawMessage) map[string]Presence {
 	return ps
 }
 
-// rebuild checks the set against every live channel's records, the truth, and makes it equal to them,
-// sending clients the difference. After a crash of the tracker nothing should differ, since changes are
-// applied by the channels themselves; this is the insurance that a lost or broken set heals.
+// rebuild checks this node's presences against every live channel's records, the truth, and makes them
+// equal, sending clients the difference. After a crash of the tracker nothing should differ, since changes
+// are applied by the channels themselves; this is the insurance that a lost or broken set heals. The set
+// is changed in place, by this replica's own events: other nodes get the difference in the next delta,
+// their presences are not touched, and a restart of the tracker actor is not a new replica.
 func (t *Tracker) rebuild() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	fresh := crdt.New(t.replica())
-	for _, e := range t.snapshot() { // under t.mu: no change slips between the snapshot and the swap
-		_, _ = fresh.Join(e.owner, e.topic, e.key, e.meta)
-	}
+	st := t.state
 	type id struct{ owner, topic, key string }
-	index := func(es []crdt.Entry) map[id]json.RawMessage {
-		m := make(map[id]json.RawMessage, len(es))
-		for _, e := range es {
-			m[id{e.Owner, e.Topic, e.Key}] = e.Meta
-		}
-		return m
+	is := map[id]json.RawMessage{}
+	for _, e := range t.snapshot() { // under t.mu: no change slips between the snapshot and the check
+		is[id{e.owner, e.topic, e.key}] = e.meta
 	}
-	was, is := index(entries(t.state)), index(entries(fresh))
+	was := map[id]json.RawMessage{}
+	for _, e := range entries(st) {
+		if e.Dot.Replica == st.Replica() {
+			was[id{e.Owner, e.Topic, e.Key}] = e.Meta
+		}
+	}
 	diffs := map[string]*topicDiff{} // one per topic: a heal is not a change of anyone's
 	diff := func(topic string) *topicDiff {
 		if diffs[topic] == nil {
@@ -204,16 +266,26 @@ func (t *Tracker) rebuild() {
 		return diffs[topic]
 	}
 	for k, meta := range was {
-		if now, ok := is[k]; !ok || !bytes.Equal(now, meta) {
-			diff(k.topic).leave(k.key, meta)
+		now, ok := is[k]
+		switch {
+		case !ok:
+			if e, ok := st.Leave(k.owner, k.topic, k.key); ok {
+				diff(k.topic).leave(k.key, e.Meta)
+			}
+		case !bytes.Equal(now, meta):
+			if left, joined, ok := st.Update(k.owner, k.topic, k.key, now); ok {
+				diff(k.topic).leave(k.key, left.Meta)
+				diff(k.topic).join(k.key, joined.Meta)
+			}
 		}
 	}
 	for k, meta := range is {
-		if then, ok := was[k]; !ok || !bytes.Equal(then, meta) {
-			diff(k.topic).join(k.key, meta)
+		if _, ok := was[k]; !ok {
+			if e, err := st.Join(k.owner, k.topic, k.key, meta); err == nil {
+				diff(k.topic).join(k.key, e.Meta)
+			}
 		}
 	}
-	t.state = fresh
 }
 
 // entries lists every visible presence of st.
@@ -225,8 +297,10 @@ func entries(st *crdt.State) (es []crdt.Entry) {
 }
 
 type (
-	flushSoon struct{} // a batch began: flush it after the window
-	flush     struct{}
+	flushSoon      struct{} // a batch began: flush it after the window
+	flush          struct{}
+	tick           struct{} // with Config.Cluster: the replication's period
+	membersChanged struct{}
 )
 
 // server is the tracker actor, under the endpoint supervisor: it times the flushes of the batched diffs
@@ -235,15 +309,31 @@ type server struct {
 	t       *Tracker
 	self    *actor.PID
 	stopTmr func() bool
+
+	// With Config.Cluster: the period's timer, the membership watch and the relay registration.
+	stopTick  func() bool
+	stopWatch func()
+	relay     *relay
 }
 
 func (s *server) Receive(ctx actor.Context) {
-	switch ctx.Message().(type) {
+	switch msg := ctx.Message().(type) {
 	case flushSoon:
 		s.schedule()
 	case flush:
 		s.stopTmr = nil
 		s.t.flush()
+	case tick:
+		s.t.mu.Lock()
+		s.t.tick(time.Now())
+		s.t.mu.Unlock()
+		s.t.flushOut()
+		s.scheduleTick()
+	case membersChanged:
+		s.t.mu.Lock()
+		s.t.syncMembers(time.Now())
+		s.t.mu.Unlock()
+		s.t.flushOut()
 	case *actor.Started:
 		s.self = ctx.Self()
 		s.t.pid.Store(s.self)
@@ -251,11 +341,17 @@ func (s *server) Receive(ctx actor.Context) {
 		// At once, with what waited while it was down: a rebuild's joins may be of presences clients
 		// have, which a later leave in the same batch must not cancel.
 		s.t.flush()
+		if s.t.rep != nil {
+			s.startReplication()
+		}
 	case *actor.Stopping:
 		if s.stopTmr != nil {
 			s.stopTmr()
 		}
 		s.t.flush()
+		if s.t.rep != nil {
+			s.stopReplication()
+		}
 		s.t.pid.CompareAndSwap(s.self, nil)
 	case *actor.Stopped:
 		// The workers are the tracker's goroutines: its actor's stop (the endpoint's Shutdown) returns once
@@ -265,7 +361,53 @@ func (s *server) Receive(ctx actor.Context) {
 			s.t.onStopWait()
 		}
 		s.t.wg.Wait()
+	default:
+		if s.t.rep != nil {
+			s.t.handleRemote(msg)
+		}
 	}
+}
+
+// startReplication registers the relay (peers' messages reach this actor), watches membership and
+// starts the period; a first tick at once meets the members.
+func (s *server) startReplication() {
+	t := s.t
+	reg := t.root.ActorSystem().ProcessRegistry
+	if old, ok := reg.GetLocal(t.rep.name); ok {
+		if r, ours := old.(*relay); ours && r.t == t { // left by an incarnation that did not stop cleanly
+			reg.Remove(actor.NewPID(reg.Address, t.rep.name))
+		}
+	}
+	s.relay = &relay{t: t}
+	if _, ok := reg.Add(s.relay, t.rep.name); !ok {
+		s.relay = nil
+		t.cfg.Logger.Error("pyre: presence relay name taken: no replication with other nodes", "name", t.rep.name)
+	}
+	root, self := t.root, s.self
+	s.stopWatch = t.rep.cl.Watch(func() { root.Send(self, membersChanged{}) })
+	root.Send(self, tick{})
+}
+
+// stopReplication sends what changed since the last period at once (a drain's last leaves reach the other
+// nodes now; after a crash, an early delta harms nothing), and unregisters the relay.
+func (s *server) stopReplication() {
+	t := s.t
+	if s.stopTick != nil {
+		s.stopTick()
+	}
+	if s.stopWatch != nil {
+		s.stopWatch()
+	}
+	t.sendFinal()
+	reg := t.root.ActorSystem().ProcessRegistry
+	if cur, ok := reg.GetLocal(t.rep.name); ok && s.relay != nil && cur == actor.Process(s.relay) {
+		reg.Remove(actor.NewPID(reg.Address, t.rep.name))
+	}
+}
+
+func (s *server) scheduleTick() {
+	root, self := s.t.root, s.self
+	s.stopTick = time.AfterFunc(s.t.cfg.Period, func() { root.Send(self, tick{}) }).Stop
 }
 
 func (s *server) schedule() {

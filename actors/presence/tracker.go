@@ -19,6 +19,7 @@ import (
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/actors/presence/crdt"
 	"github.com/pyrehq/pyre/actors/pubsub"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/supervisor"
 )
 
@@ -27,6 +28,8 @@ var (
 	ErrAlreadyTracked = errors.New("presence: key already tracked by this channel")
 	ErrNotTracked     = errors.New("presence: key not tracked by this channel")
 	ErrBadMeta        = errors.New("presence: meta must be a JSON object")
+	// ErrNameTaken: with Config.Cluster, another Tracker of the same Name runs in the actor system.
+	ErrNameTaken = errors.New("presence: a tracker of this name already runs in the actor system")
 )
 
 // Config configures a Tracker. The zero value works.
@@ -47,12 +50,32 @@ type Config struct {
 	// Logger receives the tracker's reports. Zero value means the host's Logger() when it has one (a
 	// transport.Endpoint's, with its lines capped), else slog.Default().
 	Logger *slog.Logger
+	// Events receives PresenceJoined and PresenceLeft (package actors/telemetry) for the presences of this
+	// node: a key's first meta on a topic, its last one gone (Update is neither). They run on the
+	// goroutine of the change: the channel actor that called Track or Untrack, or that ended. A heal after
+	// a crash of the tracker (rebuild) is not reported. Zero value means the host's Events when it has
+	// them (a transport.Endpoint's: Config.Events), else none.
+	Events telemetry.Events
+
+	// Cluster, when set, makes the tracker one replica of a set every member's tracker of the same Name
+	// shares (see "Several nodes" in the package doc); the host must run on the cluster node's actor
+	// system. Zero value means this node alone.
+	Cluster Cluster
+	// Period is how often, with Cluster, the tracker sends its changes (its delta) to the other nodes.
+	// Zero value means 500 ms.
+	Period time.Duration
+	// PermdownAfter is how long, with Cluster, the presences of a member that left (a netsplit) are kept
+	// hidden, to come back if it returns with the same member id. Zero value means 20 minutes.
+	PermdownAfter time.Duration
 }
 
 // Host is what a Tracker needs of an endpoint; *transport.Endpoint has it.
 type Host interface {
+	// PubSub is the registry the tracker broadcasts presence_diff on.
 	PubSub() *pubsub.PubSub
+	// Root is the actor system's root context, from which the tracker sends its actor messages.
 	Root() *actor.RootContext
+	// Supervise starts the tracker's actor as an infrastructure child of the endpoint's supervisor.
 	Supervise(ctx context.Context, spec supervisor.ChildSpec) (*actor.PID, error)
 }
 
@@ -75,6 +98,8 @@ type Tracker struct {
 
 	stateBytes atomic.Int64 // presence_state bytes encoded, for tests and benchmarks
 
+	ev telemetry.Events // cfg.Events, guarded
+
 	ownersMu sync.Mutex
 	owners   map[string]*owned // channels with presences, by channel id: what a restart rebuilds from
 
@@ -83,6 +108,8 @@ type Tracker struct {
 	node        string // random, in replica names and phx_refs
 	refs        atomic.Uint64
 	incarnation atomic.Uint64
+
+	rep *replication // with Config.Cluster; guarded by mu
 }
 
 // Start starts a Tracker for h under its endpoint supervisor.
@@ -96,8 +123,29 @@ func Start(ctx context.Context, h Host, cfg Config) (*Tracker, error) {
 			cfg.Logger = l.Logger()
 		}
 	}
+	if cfg.Events.IsZero() {
+		if e, ok := h.(interface{ Events() telemetry.Events }); ok {
+			cfg.Events = e.Events()
+		}
+	}
+	if cfg.Period <= 0 {
+		cfg.Period = defaultPeriod
+	}
+	if cfg.PermdownAfter <= 0 {
+		cfg.PermdownAfter = defaultPermdown
+	}
 	t := &Tracker{cfg: cfg, ps: h.PubSub(), root: h.Root(), owners: map[string]*owned{}, node: rand.Text()[:8]}
+	t.ev = cfg.Events.Guarded(cfg.Logger)
 	t.state = crdt.New(t.replica())
+	if cfg.Cluster != nil {
+		// The replica is this node's tracker: a new name on every start (the member id is new, and so is
+		// t.node), kept across restarts of the tracker actor, which rebuild in place.
+		t.state = crdt.New(crdt.Replica(cfg.Cluster.ID() + "/" + t.node))
+		t.rep = newReplication(t, cfg.Cluster)
+		if _, taken := t.root.ActorSystem().ProcessRegistry.GetLocal(t.rep.name); taken {
+			return nil, fmt.Errorf("%w: %q", ErrNameTaken, cfg.Name)
+		}
+	}
 	pid, err := h.Supervise(ctx, supervisor.ChildSpec{
 		ID:      cfg.Name,
 		Restart: supervisor.Permanent,
@@ -113,7 +161,9 @@ func Start(ctx context.Context, h Host, cfg Config) (*Tracker, error) {
 // Presence is one key's presences in a topic: on the wire {"metas":[..]} plus the fields Fetch set in
 // Extra. Each meta is a JSON object with its "phx_ref" (and "phx_ref_prev" after an update).
 type Presence struct {
+	// Metas are the key's metas, one per Track of the key in the topic (a user on two devices has two).
 	Metas []json.RawMessage
+	// Extra holds the fields Fetch adds next to "metas"; nil when none.
 	Extra map[string]any
 }
 

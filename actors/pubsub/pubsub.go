@@ -5,7 +5,25 @@
 // serializer through message.Broadcast.Encoded) unless the channel intercepts the event, in which case it
 // goes through the channel actor's HandleOut.
 //
-// Broadcasts that must reach other nodes go through an Adapter; this package ships only the local registry.
+// Broadcasts that must reach other nodes go through an Adapter; this package ships only the local registry
+// (package actors/cluster has one for several nodes).
+//
+// Applications rarely use it directly: an Endpoint makes one (transport.Config.PubSub to share one between
+// endpoints or give it an Adapter), channels broadcast through their Socket and the Endpoint's Broadcast.
+// Code of one's own can subscribe too, e.g. to watch a topic from a test or a bridge:
+//
+//	type watcher chan *message.Broadcast
+//
+//	func (w watcher) Deliver(b *message.Broadcast) {
+//		select {
+//		case w <- b:
+//		default: // full: drop rather than block the publisher
+//		}
+//	}
+//
+//	w := make(watcher, 64)
+//	ep.PubSub().Subscribe("room:lobby", w)
+//	defer ep.PubSub().Unsubscribe("room:lobby", w)
 //
 // # Mapping from Phoenix
 //
@@ -23,18 +41,24 @@ package pubsub
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pyrehq/pyre/actors/message"
+	"github.com/pyrehq/pyre/actors/telemetry"
 )
 
 // Subscriber receives broadcasts. Deliver must return quickly and never block: queue, or drop and report.
 type Subscriber interface {
+	// Deliver hands b to the subscriber, on the publisher's goroutine. b is shared by every subscriber:
+	// read it, never modify it.
 	Deliver(b *message.Broadcast)
 }
 
 // Adapter carries broadcasts to other nodes. Broadcast must not block; the adapter calls LocalBroadcast on
 // the receiving node's PubSub for each broadcast it gets from elsewhere.
 type Adapter interface {
+	// Broadcast sends b to the other nodes, after it was delivered locally. An error is returned to the
+	// publisher (PubSub.Broadcast); the local delivery stands.
 	Broadcast(b *message.Broadcast) error
 }
 
@@ -53,10 +77,11 @@ const shardCount = 64
 
 // PubSub is a topic registry. The zero value is not usable; call New.
 type PubSub struct {
-	adapter Adapter
-	maxSize int
-	seed    maphash.Seed
-	shards  [shardCount]shard
+	adapter  Adapter
+	observer atomic.Pointer[func(telemetry.Broadcast)] // Observe
+	maxSize  int
+	seed     maphash.Seed
+	shards   [shardCount]shard
 }
 
 type shard struct {
@@ -228,5 +253,20 @@ func (ps *PubSub) LocalBroadcastFrom(from Subscriber, b *message.Broadcast) int 
 		s.Deliver(b)
 		n++
 	}
+	if f := ps.observer.Load(); f != nil {
+		(*f)(telemetry.Broadcast{Topic: b.Topic, Event: b.Event, Subscribers: n})
+	}
 	return n
+}
+
+// Observe calls f after each broadcast delivered on this node (by Broadcast, BroadcastFrom, LocalBroadcast
+// or a cluster adapter's LocalBroadcast), on the broadcaster's goroutine, with the number of local
+// subscribers it reached. One observer at a time: the last one given wins; nil removes it. A transport
+// Endpoint (host.Host) sets it from its telemetry.Events.Broadcast.
+func (ps *PubSub) Observe(f func(telemetry.Broadcast)) {
+	if f == nil {
+		ps.observer.Store(nil)
+		return
+	}
+	ps.observer.Store(&f)
 }

@@ -1,28 +1,48 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/cluster"
 	"github.com/pyrehq/pyre/actors/presence"
+	"github.com/pyrehq/pyre/actors/pubsub"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/examples/internal/chat"
+	"github.com/pyrehq/pyre/examples/internal/clusterdash"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
 	"github.com/pyrehq/pyre/supervisor/chaos/pyrechaos"
 	"github.com/pyrehq/pyre/transport"
+	"github.com/pyrehq/pyre/transport/dashboard"
+	"github.com/pyrehq/pyre/transport/metrics"
 	"github.com/pyrehq/pyre/transport/token"
 )
 
 type app struct {
+	name     string        // PYRE_NODE ("" for a single node)
+	node     *cluster.Node // nil for a single node
+	sys      *actor.ActorSystem
 	endpoint *transport.Endpoint
+	dash     *dashboard.Dashboard // at /dashboard/, for loopback clients
 	mux      *http.ServeMux
 	signer   *token.Signer // the user tokens of /auth
 	presence *presence.Tracker
@@ -87,7 +107,55 @@ func (whoamiChannel) HandleIn(*channel.Socket, string, channel.Payload) (channel
 	return channel.NoReply, nil
 }
 
+// newApp is the single node of the tests; newNodeApp the same app as one node of a cluster.
 func newApp() *app {
+	a, err := newNodeApp(clusterConfig{})
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+// clusterConfig is PYRE_NODE, PYRE_CLUSTER_ADDR and PYRE_CLUSTER_PEERS (every member's cluster address,
+// this one's included). The zero value is a single node.
+type clusterConfig struct {
+	name, addr string
+	peers      []string
+}
+
+func clusterFromEnv() (clusterConfig, error) {
+	c := clusterConfig{name: os.Getenv("PYRE_NODE"), addr: os.Getenv("PYRE_CLUSTER_ADDR")}
+	for _, p := range strings.Split(os.Getenv("PYRE_CLUSTER_PEERS"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			c.peers = append(c.peers, p)
+		}
+	}
+	if (c.addr == "") != (c.name == "") || (c.addr == "" && len(c.peers) > 0) {
+		return c, errors.New("PYRE_NODE, PYRE_CLUSTER_ADDR and PYRE_CLUSTER_PEERS go together")
+	}
+	return c, nil
+}
+
+// maxFrame is the endpoint's MaxFrameSize (transport's default, 10 MB): a broadcast of a payload this big
+// crosses nodes (cluster.Config.MaxPayload is 16 MiB).
+const maxFrame = 10 << 20
+
+func newNodeApp(cc clusterConfig) (*app, error) {
+	a := &app{name: cc.name, mux: http.NewServeMux()}
+	var ps *pubsub.PubSub
+	if cc.addr != "" {
+		// A node: its actor system, the cluster node as the pubsub's adapter, started before the endpoint.
+		// protoactor's own log (connections, endpoint writers) at Warn and above.
+		a.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+			return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		}))
+		a.node = cluster.New(cluster.Config{System: a.sys, Address: cc.addr, Name: cc.name, Provider: cluster.Static(cc.peers)})
+		ps = pubsub.New(pubsub.Config{Adapter: a.node, MaxPayloadSize: maxFrame})
+		if err := a.node.Start(ps); err != nil {
+			a.sys.Shutdown()
+			return nil, err
+		}
+	}
 	router := channel.NewRouter(userSocket{})
 	router.Channel("chat:*", chat.New)
 	// echo:* keeps Phoenix's crash semantics; restart:* is the same channel restarted in place.
@@ -98,11 +166,37 @@ func newApp() *app {
 
 	// Long-poll (/socket/longpoll) with a 2 s window instead of Phoenix's 10 s: an idle session expires
 	// after 3 s, which the phoenix.js suite waits for.
-	ep := transport.NewEndpoint(transport.Config{CheckOrigin: transport.AllowAllOrigins(), LongPollWindow: 2 * time.Second})
-	ep.Socket("/socket", router)
-	tracker, err := presence.Start(context.Background(), ep, presence.Config{})
+	// GET /metrics: Prometheus metrics on a registry of the app's own; /dashboard/: the live dashboard.
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Config{})
 	if err != nil {
-		panic(err)
+		return nil, err
+	}
+	a.dash = dashboard.New(dashboard.Config{Authorize: loopback, PhoenixJS: "/assets/phoenix.mjs", Node: cc.name,
+		Nodes: clusterdash.Nodes(a.node)})
+	cfg := transport.Config{CheckOrigin: transport.AllowAllOrigins(), LongPollWindow: 2 * time.Second,
+		MaxFrameSize: maxFrame, System: a.sys, PubSub: ps, Events: telemetry.Combine(m.Events(), a.dash.Events())}
+	if a.node != nil {
+		// A long-poll session is reachable from every node; they sign tokens with one secret
+		// ($SECRET_KEY_BASE, else this example's own).
+		cfg.LongPollPeers = a.node.LongPoll()
+		cfg.SecretKeyBase = cmp.Or(os.Getenv("SECRET_KEY_BASE"), "pyre conformance example secret, not for production")
+	}
+	ep := transport.NewEndpoint(cfg)
+	if a.node != nil {
+		a.node.LongPoll().Handle(ep)
+	}
+	ep.Socket("/socket", router)
+	pcfg := presence.Config{}
+	if a.node != nil {
+		pcfg.Cluster = a.node // presences of every node
+	}
+	tracker, err = presence.Start(context.Background(), ep, pcfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.dash.Start(ep); err != nil {
+		return nil, err
 	}
 
 	// /auth: the same server with token authentication; GET /token?user=U[&max_age=D] signs one.
@@ -114,7 +208,10 @@ func newApp() *app {
 	auth.Channel("whoami", func() channel.Channel { return whoamiChannel{} })
 	ep.Socket("/auth", auth)
 
-	a := &app{endpoint: ep, mux: http.NewServeMux(), signer: signer, presence: tracker}
+	a.endpoint, a.signer, a.presence = ep, signer, tracker
+	a.mux.Handle("/dashboard/", a.dash)
+	a.mux.HandleFunc("GET /assets/phoenix.mjs", servePhoenix)
+	a.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	a.mux.HandleFunc("GET /presence", a.presenceList)
 	a.mux.Handle("/auth/", ep)
 	a.mux.HandleFunc("GET /token", a.token)
@@ -123,7 +220,77 @@ func newApp() *app {
 	a.mux.HandleFunc("GET /health", a.health)
 	a.mux.HandleFunc("GET /stats", a.stats)
 	a.mux.HandleFunc("GET /chaos/kill", a.kill)
-	return a
+	a.mux.HandleFunc("GET /cluster", a.members)
+	a.mux.HandleFunc("GET /disconnect", a.disconnect)
+	return a, nil
+}
+
+// shutdown closes the dashboard, drains the endpoint, then leaves the cluster. Call the http.Server's
+// Shutdown first.
+func (a *app) shutdown(ctx context.Context) error {
+	err := errors.Join(a.dash.Close(ctx), a.endpoint.Shutdown(ctx))
+	if a.node != nil {
+		if e := a.node.Stop(ctx); err == nil {
+			err = e
+		}
+		a.sys.Shutdown()
+	}
+	return err
+}
+
+// loopback lets only clients on this machine see the dashboard.
+func loopback(r *http.Request) bool {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// phoenixModules are where npm puts phoenix.js (the dashboard page imports it from /assets/phoenix.mjs),
+// from this directory and from the repository root.
+var phoenixModules = []string{
+	"browser/node_modules/phoenix/priv/static/phoenix.mjs",
+	"examples/conformance/browser/node_modules/phoenix/priv/static/phoenix.mjs",
+}
+
+// servePhoenix serves phoenix.js for the dashboard, or 503 saying how to install it.
+func servePhoenix(w http.ResponseWriter, r *http.Request) {
+	for _, p := range phoenixModules {
+		if _, err := os.Stat(p); err == nil {
+			w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+			http.ServeFile(w, r, p)
+			return
+		}
+	}
+	http.Error(w, "phoenix.js is not installed: run `npm ci --prefix examples/conformance/browser`", http.StatusServiceUnavailable)
+}
+
+// members: GET /cluster answers {"node": PYRE_NODE, "members": [live member names, sorted]}; a single
+// node is its only member.
+func (a *app) members(w http.ResponseWriter, _ *http.Request) {
+	names := []string{a.name}
+	if a.node != nil {
+		names = names[:0]
+		for _, m := range a.node.Members() {
+			names = append(names, m.Name)
+		}
+		slices.Sort(names)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"node": a.name, "members": names})
+}
+
+// disconnect: GET /disconnect?id=users_socket:42 closes that socket id's connections on every node.
+func (a *app) disconnect(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	if id == "" {
+		http.Error(w, "id is required", http.StatusBadRequest)
+		return
+	}
+	if err := a.endpoint.Disconnect(id); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	_, _ = w.Write([]byte("ok"))
 }
 
 // presenceList: GET /presence?topic=T answers the server's presence list of T (as presence_state).
@@ -158,7 +325,8 @@ func (a *app) token(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(tok))
 }
 
-// broadcast: GET /broadcast?topic=T&event=E&msg=M (or payload=<json object>).
+// broadcast: GET /broadcast?topic=T&event=E&msg=M (or payload=<json object>) to every node; with local=1
+// to this node's subscribers only.
 func (a *app) broadcast(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	topic, event := q.Get("topic"), q.Get("event")
@@ -174,7 +342,11 @@ func (a *app) broadcast(w http.ResponseWriter, r *http.Request) {
 		}
 		payload = json.RawMessage(raw)
 	}
-	if err := a.endpoint.Broadcast(topic, event, payload); err != nil {
+	send := a.endpoint.Broadcast
+	if q.Get("local") == "1" {
+		send = a.endpoint.LocalBroadcast
+	}
+	if err := send(topic, event, payload); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}

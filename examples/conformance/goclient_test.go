@@ -32,7 +32,7 @@ func TestGoClient(t *testing.T) {
 			srv.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			if err := app.endpoint.Shutdown(ctx); err != nil {
+			if err := app.shutdown(ctx); err != nil {
 				t.Errorf("shutdown: %v", err)
 			}
 		})

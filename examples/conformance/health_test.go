@@ -20,7 +20,7 @@ func TestHealthReflectsEndpointErr(t *testing.T) {
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = a.endpoint.Shutdown(ctx)
+		_ = a.shutdown(ctx)
 	})
 	get := func(path string) (int, string) {
 		t.Helper()

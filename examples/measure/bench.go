@@ -66,6 +66,8 @@ type benchConfig struct {
 	AttackWait  time.Duration `json:"attack_wait,omitempty"`
 	// Micro scenario: go test -benchtime of each Go benchmark ("" when the scenario does not run).
 	MicroBenchtime string `json:"micro_benchtime,omitempty"`
+	// Cluster scenario: subscribers of one topic on one node, then spread over three (0: not run).
+	ClusterSubs int `json:"cluster_subs,omitempty"`
 
 	Timeout     time.Duration `json:"timeout"`
 	DialRate    int           `json:"dial_rate"`
@@ -163,18 +165,19 @@ type fanSetup struct {
 }
 
 type benchResults struct {
-	Config   *benchConfig  `json:"config"`
-	Started  time.Time     `json:"started"`
-	Seconds  float64       `json:"seconds"`
-	LoadAvg  string        `json:"loadavg"` // before → after
-	Memory   []memResult   `json:"memory"`
-	FanSetup []fanSetup    `json:"fanout_setup"`
-	Fanout   []fanResult   `json:"fanout"`
-	ReqRep   []rrResult    `json:"reqrep"`
-	Churn    []churnResult `json:"churn"`
-	Slow     []slowResult  `json:"slow"`
-	Micro    []microResult `json:"micro"`
-	Attack   []attackRun   `json:"attack,omitempty"`
+	Config   *benchConfig    `json:"config"`
+	Started  time.Time       `json:"started"`
+	Seconds  float64         `json:"seconds"`
+	LoadAvg  string          `json:"loadavg"` // before → after
+	Memory   []memResult     `json:"memory"`
+	FanSetup []fanSetup      `json:"fanout_setup"`
+	Fanout   []fanResult     `json:"fanout"`
+	ReqRep   []rrResult      `json:"reqrep"`
+	Churn    []churnResult   `json:"churn"`
+	Slow     []slowResult    `json:"slow"`
+	Micro    []microResult   `json:"micro"`
+	Attack   []attackRun     `json:"attack,omitempty"`
+	Cluster  []clusterResult `json:"cluster,omitempty"`
 }
 
 func benchMain(args []string, stdout, stderr io.Writer) int {
@@ -253,6 +256,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs.DurationVar(&cfg.AttackIdle, "attack-idle", 5*time.Second, "attack scenario: the server's idle timeout and long-poll window; fragment and long-poll attackers hold 2 of them")
 	fs.DurationVar(&cfg.AttackGap, "attack-gap", 3*time.Second, "attack scenario: quiet between two attacks")
 	fs.DurationVar(&cfg.AttackWait, "attack-wait", 30*time.Second, "attack scenario: presence storm: how long after the last join every joiner must have presence_state")
+	fs.IntVar(&cfg.ClusterSubs, "cluster-subs", 3000, "cluster scenario: subscribers of the one topic, on one node, then spread over three")
 	fs.StringVar(&cfg.MicroBenchtime, "micro-benchtime", "1s", "micro scenario: go test -benchtime of each benchmark (a duration, or N\"x\" iterations)")
 	fs.IntVar(&cfg.Size, "size", 64, "bytes of the body field of each broadcast and each request/reply push")
 	fs.DurationVar(&cfg.Timeout, "timeout", 25*time.Minute, "overall limit; servers are killed when it expires")
@@ -290,6 +294,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 		def("churn-clients", func() { cfg.ChurnClients = 200 })
 		def("slow-duration", func() { cfg.SlowDuration = 30 * time.Second })
 		def("micro-benchtime", func() { cfg.MicroBenchtime = "200ms" })
+		def("cluster-subs", func() { cfg.ClusterSubs = 600 })
 		def("attack-scale", func() { cfg.AttackScale = 0.25 })
 		def("attack-hold", func() { cfg.AttackHold = 2 * time.Second })
 		def("attack-idle", func() { cfg.AttackIdle = 2 * time.Second })
@@ -329,6 +334,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	if !runs("micro") {
 		cfg.MicroBenchtime = ""
 	}
+	if !runs("cluster") {
+		cfg.ClusterSubs = 0
+	}
 	if err == nil {
 		err = cfg.validate()
 	}
@@ -339,7 +347,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	return cfg, nil
 }
 
-var allScenarios = []string{"mem", "fanout", "reqrep", "churn", "slow", "micro", "attack"}
+var allScenarios = []string{"mem", "fanout", "reqrep", "churn", "slow", "cluster", "micro", "attack"}
 
 // defaultScenarios are those of a run without -scenarios: all but attack (~2 min, Pyre only).
 var defaultScenarios = allScenarios[:len(allScenarios)-1]
@@ -451,6 +459,11 @@ func (r *benchResults) failed() bool {
 			return true
 		}
 	}
+	for _, c := range r.Cluster {
+		if c.Error != "" || c.Fan.LatencyMissing != 0 || c.Fan.BurstDelivered != c.Fan.BurstExpected {
+			return true
+		}
+	}
 	// An attack that succeeds is a figure, not a failure: only the tool's own errors count.
 	for _, a := range r.Attack {
 		if a.Error != "" {
@@ -549,6 +562,16 @@ func runBench(ctx context.Context, cfg *benchConfig, out io.Writer) (*benchResul
 			}
 			res.Slow = append(res.Slow, r)
 		})
+	}
+	for round := 1; cfg.ClusterSubs > 0 && round <= cfg.Rounds && ctx.Err() == nil; round++ {
+		for _, nodes := range []int{1, 3} {
+			cfg.logf("[cluster] %d subscribers on %d node(s), round %d", cfg.ClusterSubs, nodes, round)
+			c := benchCluster(ctx, cfg, nodes, round)
+			if c.Error != "" {
+				cfg.logf("cluster %d nodes: %s", nodes, c.Error)
+			}
+			res.Cluster = append(res.Cluster, c)
+		}
 	}
 	if cfg.MicroBenchtime != "" && ctx.Err() == nil {
 		cfg.logf("[micro] Go benchmarks, -benchtime %s, %d round(s)", cfg.MicroBenchtime, cfg.Rounds)

@@ -371,7 +371,7 @@ func TestBenchFlags(t *testing.T) {
 	if cfg.Rounds != 1 || cfg.ProfileDir != "" {
 		t.Errorf("defaults: rounds %d, profile dir %q", cfg.Rounds, cfg.ProfileDir)
 	}
-	if fmt.Sprint(cfg.Scenarios, cfg.RRConns, cfg.rrRate(0), cfg.rrRate(1), cfg.RRDuration) != "[mem fanout reqrep churn slow micro] [1000 10000] 2000 5000 10s" {
+	if fmt.Sprint(cfg.Scenarios, cfg.RRConns, cfg.rrRate(0), cfg.rrRate(1), cfg.RRDuration) != "[mem fanout reqrep churn slow cluster micro] [1000 10000] 2000 5000 10s" {
 		t.Errorf("request/reply defaults: %v %v %v %v", cfg.Scenarios, cfg.RRConns, cfg.RRRates, cfg.RRDuration)
 	}
 	cfg, err = parseBenchFlags([]string{"-quick", "-scenarios", "reqrep", "-rr-rates", "300"}, &stderr)
@@ -628,5 +628,25 @@ func TestBenchAttack(t *testing.T) {
 	}
 	if err != nil || len(doc.Attack) != 1 || len(doc.Attack[0].Attacks) != len(attackNames) {
 		t.Errorf("results.json: %v, %d attack runs", err, len(doc.Attack))
+	}
+}
+
+// TestBenchCluster runs the cluster scenario on a tiny load: one node, then three node processes with the
+// subscribers spread over them; every delivery arrives, one broadcast per peer per broadcast (none on one
+// node). It asserts no timing.
+func TestBenchCluster(t *testing.T) {
+	_, res, table := tinyBench(t, "-scenarios", "cluster", "-out", "", "-cluster-subs", "30", "-latency-msgs", "5", "-burst-deliveries", "300")
+	if len(res.Cluster) != 2 || res.failed() {
+		t.Fatalf("got %d results, failed %v", len(res.Cluster), res.failed())
+	}
+	for i, c := range res.Cluster {
+		f := c.Fan
+		if c.Error != "" || c.Nodes != []int{1, 3}[i] || f.Subs != 30 || f.LatencyMsgs != 5 || f.LatencyMissing != 0 ||
+			f.BurstDelivered != f.BurstExpected || f.BurstExpected == 0 || c.PeerMsgsPerBroadcast != float64(c.Nodes-1) {
+			t.Errorf("cluster #%d: %+v", i, c)
+		}
+	}
+	if !strings.Contains(table.String(), "Several nodes") {
+		t.Errorf("no cluster table in the report:\n%s", table)
 	}
 }

@@ -420,6 +420,7 @@ func formatBenchReport(cfg *benchConfig, res *benchResults, rows []benchRow) str
 		writeMainTable(&b, cfg, rows)
 	}
 	writeAttackTables(&b, res)
+	writeClusterTable(&b, res)
 	// Details: anything that went wrong, and the sizes of the runs.
 	var notes []string
 	// round labels a kind with its round when there are several.

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -26,10 +27,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/lxzan/gws"
 
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/cluster"
 	"github.com/pyrehq/pyre/actors/presence"
+	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/examples/internal/chat"
 	"github.com/pyrehq/pyre/transport"
 )
@@ -124,13 +128,21 @@ func serverMain(args []string, stdout, stderr io.Writer) int {
 	exitOnStdinEOF := fs.Bool("exit-on-stdin-eof", false, "exit when stdin reaches EOF (the driver's pipe: the server dies with its driver)")
 	idle := fs.Duration("idle-timeout", time.Hour, "pyre: transport.Config.IdleTimeout (the bench clients send no heartbeats)")
 	lpWindow := fs.Duration("longpoll-window", 0, "pyre: transport.Config.LongPollWindow (0: Pyre's default, 10 s)")
+	var cc clusterOpts
+	fs.StringVar(&cc.name, "node", "", "pyre: run as this node of a cluster (with -cluster-addr and -cluster-peers)")
+	fs.StringVar(&cc.addr, "cluster-addr", "", "pyre: this node's cluster listener, host:port")
+	fs.StringVar(&cc.peers, "cluster-peers", "", "pyre: every member's cluster address, comma separated")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	var b backend
 	switch *kind {
 	case "pyre":
-		b = newPyreBackend(*idle, *lpWindow)
+		var err error
+		if b, err = newPyreBackend(*idle, *lpWindow, cc); err != nil {
+			fmt.Fprintf(stderr, "measure server: %v\n", err)
+			return 1
+		}
 	case "gws":
 		b = newGwsBackend(gwsReadBufferSize)
 	default:
@@ -142,6 +154,7 @@ func serverMain(args []string, stdout, stderr io.Writer) int {
 	mux.Handle("/socket/websocket", b.socket())
 	if p, ok := b.(*pyreBackend); ok {
 		mux.Handle("/socket/longpoll", p.ep)
+		mux.HandleFunc("GET /cluster", p.clusterStats)
 	}
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.HandleFunc("GET /mem", func(w http.ResponseWriter, _ *http.Request) {
@@ -363,7 +376,26 @@ func fanoutHandler(b backend, w http.ResponseWriter, r *http.Request) {
 // (with the push's payload to echoEvent), and for the attack scenario chat:* (the examples' chat room:
 // every push rebroadcast to the room) and presence:* (the same with presence), and long-poll.
 type pyreBackend struct {
-	ep *transport.Endpoint
+	ep   *transport.Endpoint
+	node *cluster.Node // nil unless a cluster node
+}
+
+// clusterOpts makes the Pyre server a cluster node; the zero value is a single node.
+type clusterOpts struct{ name, addr, peers string }
+
+// clusterAnswer is GET /cluster: the live members and the node's counters.
+type clusterAnswer struct {
+	Members int           `json:"members"`
+	Stats   cluster.Stats `json:"stats"`
+}
+
+func (p *pyreBackend) clusterStats(w http.ResponseWriter, _ *http.Request) {
+	a := clusterAnswer{Members: 1}
+	if p.node != nil {
+		a.Members, a.Stats = len(p.node.Members()), p.node.Stats()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(a)
 }
 
 type roomChannel struct{}
@@ -376,7 +408,21 @@ func (roomChannel) HandleIn(_ *channel.Socket, event string, payload channel.Pay
 	return channel.ReplyOK(nil), nil
 }
 
-func newPyreBackend(idle, lpWindow time.Duration) *pyreBackend {
+func newPyreBackend(idle, lpWindow time.Duration, cc clusterOpts) (*pyreBackend, error) {
+	var sys *actor.ActorSystem
+	var ps *pubsub.PubSub
+	var node *cluster.Node
+	if cc.addr != "" {
+		sys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+			return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+		}))
+		node = cluster.New(cluster.Config{System: sys, Address: cc.addr, Name: cc.name,
+			Provider: cluster.Static(strings.Split(cc.peers, ","))})
+		ps = pubsub.New(pubsub.Config{Adapter: node, MaxPayloadSize: 10 << 20})
+		if err := node.Start(ps); err != nil {
+			return nil, err
+		}
+	}
 	router := channel.NewRouter(channel.ConnectFunc(func(url.Values, channel.ConnectInfo) (channel.Assigns, error) {
 		return nil, nil
 	}))
@@ -391,13 +437,15 @@ func newPyreBackend(idle, lpWindow time.Duration) *pyreBackend {
 		// costs no memory.
 		IdleTimeout:    idle,
 		LongPollWindow: lpWindow,
+		System:         sys,
+		PubSub:         ps,
 	})
 	ep.Socket("/socket", router)
 	var err error
 	if tracker, err = presence.Start(context.Background(), ep, presence.Config{}); err != nil {
 		panic(err)
 	}
-	return &pyreBackend{ep: ep}
+	return &pyreBackend{ep: ep, node: node}, nil
 }
 
 func (p *pyreBackend) socket() http.Handler { return p.ep }

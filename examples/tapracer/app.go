@@ -2,19 +2,32 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/actors/cluster"
 	"github.com/pyrehq/pyre/actors/presence"
+	"github.com/pyrehq/pyre/actors/pubsub"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/examples/internal/chat"
+	"github.com/pyrehq/pyre/examples/internal/clusterdash"
 	"github.com/pyrehq/pyre/transport"
+	"github.com/pyrehq/pyre/transport/dashboard"
+	"github.com/pyrehq/pyre/transport/metrics"
 )
 
 // phoenixModule is where npm puts the official phoenix.js ES module, relative to the app directory.
@@ -31,13 +44,20 @@ type config struct {
 	Throttle time.Duration
 	// Logger receives the app's and the endpoint's reports. Zero value means slog.Default().
 	Logger *slog.Logger
+	// Cluster makes the app one node of a cluster. Zero value means a single node.
+	Cluster clusterConfig
 }
 
 // app is TapRacer: the Pyre endpoint with its socket, the race, the presence tracker, and the web pages.
 type app struct {
 	endpoint *transport.Endpoint
-	race     *race
-	presence *presence.Tracker // racers in "play", members of each chat room
+	dash     *dashboard.Dashboard // the live dashboard at /dashboard/, for loopback clients
+	race     raceAPI
+	node     *cluster.Node      // nil on a single node
+	sys      *actor.ActorSystem // the node's actor system; nil on a single node
+	nodeName string             // shown on the pages ("" on a single node)
+	err      error              // the cluster node did not start
+	presence *presence.Tracker  // racers in "play", members of each chat room
 	handler  http.Handler
 	log      *slog.Logger
 	static   string // directory of the pages
@@ -49,6 +69,7 @@ func userSocket(url.Values, channel.ConnectInfo) (channel.Assigns, error) {
 	return channel.Assigns{}, nil
 }
 
+// newApp builds the app; with cfg.Cluster set, a.err says whether its cluster node started.
 func newApp(cfg config) *app {
 	if cfg.Dir == "" {
 		cfg.Dir = "."
@@ -61,14 +82,52 @@ func newApp(cfg config) *app {
 		static:  filepath.Join(cfg.Dir, "static"),
 		phoenix: filepath.Join(cfg.Dir, phoenixModule),
 	}
-	a.endpoint = transport.NewEndpoint(transport.Config{Logger: cfg.Logger})
-	a.race = newRace(a.endpoint.Broadcast, cfg.Throttle, realClock())
-	tracker, err := presence.Start(context.Background(), a.endpoint, presence.Config{Logger: cfg.Logger})
+	var ps *pubsub.PubSub
+	if cc := cfg.Cluster; cc.Addr != "" {
+		// One actor system for the node and the endpoint; the node is the pubsub's adapter.
+		a.nodeName = cc.Name
+		a.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+			return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		}))
+		a.node = cluster.New(cluster.Config{System: a.sys, Address: cc.Addr, Name: cc.Name,
+			Provider: cluster.Static(cc.Peers), Logger: cfg.Logger})
+		ps = pubsub.New(pubsub.Config{Adapter: a.node, MaxPayloadSize: 10 << 20})
+		if a.err = a.node.Start(ps); a.err != nil {
+			a.node = nil
+		}
+	}
+	// GET /metrics: Prometheus metrics on a registry of the app's own; /dashboard/: the live dashboard.
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Config{})
+	if err != nil {
+		panic("tapracer: " + err.Error())
+	}
+	a.dash = dashboard.New(dashboard.Config{Authorize: loopback, PhoenixJS: "/assets/phoenix.mjs", Logger: cfg.Logger, Node: a.nodeName,
+		Nodes: clusterdash.Nodes(a.node)})
+	a.endpoint = transport.NewEndpoint(transport.Config{Logger: cfg.Logger, System: a.sys, PubSub: ps,
+		Events: telemetry.Combine(m.Events(), a.dash.Events())})
+	if cfg.Cluster.Addr == "" || cfg.Cluster.owner() {
+		rc := newRace(a.endpoint.Broadcast, cfg.Throttle, realClock())
+		if ps != nil {
+			ps.Subscribe(topicOps, opsSubscriber{race: rc}) // what the other nodes' players do
+		}
+		a.race = rc
+	} else {
+		a.race = newRaceProxy(cfg.Cluster.Name, a.endpoint.Broadcast, a.endpoint.PubSub())
+	}
+	pcfg := presence.Config{Logger: cfg.Logger}
+	if a.node != nil {
+		pcfg.Cluster = a.node // every node's players and chat members
+	}
+	tracker, err := presence.Start(context.Background(), a.endpoint, pcfg)
 	if err != nil {
 		// Only a stopped endpoint refuses a child, and this one was just made.
 		panic("tapracer: " + err.Error())
 	}
 	a.presence = tracker
+	if err := a.dash.Start(a.endpoint); err != nil {
+		panic("tapracer: " + err.Error()) // a new dashboard starts
+	}
 
 	router := channel.NewRouter(channel.ConnectFunc(userSocket))
 	routes(router, a.race, tracker)
@@ -83,13 +142,18 @@ func newApp(cfg config) *app {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", noCache(http.FileServer(http.Dir(a.static)))))
 	mux.HandleFunc("GET /assets/phoenix.mjs", a.phoenixJS(a.phoenix, "text/javascript; charset=utf-8"))
 	mux.HandleFunc("GET /assets/phoenix.mjs.map", a.phoenixJS(a.phoenix+".map", "application/json"))
+	mux.Handle("/dashboard/", a.dash)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	// The node this page's socket is on ("" on a single node); the pages show it.
+	mux.HandleFunc("GET /node", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(a.nodeName)) })
+	mux.HandleFunc("GET /cluster", a.members)
 	a.handler = mux
 	return a
 }
 
 // routes adds TapRacer's channels to r.
-func routes(r *channel.Router, rc *race, tracker *presence.Tracker) {
+func routes(r *channel.Router, rc raceAPI, tracker *presence.Tracker) {
 	r.Channel("console", func() channel.Channel { return &consoleChannel{race: rc, presence: tracker} })
 	r.Channel("play", func() channel.Channel { return &playChannel{race: rc, presence: tracker} })
 	r.Channel("chat:*", chat.WithPresence(tracker))
@@ -111,9 +175,38 @@ func (a *app) check() error {
 // shutdown closes every connection (each player leaves the race) and then stops the race's timer.
 // Call http.Server.Shutdown first.
 func (a *app) shutdown(ctx context.Context) error {
-	err := a.endpoint.Shutdown(ctx)
+	err := errors.Join(a.dash.Close(ctx), a.endpoint.Shutdown(ctx))
 	a.race.close()
+	if a.node != nil {
+		if e := a.node.Stop(ctx); err == nil {
+			err = e
+		}
+	}
+	if a.sys != nil {
+		a.sys.Shutdown()
+	}
 	return err
+}
+
+// members: GET /cluster answers {"node": name, "members": [live member names, sorted]}.
+func (a *app) members(w http.ResponseWriter, _ *http.Request) {
+	names := []string{a.nodeName}
+	if a.node != nil {
+		names = names[:0]
+		for _, m := range a.node.Members() {
+			names = append(names, m.Name)
+		}
+		slices.Sort(names)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"node": a.nodeName, "members": names})
+}
+
+// loopback lets only clients on this machine see the dashboard.
+func loopback(r *http.Request) bool {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (a *app) page(name string) http.HandlerFunc {

@@ -36,6 +36,8 @@ func TestPages(t *testing.T) {
 		{"/static/play.js", "text/javascript", `from "/assets/phoenix.mjs"`},
 		{"/static/console.js", "text/javascript", `from "/assets/phoenix.mjs"`},
 		{"/static/chat.js", "text/javascript", `from "/assets/phoenix.mjs"`},
+		{"/dashboard/", "text/html", `data-phoenix="/assets/phoenix.mjs"`}, // the live dashboard
+		{"/dashboard/dashboard.js", "text/javascript", `"pyre:dashboard"`},
 	} {
 		code, ctype, body := get(t, srv.URL+tc.path)
 		if code != http.StatusOK || !strings.HasPrefix(ctype, tc.ctype) || !strings.Contains(body, tc.contains) {

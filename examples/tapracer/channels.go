@@ -36,7 +36,7 @@ func reason(msg string) map[string]string { return map[string]string{"reason": m
 // Each player is tracked in the presence of "play" under its id with {"name", "online_at"}: the racers
 // online.
 type playChannel struct {
-	race     *race
+	race     raceAPI
 	presence *presence.Tracker
 	id       string // the player's id in the race, set by Join
 }
@@ -105,7 +105,7 @@ type racerKey struct{}
 // its presence: it stays while the channel restarts in place and goes when the channel ends, whether it
 // left, closed, crashed for good or was killed.
 type racer struct {
-	race *race
+	race raceAPI
 	id   string // set by the first Join; the channel's turn only
 }
 
@@ -121,7 +121,7 @@ func (r *racer) ChannelDown() {
 // winner broadcast on "console" and starts new races. It also shows the racers online: the presence of
 // "play", relayed as this topic's presence_state and presence_diff.
 type consoleChannel struct {
-	race     *race
+	race     raceAPI
 	presence *presence.Tracker
 }
 

@@ -2,7 +2,8 @@
 // players race to tap a button a target number of times, a console watches the race live and starts new
 // ones, and a chat runs the seed's ChatChannel; the racers online and each chat room's members are shown
 // with Phoenix.Presence (a presence.Tracker). It listens on 127.0.0.1:$PORT (default 4000) with a socket
-// at /socket and the pages at /, /play, /console and /chat.
+// at /socket and the pages at /, /play, /console and /chat, and Pyre's live dashboard at /dashboard/ (for
+// loopback clients: the supervision tree, connections, restarts, crashes and rates).
 //
 // Usage:
 //
@@ -14,6 +15,12 @@
 //	-addr ADDR  listen address (default 127.0.0.1:$PORT, PORT defaulting to 4000)
 //	-dir DIR    directory holding static/ and assets/ (env TAPRACER_DIR; default: the current directory
 //	            if it has static/index.html, else examples/tapracer)
+//
+// As one node of a cluster (`make cluster` runs three): PYRE_NODE, PYRE_CLUSTER_ADDR and PYRE_CLUSTER_PEERS
+// (every member's cluster address, this one's included). The race lives on the first node of the list;
+// the others forward their players' joins and taps to it; race_state and the chat reach every node (the
+// lists of who is online are each node's own until presence replicates across nodes). Each page shows the
+// node its socket is on.
 //
 // SIGINT or SIGTERM stops the HTTP server, then closes every connection (clients get 1012 and reconnect).
 package main
@@ -47,8 +54,16 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	cc, err := clusterFromEnv()
+	if err != nil {
+		slog.Error("tapracer: " + err.Error())
+		os.Exit(1)
+	}
 	ready := func(a net.Addr) { fmt.Print(banner("http://" + a.String())) }
-	if err := run(ctx, *addr, config{Dir: *dir}, ready); err != nil {
+	if cc.Addr != "" {
+		ready = func(a net.Addr) { fmt.Printf("TapRacer node %s on http://%s (cluster %s)\n", cc.Name, a, cc.Addr) }
+	}
+	if err := run(ctx, *addr, config{Dir: *dir, Cluster: cc}, ready); err != nil {
 		slog.Error("tapracer: " + err.Error())
 		stop()
 		os.Exit(1)
@@ -60,6 +75,9 @@ func main() {
 // ready, if not nil, is called with the listening address once the server accepts connections.
 func run(ctx context.Context, addr string, cfg config, ready func(net.Addr)) error {
 	a := newApp(cfg)
+	if a.err != nil {
+		return fmt.Errorf("cluster node: %w", a.err)
+	}
 	if err := a.check(); err != nil {
 		a.log.Error(err.Error())
 	}
@@ -123,6 +141,7 @@ func banner(url string) string {
 	return "\nTapRacer is running on " + url + "\n" +
 		"  - open " + url + "/play in two browser tabs (two players: pick names, tap TAP),\n" +
 		"  - and " + url + "/console in a third (the live race, the winner, a New race button);\n" +
-		"  - " + url + "/chat has chat rooms with who is here.\n" +
+		"  - " + url + "/chat has chat rooms with who is here;\n" +
+		"  - " + url + "/dashboard/ shows Pyre itself: the supervision tree, connections, crashes, rates.\n" +
 		"Another port: PORT=4001 make run. Ctrl-C stops the server (clients see 1012 and reconnect).\n\n"
 }

@@ -236,6 +236,14 @@ func (r *race) newRace(target int) (raceState, error) {
 	return r.stateLocked(), nil
 }
 
+// republish publishes the current state again (throttled as any change): a node of the cluster that had
+// not seen it asks for it.
+func (r *race) republish() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.changed()
+}
+
 // state returns a snapshot.
 func (r *race) state() raceState {
 	r.mu.Lock()

@@ -24,6 +24,18 @@
 //	report, err := m.Run(ctx)
 //	fmt.Print(report)
 //
+// To aim at one client: a channel target's ID is its channel.Socket.ChannelID, so a Selector with
+// Match: func(t chaos.Target) bool { return t.ID == id } kills the channel whose id you noted (logged, or
+// sent to a test client); an exact Topic works when only that client joined it. SocketID selects by the
+// socket id (channel.Identifier); anonymous sockets all have the id "", which a Selector reads as "no
+// constraint", so to target one anonymous client's socket give each connection an id of its own in the
+// socket handler (e.g. "anon:" and a random string kept in its assigns) and select SocketID with it.
+//
+// What the runtime does with a killed actor: a channel is restarted in place, as after a crash but without
+// Terminate (OTP's kill); an injected panic behaves as a panic in the channel's callback; a killed socket
+// closes its connection with 1011 (the client reconnects); a killed infrastructure worker is restarted by
+// the endpoint supervisor.
+//
 // # Reproducibility
 //
 // Victims are drawn with math/rand/v2's PCG(Seed, Seed) from the matching targets sorted by ID, one draw per

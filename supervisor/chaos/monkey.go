@@ -53,13 +53,13 @@ type Config struct {
 
 // Kill records one strike.
 type Kill struct {
-	At     time.Time
-	Kind   Kind
-	ID     string
+	At     time.Time         // when the strike was made (the Config's clock)
+	Kind   Kind              // the target's kind
+	ID     string            // the target's ID
 	Labels map[string]string // a copy of the target's labels
-	Method Method
-	Reason string // the exit reason's text, or the panic value formatted with %v
-	Done   bool   // false if the target was already gone (Exit or Panic returned false)
+	Method Method            // how it was killed
+	Reason string            // the exit reason's text, or the panic value formatted with %v
+	Done   bool              // false if the target was already gone (Exit or Panic returned false)
 }
 
 // Monkey kills targets of a Population. A Monkey is used by one goroutine at a time: do not call Strike
@@ -132,7 +132,7 @@ type Report struct {
 	Kills          []Kill       // every strike, in order
 	ByKind         map[Kind]int // strikes that killed (Done), per kind
 	Idle           int          // ticks when no target matched
-	Started, Ended time.Time
+	Started, Ended time.Time    // when Run started and returned
 }
 
 // Run strikes once per tick, at Config.Rate (the first strike one period after Run starts), until Max

@@ -30,7 +30,7 @@ const (
 // Target is one live actor that can be killed. Exit and Panic are asynchronous and must not block: they
 // ask the actor to die and return.
 type Target struct {
-	Kind   Kind
+	Kind   Kind              // Socket, Channel or Infrastructure
 	ID     string            // unique and stable for this actor's life (e.g. its PID id)
 	Labels map[string]string // e.g. LabelTopic, LabelSocketID, LabelChild
 	// Exit makes the actor exit with reason (OTP exit/2). It returns false if the actor was already gone.
@@ -44,6 +44,7 @@ type Target struct {
 // Population lists the live targets of a running system. Targets returns a snapshot that the caller may
 // keep; it must be safe for concurrent use.
 type Population interface {
+	// Targets lists the live targets now; it is called once per strike, from the Monkey's goroutine.
 	Targets() []Target
 }
 

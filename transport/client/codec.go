@@ -29,8 +29,8 @@ func (t FrameType) String() string {
 // Frame is one inbound WebSocket data frame, undecoded, as delivered by Conn.Raw. Data is owned by the
 // receiver.
 type Frame struct {
-	Type FrameType
-	Data []byte
+	Type FrameType // TextFrame or BinaryFrame
+	Data []byte    // the frame's bytes, the caller's to keep
 }
 
 // Decode decodes the frame as a server-to-client V2 frame (see Decode).
@@ -52,8 +52,8 @@ type Message struct {
 	// text frame is kept as its JSON text ("5").
 	JoinRef string
 	Ref     string
-	Topic   string
-	Event   string
+	Topic   string // the channel's topic
+	Event   string // the event: an application event, "phx_reply", "phx_close", "phx_error"...
 	// Payload is the JSON payload of a text frame (any JSON value); nil for a binary frame. A text reply's
 	// payload is {"response":..,"status":..}.
 	Payload json.RawMessage
@@ -72,9 +72,9 @@ func (m Message) Unmarshal(v any) error { return json.Unmarshal(m.Payload, v) }
 
 // Reply is the server's answer to a push (a phx_reply frame).
 type Reply struct {
-	JoinRef string
-	Ref     string
-	Topic   string
+	JoinRef string // the join_ref of the channel the push was sent on
+	Ref     string // the push's ref
+	Topic   string // the push's topic
 	// Status is "ok", "error" or another word chosen by the channel.
 	Status string
 	// Response is the reply's JSON response for a text reply (any JSON value; {} for a bare status).

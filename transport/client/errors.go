@@ -34,8 +34,8 @@ var (
 // other than 101 Switching Protocols (Phoenix answers 403 for a refused connect, a bad vsn or a rejected
 // origin).
 type HandshakeError struct {
-	StatusCode int
-	Header     http.Header
+	StatusCode int         // the HTTP status (403 for a refused connect)
+	Header     http.Header // the response's headers
 	// Body is the start of the response body (at most 64 KiB).
 	Body []byte
 }

@@ -4,17 +4,47 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"log/slog"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"time"
 
+	"github.com/pyrehq/pyre/actors/channel"
+	"github.com/pyrehq/pyre/transport"
 	"github.com/pyrehq/pyre/transport/client"
 )
 
+// counter is the server's channel in the examples: "inc" replies with the count so far.
+type counter struct{ n int }
+
+func (c *counter) Join(s *channel.Socket, topic string, _ channel.Payload) (any, error) {
+	return map[string]string{"topic": topic}, nil
+}
+
+func (c *counter) HandleIn(s *channel.Socket, event string, _ channel.Payload) (channel.Reply, error) {
+	c.n++
+	if err := s.Push("tick", map[string]int{"n": c.n}); err != nil {
+		return channel.NoReply, err
+	}
+	return channel.ReplyOK(map[string]int{"n": c.n}), nil
+}
+
+// Connect, join, push and read the channel's pushes, against a Pyre endpoint on an httptest server (any
+// Phoenix server would do: ws://host:4000/socket/websocket?vsn=2.0.0).
 func ExampleDial() {
+	router := channel.NewRouter(nil)
+	router.Channel("counter:*", func() channel.Channel { return &counter{} })
+	ep := transport.NewEndpoint(transport.Config{Logger: slog.New(slog.DiscardHandler)})
+	ep.Socket("/socket", router)
+	srv := httptest.NewServer(ep)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := client.Dial(ctx, "ws://127.0.0.1:4000/socket/websocket?vsn=2.0.0", client.Options{
-		Params:            url.Values{"user_id": {"1"}},
+	defer func() { srv.Close(); _ = ep.Shutdown(ctx) }()
+
+	wsURL := "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket/websocket?vsn=2.0.0"
+	conn, err := client.Dial(ctx, wsURL, client.Options{
+		Params:            url.Values{"user_id": {"1"}}, // the socket's connect params
 		HeartbeatInterval: 30 * time.Second,
 	})
 	if err != nil {
@@ -22,16 +52,28 @@ func ExampleDial() {
 	}
 	defer conn.Close()
 
-	ch, _, err := conn.Join(ctx, "room:lobby", map[string]any{"nick": "ann"})
+	ch, joined, err := conn.Join(ctx, "counter:a", map[string]any{"nick": "ann"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := ch.Push(ctx, "new_msg", map[string]any{"body": "hi"}); err != nil {
-		log.Fatal(err)
+	fmt.Println(joined.Status, string(joined.Response))
+	for range 2 {
+		reply, err := ch.Push(ctx, "inc", nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(reply.Status, string(reply.Response))
 	}
-	for m := range ch.Messages() { // pushes and broadcasts, then phx_close or phx_error
+	for range 2 { // pushes and broadcasts, in order; closed after phx_close or phx_error
+		m := <-ch.Messages()
 		fmt.Println(m.Event, string(m.Payload))
 	}
+	// Output:
+	// ok {"topic":"counter:a"}
+	// ok {"n":1}
+	// ok {"n":2}
+	// tick {"n":1}
+	// tick {"n":2}
 }
 
 func ExampleEncode() {

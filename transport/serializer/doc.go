@@ -42,6 +42,11 @@
 // a number. Encode copies JSON payloads into the frame verbatim without validating them (they come from
 // Decode or encoding/json); an empty payload is written as {}. Each Encode allocates one slice, the frame.
 //
+// Frames never go through encoding/json: V2's own scanner decodes a push in a few hundred nanoseconds
+// with a handful of allocations, and payloads stay raw bytes until a channel decodes them. Channels encode
+// with encoding/json (message.PayloadOf); one that wants a faster library hands Pyre bytes it encoded itself
+// as a json.RawMessage. Building with GOEXPERIMENT=jsonv2 puts encoding/json on its v2 engine.
+//
 // # Concurrency
 //
 // V1 and V2 are stateless values, safe for concurrent use by any number of goroutines. Decode returns a new

@@ -27,7 +27,8 @@ type Versioned struct {
 	// Requirement is "~> MAJOR.MINOR.PATCH" (that minor version from that patch on) or "~> MAJOR.MINOR"
 	// (that major version from that minor on), matched as Elixir's Version.match?/2 does.
 	Requirement string
-	Serializer  Serializer
+	// Serializer serves the clients whose vsn matches Requirement.
+	Serializer Serializer
 }
 
 var defaults = [...]Versioned{{"~> 1.0.0", V1}, {"~> 2.0.0", V2}}

@@ -322,9 +322,11 @@ func (x *Ping) GetAddress() string {
 }
 
 type Pong struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
-	Address       string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Node    string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Address string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// name is the node's operator-given name (Config.Name); empty from a node without one.
+	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -373,6 +375,145 @@ func (x *Pong) GetAddress() string {
 	return ""
 }
 
+func (x *Pong) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// PollRequest is a long-poll HTTP request for a session another node owns (its token names that node),
+// forwarded to it; PollResponse is that node's answer. Only what the long-poll transport reads crosses.
+type PollRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Method string                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	// target is the request's path and query, e.g. "/socket/longpoll?vsn=2.0.0&token=...".
+	Target string `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	// header holds the request headers the transport reads (token, content type, origin, auth token).
+	Header        map[string]string `protobuf:"bytes,3,rep,name=header,proto3" json:"header,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Body          []byte            `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PollRequest) Reset() {
+	*x = PollRequest{}
+	mi := &file_actors_cluster_clusterpb_cluster_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PollRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PollRequest) ProtoMessage() {}
+
+func (x *PollRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_cluster_clusterpb_cluster_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PollRequest.ProtoReflect.Descriptor instead.
+func (*PollRequest) Descriptor() ([]byte, []int) {
+	return file_actors_cluster_clusterpb_cluster_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PollRequest) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *PollRequest) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *PollRequest) GetHeader() map[string]string {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *PollRequest) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+type PollResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        int32                  `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"`
+	Header        map[string]string      `protobuf:"bytes,2,rep,name=header,proto3" json:"header,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Body          []byte                 `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PollResponse) Reset() {
+	*x = PollResponse{}
+	mi := &file_actors_cluster_clusterpb_cluster_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PollResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PollResponse) ProtoMessage() {}
+
+func (x *PollResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_cluster_clusterpb_cluster_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PollResponse.ProtoReflect.Descriptor instead.
+func (*PollResponse) Descriptor() ([]byte, []int) {
+	return file_actors_cluster_clusterpb_cluster_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PollResponse) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *PollResponse) GetHeader() map[string]string {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *PollResponse) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
 var File_actors_cluster_clusterpb_cluster_proto protoreflect.FileDescriptor
 
 const file_actors_cluster_clusterpb_cluster_proto_rawDesc = "" +
@@ -395,10 +536,26 @@ const file_actors_cluster_clusterpb_cluster_proto_rawDesc = "" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\"4\n" +
 	"\x04Ping\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress\"4\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"H\n" +
 	"\x04Pong\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress*=\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"\xce\x01\n" +
+	"\vPollRequest\x12\x16\n" +
+	"\x06method\x18\x01 \x01(\tR\x06method\x12\x16\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target\x12@\n" +
+	"\x06header\x18\x03 \x03(\v2(.pyre.cluster.v1.PollRequest.HeaderEntryR\x06header\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\fR\x04body\x1a9\n" +
+	"\vHeaderEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb8\x01\n" +
+	"\fPollResponse\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\x05R\x06status\x12A\n" +
+	"\x06header\x18\x02 \x03(\v2).pyre.cluster.v1.PollResponse.HeaderEntryR\x06header\x12\x12\n" +
+	"\x04body\x18\x03 \x01(\fR\x04body\x1a9\n" +
+	"\vHeaderEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*=\n" +
 	"\vPayloadKind\x12\x15\n" +
 	"\x11PAYLOAD_KIND_JSON\x10\x00\x12\x17\n" +
 	"\x13PAYLOAD_KIND_BINARY\x10\x01B1Z/github.com/pyrehq/pyre/actors/cluster/clusterpbb\x06proto3"
@@ -416,23 +573,29 @@ func file_actors_cluster_clusterpb_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_actors_cluster_clusterpb_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_actors_cluster_clusterpb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_actors_cluster_clusterpb_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_actors_cluster_clusterpb_cluster_proto_goTypes = []any{
-	(PayloadKind)(0),  // 0: pyre.cluster.v1.PayloadKind
-	(*Broadcast)(nil), // 1: pyre.cluster.v1.Broadcast
-	(*Batch)(nil),     // 2: pyre.cluster.v1.Batch
-	(*Ack)(nil),       // 3: pyre.cluster.v1.Ack
-	(*Ping)(nil),      // 4: pyre.cluster.v1.Ping
-	(*Pong)(nil),      // 5: pyre.cluster.v1.Pong
+	(PayloadKind)(0),     // 0: pyre.cluster.v1.PayloadKind
+	(*Broadcast)(nil),    // 1: pyre.cluster.v1.Broadcast
+	(*Batch)(nil),        // 2: pyre.cluster.v1.Batch
+	(*Ack)(nil),          // 3: pyre.cluster.v1.Ack
+	(*Ping)(nil),         // 4: pyre.cluster.v1.Ping
+	(*Pong)(nil),         // 5: pyre.cluster.v1.Pong
+	(*PollRequest)(nil),  // 6: pyre.cluster.v1.PollRequest
+	(*PollResponse)(nil), // 7: pyre.cluster.v1.PollResponse
+	nil,                  // 8: pyre.cluster.v1.PollRequest.HeaderEntry
+	nil,                  // 9: pyre.cluster.v1.PollResponse.HeaderEntry
 }
 var file_actors_cluster_clusterpb_cluster_proto_depIdxs = []int32{
 	0, // 0: pyre.cluster.v1.Broadcast.kind:type_name -> pyre.cluster.v1.PayloadKind
 	1, // 1: pyre.cluster.v1.Batch.broadcasts:type_name -> pyre.cluster.v1.Broadcast
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	8, // 2: pyre.cluster.v1.PollRequest.header:type_name -> pyre.cluster.v1.PollRequest.HeaderEntry
+	9, // 3: pyre.cluster.v1.PollResponse.header:type_name -> pyre.cluster.v1.PollResponse.HeaderEntry
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_actors_cluster_clusterpb_cluster_proto_init() }
@@ -446,7 +609,7 @@ func file_actors_cluster_clusterpb_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_cluster_clusterpb_cluster_proto_rawDesc), len(file_actors_cluster_clusterpb_cluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/actors/pubsub"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/supervisor"
 )
 
@@ -50,6 +51,8 @@ type Chan interface {
 	// Subscribe makes broadcasts on topic arrive in HandleInfo of incarnation; Unsubscribe undoes it.
 	Subscribe(topic string, incarnation int)
 	Unsubscribe(topic string)
+	// Trace is the connection's trace context, nil when none (Socket.Context).
+	Trace() *telemetry.TraceContext
 }
 
 // Monitor is channel.Monitor's method set.
@@ -94,4 +97,6 @@ var (
 	ChanOf any
 	// BindActor: func(c channel.Channel, ctx actor.Context), gives a FromActor channel its actor's context.
 	BindActor any
+	// EndContext: func(s *channel.Socket), cancels s's Context (its incarnation ended); nil s is a no-op.
+	EndContext any
 )

@@ -14,8 +14,8 @@ type Replica string
 // Dot tags one event of a replica: the Clock-th event issued by Replica. Every presence is added under a
 // dot of its own, so a dot identifies a presence across the cluster (the basis for phx_ref).
 type Dot struct {
-	Replica Replica
-	Clock   uint64
+	Replica Replica // the replica that issued the event
+	Clock   uint64  // its clock at the event, from 1
 }
 
 // Compare orders dots by replica, then clock.
@@ -31,11 +31,11 @@ func (d Dot) String() string { return fmt.Sprintf("%s:%d", d.Replica, d.Clock) }
 // Entry is one presence. Meta is opaque (a JSON object by convention) and never modified in place by the
 // State, which shares it with every Entry it returns: treat it as read-only.
 type Entry struct {
-	Topic string
-	Key   string
-	Owner string // who tracked it on Dot.Replica (a channel's id); meaningful on that replica only
-	Meta  json.RawMessage
-	Dot   Dot
+	Topic string          // the topic it is tracked in
+	Key   string          // the presence's key (a user id, say); one key may have several entries
+	Owner string          // who tracked it on Dot.Replica (a channel's id); meaningful on that replica only
+	Meta  json.RawMessage // the presence's meta
+	Dot   Dot             // the event that added it: unique across the cluster
 }
 
 // compareEntries is the one order of every list the package returns: topic, key, dot.
@@ -51,14 +51,14 @@ func compareEntries(a, b Entry) int {
 
 // ReplicaClock says that events 1..Clock of Replica have been seen.
 type ReplicaClock struct {
-	Replica Replica
-	Clock   uint64
+	Replica Replica // the replica
+	Clock   uint64  // how many of its events have been seen
 }
 
 // Context is a causal context: for each replica a State knows, how much of its history it has seen.
 // Contexts built by State are sorted by replica; contexts received from elsewhere need not be.
 type Context struct {
-	Clocks []ReplicaClock
+	Clocks []ReplicaClock // one per replica, at most
 }
 
 // Clock returns the clock recorded for r, and whether r is listed.
@@ -78,9 +78,9 @@ func (c Context) Clock(r Replica) (uint64, bool) {
 // (From, To] or in Removed and is not among the Delta's entries has been removed; every entry above c is
 // new; the clock becomes max(c, To).
 type Range struct {
-	Replica Replica
-	From    uint64
-	To      uint64
+	Replica Replica  // whose history
+	From    uint64   // the events above From...
+	To      uint64   // ...up to To, included
 	Removed []uint64 // ascending, each in 1..From
 }
 
@@ -89,8 +89,8 @@ type Range struct {
 // replica; Entries are sorted by dot, and each lies in the (From, To] of its replica's Range. The zero
 // Delta is empty.
 type Delta struct {
-	Ranges  []Range
-	Entries []Entry
+	Ranges  []Range // what of each replica's history the delta covers
+	Entries []Entry // the live entries in those ranges
 }
 
 // Empty reports whether d carries nothing.

@@ -6,7 +6,7 @@
 //
 // CHROMIUM overrides the browser binary (default /usr/bin/chromium). The console screenshot is written
 // (with play.png and chat.png beside it) under TAPRACER_SCREENSHOT_DIR (default: a new temporary
-// directory), and its path printed.
+// directory), and its path printed; dashboard.png there is the live dashboard at /dashboard/.
 import {test, before, after} from "node:test"
 import assert from "node:assert/strict"
 import {mkdtemp, mkdir, rm} from "node:fs/promises"
@@ -229,6 +229,25 @@ test("every page fits a phone (390 px) and a desktop (1280 px)", async () => {
       await page.close()
     }
   }
+})
+
+test("the dashboard at /dashboard/ shows TapRacer's own supervision tree, live", async () => {
+  const console_ = await open("/console")
+  const ada = await open("/play")
+  await joinRace(ada, "Ada")
+
+  const dash = await context.newPage()
+  dash.on("pageerror", (err) => pageErrors.push(`/dashboard/: ${err.message}`))
+  dash.on("console", (msg) => { if (msg.type() === "error") pageErrors.push(`/dashboard/: console: ${msg.text()}`) })
+  await dash.goto(new URL("/dashboard/", base).href)
+  await dash.locator("#conn.up").waitFor()
+  // The console's and the player's channels, grouped by topic; the presence tracker among the workers.
+  await dash.locator('#tree details[data-key="channels/console"] > summary').filter({hasText: /console\s*1 channels? on 1 topic/}).waitFor()
+  await dash.locator('#tree details[data-key="channels/play"] > summary').filter({hasText: /play\s*1 channels? on 1 topic/}).waitFor()
+  await dash.waitForFunction(() => window.pyreDashboard.snapshot.presences === 1 &&
+    window.pyreDashboard.snapshot.infrastructure.some((w) => w.child === "presence"))
+  await dash.screenshot({path: path.join(await screenshotDir(), "dashboard.png"), fullPage: true})
+  await Promise.all([dash.close(), ada.close(), console_.close()])
 })
 
 test("no page errors", () => {

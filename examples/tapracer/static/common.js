@@ -9,9 +9,18 @@ window.addEventListener("load", () => {
   el.classList.remove("hidden")
 })
 
-// Shows the socket's state in the header.
+// Shows the socket's state in the header, and the node it is on when the app runs as a cluster
+// (`make cluster`: GET /node names it; a single node answers nothing).
 window.tapracerConn = (socket) => {
   const el = document.getElementById("conn")
+  fetch("/node").then((r) => (r.ok ? r.text() : "")).then((name) => {
+    if (!name) return
+    const node = document.createElement("span")
+    node.className = "node"
+    node.textContent = "node " + name
+    node.title = "the cluster node this page's socket is on"
+    el.before(node)
+  }).catch(() => {})
   const set = (up) => {
     el.textContent = up ? "connected" : "reconnecting…"
     el.className = "conn " + (up ? "up" : "down")

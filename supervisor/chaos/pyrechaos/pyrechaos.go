@@ -2,6 +2,10 @@
 // so that package chaos can kill its actors while the runtime does not depend on fault injection:
 //
 //	m, err := chaos.New(pyrechaos.Population(endpoint), chaos.Config{...})
+//
+// A channel target's ID is its channel.Socket.ChannelID and stays the same across in-place restarts; a
+// socket's is its actor's. Population and Target are safe for concurrent use; a target's Exit and Panic send
+// its actor a message and return at once (false if the actor has ended).
 package pyrechaos
 
 import (
@@ -11,6 +15,7 @@ import (
 
 // Runtime lists its live actors: *transport.Endpoint and *host.Host are Runtimes.
 type Runtime interface {
+	// Actors lists the runtime's live socket, channel and infrastructure actors.
 	Actors() []host.Actor
 }
 
