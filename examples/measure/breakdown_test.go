@@ -40,7 +40,11 @@ func TestMemoryBreakdown(t *testing.T) {
 			var b backend
 			switch kind {
 			case "pyre":
-				b = newPyreBackend(time.Hour, 0)
+				p, err := newPyreBackend(time.Hour, 0, clusterOpts{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				b = p
 			case "gws-512":
 				b = newGwsBackend(512)
 			default:
