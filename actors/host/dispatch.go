@@ -57,17 +57,27 @@ func (p *workerPool) Schedule(fn func()) {
 
 func (p *workerPool) worker(fn func()) {
 	defer p.wg.Done()
+	// The timer is not reset after each pass (that cost as much as a pass's own dispatch): when it fires
+	// the worker ends if it ran no pass since the last firing. An idle worker ends within 2 × poolIdle.
 	idle := time.NewTimer(poolIdle)
 	defer idle.Stop()
-	for fn != nil {
-		fn() // a mailbox pass: protoactor recovers the actor's panics inside it
-		fn = nil
-		idle.Reset(poolIdle)
+	for worked := false; ; {
+		if fn != nil {
+			fn() // a mailbox pass: protoactor recovers the actor's panics inside it
+			fn, worked = nil, true
+		}
 		select {
 		case fn = <-p.work:
+			continue
 		case <-idle.C:
+			if worked {
+				worked = false
+				idle.Reset(poolIdle)
+				continue
+			}
 		case <-p.quit:
 		}
+		break
 	}
 	p.mu.Lock()
 	p.workers--
