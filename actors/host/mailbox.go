@@ -13,6 +13,12 @@ import (
 // holds no buffer. It behaves as protoactor's default mailbox: system messages first, suspension by
 // SuspendMailbox/ResumeMailbox, Throughput messages per pass before yielding, a panic escalated with the
 // message that caused it. Senders take a mutex for the append only.
+//
+// Unlike protoactor's, it treats what is still queued when its actor has stopped as sent to a dead pid: a
+// message posted before the actor left the process registry but handled after (protoactor drops it
+// silently) goes to the dead-letter process, so a Request gets its DeadLetterResponse at once instead of
+// timing out. A channel's phx_close precedes its actor's end, so a client could otherwise see phx_close,
+// ask the channel's PID, and wait.
 type leanMailbox struct {
 	mu         sync.Mutex
 	sys, user  []any // pending, oldest first; nil when empty
@@ -20,6 +26,7 @@ type leanMailbox struct {
 	suspended  atomic.Bool
 	invoker    actor.MessageInvoker
 	dispatcher actor.Dispatcher
+	dead       bool // the actor left the registry: what is left goes to the dead-letter process (run only)
 }
 
 const (
@@ -108,6 +115,8 @@ func (m *leanMailbox) run() {
 		switch {
 		case msg == nil:
 			return
+		case m.dead:
+			m.toDeadLetter(msg, sys)
 		case sys:
 			switch msg.(type) {
 			case *actor.SuspendMailbox:
@@ -116,11 +125,35 @@ func (m *leanMailbox) run() {
 				m.suspended.Store(false)
 			default:
 				m.invoker.InvokeSystemMessage(msg)
+				m.dead = m.stopped()
 			}
 		default:
 			m.invoker.InvokeUserMessage(msg)
 		}
 	}
+}
+
+// stopped reports whether the actor has left the process registry (protoactor's finalizeStop, which runs
+// inside a system message: Stop, or the Terminated of its last child). An id taken again by a new actor
+// reads as alive: its messages are then dropped, as protoactor does.
+func (m *leanMailbox) stopped() bool {
+	ctx, ok := m.invoker.(actor.Context)
+	if !ok || ctx.Self() == nil {
+		return false
+	}
+	_, alive := ctx.ActorSystem().ProcessRegistry.GetLocal(ctx.Self().Id)
+	return !alive
+}
+
+// toDeadLetter hands a message of a stopped actor to the dead-letter process, as a send to its PID after
+// its end would: a Request is answered DeadLetterResponse, a Watch with Terminated.
+func (m *leanMailbox) toDeadLetter(msg any, sys bool) {
+	ctx := m.invoker.(actor.Context)
+	if sys {
+		ctx.ActorSystem().DeadLetter.SendSystemMessage(ctx.Self(), msg)
+		return
+	}
+	ctx.ActorSystem().DeadLetter.SendUserMessage(ctx.Self(), msg)
 }
 
 // next takes the oldest system message, else the oldest user message unless suspended; nil when none.

@@ -1,8 +1,10 @@
 package host
 
 import (
+	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -71,5 +73,29 @@ func TestLeanMailbox(t *testing.T) {
 	}
 	if m.user != nil || m.sys != nil || m.status.Load() != mailboxIdle {
 		t.Fatalf("idle mailbox holds %v %v, status %d", m.user, m.sys, m.status.Load())
+	}
+}
+
+// stopThenAsk stops its own actor and, in the same turn, has a Request queued behind the Stop.
+type stopThenAsk struct{ asked chan actor.Future }
+
+func (a *stopThenAsk) Receive(ctx actor.Context) {
+	if ctx.Message() == "stop-then-ask" {
+		ctx.Stop(ctx.Self())
+		a.asked <- ctx.RequestFuture(ctx.Self(), "ask", 10*time.Second)
+	}
+}
+
+// A Request queued before its actor left the registry and handled after is a dead letter (answered at
+// once), not dropped: protoactor's own mailbox drops it and the Future waits for its timeout.
+func TestLeanMailboxStoppedAnswersDeadLetter(t *testing.T) {
+	sys := actor.NewActorSystem(actor.WithDeadLetterThrottleInterval(time.Millisecond))
+	defer sys.Shutdown()
+	a := &stopThenAsk{asked: make(chan actor.Future, 1)}
+	pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return a },
+		actor.WithMailbox(newLeanMailbox)))
+	sys.Root.Send(pid, "stop-then-ask")
+	if _, err := (<-a.asked).Result(); !errors.Is(err, actor.ErrDeadLetter) {
+		t.Fatalf("request behind the Stop: %v, want ErrDeadLetter", err)
 	}
 }
