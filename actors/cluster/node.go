@@ -297,7 +297,7 @@ func (n *Node) Name() string { return n.cfg.Name }
 
 // quiesce stops the provider, the node's actors and its heartbeat, so that the node sends nothing more
 // to its peers, and forgets them. It runs once; Stop calls it (tests quiesce every node first, so that no
-// peer still sends to a node whose remote shuts down: see stopNodes).
+// peer still sends to a node whose remote shuts down: see StopAll).
 func (n *Node) quiesce() error {
 	var err error
 	n.quiesced.Do(func() {
