@@ -397,3 +397,21 @@ func TestViolations(t *testing.T) {
 		}
 	}
 }
+
+// Three nodes in this process, the clients spread over them and the ticks published on the first: the
+// monkey kills channels, sockets and infrastructure on every node, the cluster's actors included, and
+// every client serves again, ticks arrive in order across nodes, nothing leaks.
+func TestChaosNodes(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Nodes = 3
+	cfg.Clients, cfg.Topics, cfg.Joins = 30, 6, 2
+	cfg.Duration, cfg.KillRate, cfg.Method = 3*time.Second, 20, "mixed"
+	r := runSession(t, cfg)
+
+	if r.Kills["channel"] == 0 || r.Kills["socket"] == 0 || r.ClusterKills == 0 {
+		t.Errorf("kills %v, %d of cluster actors: want channels, sockets and cluster actors killed", r.Kills, r.ClusterKills)
+	}
+	if r.Broadcasts.Received == 0 {
+		t.Errorf("broadcasts %+v: none arrived", r.Broadcasts)
+	}
+}

@@ -115,7 +115,7 @@ func (c *chaosClient) run() {
 		}
 		dialStart := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
-		conn, err := client.Dial(ctx, s.url, client.Options{Params: url.Values{"user_id": {c.userID}}})
+		conn, err := client.Dial(ctx, s.urls[c.idx%len(s.urls)], client.Options{Params: url.Values{"user_id": {c.userID}}})
 		cancel()
 		s.tally.dials.Add(1)
 		if err != nil {

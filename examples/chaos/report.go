@@ -17,11 +17,12 @@ import (
 type Report struct {
 	Config ReportConfig `json:"config"`
 
-	Strikes     int            `json:"strikes"`      // kill attempts
-	Kills       map[string]int `json:"kills"`        // targets killed, per kind
-	AlreadyGone int            `json:"already_gone"` // strikes whose target had just ended
-	IdleTicks   int            `json:"idle_ticks"`   // monkey ticks with no matching target
-	Restarts    int64          `json:"restarts"`     // in-place channel restarts (Endpoint.Stats)
+	Strikes      int            `json:"strikes"`       // kill attempts
+	Kills        map[string]int `json:"kills"`         // targets killed, per kind
+	AlreadyGone  int            `json:"already_gone"`  // strikes whose target had just ended
+	ClusterKills int            `json:"cluster_kills"` // infrastructure kills of a node's cluster actors (-nodes > 1)
+	IdleTicks    int            `json:"idle_ticks"`    // monkey ticks with no matching target
+	Restarts     int64          `json:"restarts"`      // in-place channel restarts (Endpoint.Stats)
 
 	Recovery map[string]Latency `json:"recovery"` // kill → serving again, per kind
 
@@ -50,6 +51,7 @@ type ReportConfig struct {
 	PushInterval time.Duration `json:"push_interval_ns"`
 	TickInterval time.Duration `json:"tick_interval_ns"`
 	CrashPushes  float64       `json:"crash_pushes"`
+	Nodes        int           `json:"nodes"`
 }
 
 // Latency summarizes the time from kills to serving again.
@@ -171,6 +173,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		kills = append(kills, fmt.Sprintf("%s %d", k, r.Kills[k]))
 	}
 	line("kills", "%s  (strikes %d, already gone %d, idle ticks %d)", strings.Join(kills, "  "), r.Strikes, r.AlreadyGone, r.IdleTicks)
+	if c.Nodes > 1 {
+		line("nodes", "%d, clients spread over them, ticks published on the first; cluster actors killed %d", c.Nodes, r.ClusterKills)
+	}
 	line("server restarts", "%d", r.Restarts)
 	line("kill → serving", "")
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)

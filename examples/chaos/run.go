@@ -14,6 +14,7 @@ import (
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/supervisor/chaos"
 	"github.com/pyrehq/pyre/supervisor/chaos/pyrechaos"
+	"github.com/pyrehq/pyre/transport"
 )
 
 // Run runs one chaos session against an in-process server and reports what the clients saw. It returns
@@ -28,32 +29,43 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	progress := func(format string, args ...any) {
 		fmt.Fprintf(cfg.Progress, "chaos: %6.2fs  "+format+"\n", append([]any{time.Since(started).Seconds()}, args...)...)
 	}
-	srv, err := startServer(cfg.ChannelIntensity, cfg.ConnIntensity, cfg.ServerLog)
-	if err != nil {
-		return nil, err
+	var srvs []*server
+	if cfg.Nodes > 1 {
+		var err error
+		if srvs, err = startNodes(cfg.Nodes, cfg.ChannelIntensity, cfg.ConnIntensity, cfg.ServerLog, cfg.JoinTimeout); err != nil {
+			return nil, err
+		}
+	} else {
+		srv, err := startServer(cfg.ChannelIntensity, cfg.ConnIntensity, cfg.ServerLog)
+		if err != nil {
+			return nil, err
+		}
+		srvs = []*server{srv}
 	}
 	r := &Report{Config: ReportConfig{
 		Clients: cfg.Clients, Topics: cfg.Topics, Joins: cfg.Joins, Duration: cfg.Duration, KillRate: cfg.KillRate,
 		Kinds: cfg.Kinds, Method: cfg.Method, Seed: cfg.Seed, PushInterval: cfg.PushInterval,
-		TickInterval: cfg.TickInterval, CrashPushes: cfg.CrashPushes,
+		TickInterval: cfg.TickInterval, CrashPushes: cfg.CrashPushes, Nodes: max(cfg.Nodes, 1),
 	}}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		if err := srv.shutdown(sctx); err != nil {
+		if err := shutdownAll(sctx, srvs); err != nil {
 			r.Problems = append(r.Problems, "server shutdown: "+err.Error())
 		}
 	}()
 
-	base := srv.ep.Stats()
+	base := stats(srvs)
 	r.Leak.GoroutinesBefore, r.Leak.ActorsBefore, r.Leak.TopicsBefore = baselineGoroutines(), base.Actors, base.Topics
 
 	topics := make([]string, cfg.Topics)
 	for i := range topics {
 		topics[i] = topicPrefix + strconv.Itoa(i)
 	}
-	pub := &publisher{broadcast: srv.ep.Broadcast, topics: topics, interval: cfg.TickInterval, ticks: make(map[string][]span)}
-	s := &session{cfg: cfg, url: srv.url, byID: make(map[string]*chaosClient), stop: make(chan struct{}), published: pub.published}
+	// The ticks are published on the first node: with several, they reach the others' clients through the
+	// cluster, in order per publisher.
+	pub := &publisher{broadcast: srvs[0].ep.Broadcast, topics: topics, interval: cfg.TickInterval, ticks: make(map[string][]span)}
+	s := &session{cfg: cfg, urls: urls(srvs), byID: make(map[string]*chaosClient), stop: make(chan struct{}), published: pub.published}
 	for i := range cfg.Clients {
 		joined := make([]string, cfg.Joins)
 		for k := range joined {
@@ -79,11 +91,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	// Everyone joined and served once before the first kill; then chaos, then everyone served again.
 	cr := chaos.Report{ByKind: map[chaos.Kind]int{}}
+	var err error
 	if poll(ctx, cfg.JoinTimeout, func() bool { return s.servedSince(started) }) {
 		progress("%d clients joined %d channels; chaos for %v at %g kills/s (%s, %s)",
 			cfg.Clients, cfg.Clients*cfg.Joins, cfg.Duration, cfg.KillRate, cfg.Method, kindsString(cfg.Kinds))
 		s.chaosOn.Store(true)
-		cr, err = runMonkeys(ctx, pyrechaos.Population(srv.ep), cfg, s.nudge)
+		cr, err = runMonkeys(ctx, population(srvs), cfg, s.nudge)
 		s.chaosOn.Store(false)
 		if err != nil {
 			stopAll()
@@ -98,7 +111,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	progress("clients closed; checking for leaks")
 
 	poll(context.Background(), cfg.LeakTimeout, func() bool {
-		st := srv.ep.Stats()
+		st := stats(srvs)
 		r.Leak.GoroutinesAfter, r.Leak.ActorsAfter, r.Leak.TopicsAfter = runtime.NumGoroutine(), st.Actors, st.Topics
 		r.Leak.SocketsAfter, r.Leak.ChannelsAfter = st.Sockets, st.Channels
 		r.Leak.Clean = r.Leak.GoroutinesAfter <= r.Leak.GoroutinesBefore && st.Actors <= base.Actors &&
@@ -106,13 +119,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return r.Leak.Clean && st.Topics <= base.Topics
 	})
 	if r.Leak.TopicsAfter > r.Leak.TopicsBefore {
-		srv.ep.PubSub().Each(func(topic string, subs []pubsub.Subscriber) {
-			for _, sub := range subs {
-				r.Leak.LeftoverSubscriptions = append(r.Leak.LeftoverSubscriptions, fmt.Sprintf("%s (%T)", topic, sub))
-			}
-		})
+		for _, srv := range srvs {
+			srv.ep.PubSub().Each(func(topic string, subs []pubsub.Subscriber) {
+				for _, sub := range subs {
+					r.Leak.LeftoverSubscriptions = append(r.Leak.LeftoverSubscriptions, fmt.Sprintf("%s (%T)", topic, sub))
+				}
+			})
+		}
 	}
-	r.Restarts = srv.ep.Stats().Restarts
+	r.Restarts = stats(srvs).Restarts
 	fill(r, s, pub, cr, cfg)
 	r.Elapsed = time.Since(started)
 	progress("done")
@@ -230,6 +245,9 @@ func fill(r *Report, s *session, pub *publisher, cr chaos.Report, cfg Config) {
 		if !k.Done {
 			r.AlreadyGone++
 		}
+		if k.Done && strings.HasPrefix(k.Labels[chaos.LabelChild], "pyre-cluster-") {
+			r.ClusterKills++
+		}
 	}
 	if a.Unattributed > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d kills name no client or topic of this run", a.Unattributed))
@@ -287,4 +305,39 @@ func kindsString(kinds []chaos.Kind) string {
 		s[i] = string(k)
 	}
 	return strings.Join(s, ",")
+}
+
+// stats sums the servers' endpoint statistics.
+func stats(srvs []*server) transport.Stats {
+	var sum transport.Stats
+	for _, s := range srvs {
+		st := s.ep.Stats()
+		sum.Actors += st.Actors
+		sum.Topics += st.Topics
+		sum.Sockets += st.Sockets
+		sum.Channels += st.Channels
+		sum.Restarts += st.Restarts
+	}
+	return sum
+}
+
+// urls are the servers' socket URLs; client i dials the (i mod n)th.
+func urls(srvs []*server) []string {
+	out := make([]string, len(srvs))
+	for i, s := range srvs {
+		out[i] = s.url
+	}
+	return out
+}
+
+// population is every server's actors and, for cluster nodes, their cluster actors.
+func population(srvs []*server) chaos.Population {
+	var ps []chaos.Population
+	for _, s := range srvs {
+		ps = append(ps, pyrechaos.Population(s.ep))
+		if s.node != nil {
+			ps = append(ps, pyrechaos.Cluster(s.node))
+		}
+	}
+	return pyrechaos.Merge(ps...)
 }
