@@ -219,7 +219,7 @@ func TestCountTicks(t *testing.T) {
 		{"never joined", nil, nil, nil, tickCounts{}},
 	} {
 		s := subRecord{Instances: tc.instances, Received: tc.got}
-		if got := countTicks(s, ticks, tc.windows); got != tc.want {
+		if got := countTicks(s, ticks, tc.windows, 0); got != tc.want {
 			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
 		}
 	}

@@ -173,7 +173,8 @@ func baselineGoroutines() int {
 
 // runMonkeys kills at cfg.KillRate for cfg.Duration: one monkey per method, each at its share of the rate
 // and with its own seed, started a fraction of a period apart so that kills stay evenly spaced; their
-// reports merged.
+// reports merged. With several nodes and infrastructure among the kinds, one more monkey kills only the
+// nodes' cluster actors, at a tenth of the rate (at least 1/s): they are a few targets among thousands.
 func runMonkeys(ctx context.Context, pop chaos.Population, cfg Config, onKill func(chaos.Kill)) (chaos.Report, error) {
 	ms, _ := methods(cfg.Method)
 	period := time.Duration(float64(time.Second) / cfg.KillRate) // between kills of all monkeys together
@@ -188,8 +189,18 @@ func runMonkeys(ctx context.Context, pop chaos.Population, cfg Config, onKill fu
 			return chaos.Report{}, err
 		}
 	}
-	reports := make([]chaos.Report, len(ms))
-	errs := make([]error, len(ms))
+	if cfg.Nodes > 1 && slices.Contains(cfg.Kinds, chaos.Infrastructure) {
+		m, err := chaos.New(pop, chaos.Config{
+			Select: chaos.Selector{Kinds: []chaos.Kind{chaos.Infrastructure}, Match: isClusterActor},
+			Method: ms[0], Seed: cfg.Seed + uint64(len(ms)), Rate: max(cfg.KillRate/10, 1), Duration: cfg.Duration, OnKill: onKill,
+		})
+		if err != nil {
+			return chaos.Report{}, err
+		}
+		monkeys = append(monkeys, m)
+	}
+	reports := make([]chaos.Report, len(monkeys))
+	errs := make([]error, len(monkeys))
 	var wg sync.WaitGroup
 	for i, monkey := range monkeys {
 		wg.Go(func() {
@@ -225,6 +236,9 @@ func runMonkeys(ctx context.Context, pop chaos.Population, cfg Config, onKill fu
 // fill computes the report's figures from what the run recorded.
 func fill(r *Report, s *session, pub *publisher, cr chaos.Report, cfg Config) {
 	o := observation{Ticks: pub.ticks, Kills: cr.Kills, ConnIntensity: cfg.ConnIntensity}
+	if cfg.Nodes > 1 {
+		o.Hop = hopSlack
+	}
 	for _, c := range s.clients {
 		o.SocketIDs = append(o.SocketIDs, c.socketID())
 		o.Conns = append(o.Conns, c.conns...)
@@ -245,7 +259,7 @@ func fill(r *Report, s *session, pub *publisher, cr chaos.Report, cfg Config) {
 		if !k.Done {
 			r.AlreadyGone++
 		}
-		if k.Done && strings.HasPrefix(k.Labels[chaos.LabelChild], "pyre-cluster-") {
+		if k.Done && isClusterActor(chaos.Target{Labels: k.Labels}) {
 			r.ClusterKills++
 		}
 	}
@@ -340,4 +354,9 @@ func population(srvs []*server) chaos.Population {
 		}
 	}
 	return pyrechaos.Merge(ps...)
+}
+
+// isClusterActor tells a node's cluster actor (pyrechaos.Cluster) from the endpoint's infrastructure.
+func isClusterActor(t chaos.Target) bool {
+	return strings.HasPrefix(t.Labels[chaos.LabelChild], "pyre-cluster-")
 }
