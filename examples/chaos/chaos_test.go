@@ -106,6 +106,7 @@ func TestCLIBadFlags(t *testing.T) {
 		{"-method", "nuke"},
 		{"-kinds", "channel,pubsub"},
 		{"-kill-rate", "0"},
+		{"-nodes", "10"},
 		{"-nope"},
 	} {
 		var out, errOut bytes.Buffer
