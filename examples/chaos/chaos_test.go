@@ -401,7 +401,8 @@ func TestViolations(t *testing.T) {
 
 // Three nodes in this process, the clients spread over them and the ticks published on the first: the
 // monkey kills channels, sockets and infrastructure on every node, the cluster's actors included, and
-// every client serves again, ticks arrive in order across nodes, nothing leaks.
+// every client serves again, ticks arrive in order across nodes, presence lists converge on every node
+// (and empty once the clients close), nothing leaks.
 func TestChaosNodes(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Nodes = 3
@@ -414,5 +415,8 @@ func TestChaosNodes(t *testing.T) {
 	}
 	if r.Broadcasts.Received == 0 {
 		t.Errorf("broadcasts %+v: none arrived", r.Broadcasts)
+	}
+	if p := r.Presence; p == nil || !p.Converged || !p.Emptied {
+		t.Errorf("presence %+v: want converged, then emptied", p)
 	}
 }

@@ -334,6 +334,8 @@ func (sb *sub) read(ch *client.Channel, inst int, ended chan<- loopEnd, readers 
 			sb.rec.PhxErrors = append(sb.rec.PhxErrors, time.Now())
 			sb.mu.Unlock()
 			sb.c.s.disrupted()
+		case "presence_diff", "presence_state":
+			// With several nodes the rooms track presence: checked on the servers (PresenceCheck).
 		default: // phx_close (nobody leaves) or anything else
 			t.unexpected.Add(1)
 		}

@@ -31,11 +31,20 @@ type Report struct {
 	Connections ConnectionCounts `json:"connections"`
 	Leak        LeakCheck        `json:"leak"`
 
-	Settled  bool          `json:"settled"` // every client served again after the chaos, within the deadline
-	Elapsed  time.Duration `json:"elapsed_ns"`
-	Problems []string      `json:"problems,omitempty"` // harness-level failures (e.g. nothing joined)
+	Settled  bool           `json:"settled"`            // every client served again after the chaos, within the deadline
+	Presence *PresenceCheck `json:"presence,omitempty"` // with several nodes
+	Elapsed  time.Duration  `json:"elapsed_ns"`
+	Problems []string       `json:"problems,omitempty"` // harness-level failures (e.g. nothing joined)
 
 	ErrorSamples []string `json:"error_samples,omitempty"` // the first unexplained client errors
+}
+
+// PresenceCheck is, with several nodes, whether presence converged: after the chaos every node's tracker
+// lists exactly the users joined to each topic, and once the clients closed, nobody.
+type PresenceCheck struct {
+	Converged  bool  `json:"converged"`
+	ConvergeMS int64 `json:"converge_ms"` // from settled to converged
+	Emptied    bool  `json:"emptied"`
 }
 
 // ReportConfig echoes the session's parameters.
@@ -144,6 +153,10 @@ func (r *Report) Violations() []string {
 		check(l.Unrecovered > 0, "%d %s kills never followed by serving again", l.Unrecovered, kind)
 	}
 	check(!r.Settled, "clients did not all serve again after the chaos")
+	if p := r.Presence; p != nil {
+		check(!p.Converged, "presence lists did not converge on every node after the chaos")
+		check(!p.Emptied, "presence lists not empty on every node after the clients closed")
+	}
 	check(!r.Leak.Clean, "leak: goroutines %d → %d, actors %d → %d, sockets %d, channels %d after the clients closed",
 		r.Leak.GoroutinesBefore, r.Leak.GoroutinesAfter, r.Leak.ActorsBefore, r.Leak.ActorsAfter,
 		r.Leak.SocketsAfter, r.Leak.ChannelsAfter)
@@ -213,6 +226,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		line("", "left subscribed: %s", strings.Join(l.LeftoverSubscriptions, ", "))
 	}
 	line("settled", "%v", r.Settled)
+	if p := r.Presence; p != nil {
+		line("presence", "converged on every node %v (%d ms after settling), empty after the clients closed %v", p.Converged, p.ConvergeMS, p.Emptied)
+	}
 	if len(r.ErrorSamples) > 0 {
 		fmt.Fprintf(w, "\nfirst client errors:\n  %s\n", strings.Join(r.ErrorSamples, "\n  "))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strconv"
@@ -104,11 +105,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		progress("monkey done: %d strikes; settling", len(cr.Kills))
 		r.Settled = settle(ctx, s, cr.Ended, cfg.SettleTimeout)
+		if cfg.Nodes > 1 {
+			r.Presence = &PresenceCheck{}
+			t0 := time.Now()
+			r.Presence.Converged = poll(ctx, cfg.SettleTimeout, func() bool { return presenceIs(srvs, s.expectedPresence()) })
+			r.Presence.ConvergeMS = time.Since(t0).Milliseconds()
+		}
 	} else {
 		r.Problems = append(r.Problems, fmt.Sprintf("clients did not all join within %v", cfg.JoinTimeout))
 	}
 	stopAll()
 	progress("clients closed; checking for leaks")
+	if r.Presence != nil {
+		r.Presence.Emptied = poll(context.Background(), cfg.LeakTimeout, func() bool { return presenceIs(srvs, map[string][]string{}) })
+	}
 
 	poll(context.Background(), cfg.LeakTimeout, func() bool {
 		st := stats(srvs)
@@ -173,25 +183,34 @@ func baselineGoroutines() int {
 
 // runMonkeys kills at cfg.KillRate for cfg.Duration: one monkey per method, each at its share of the rate
 // and with its own seed, started a fraction of a period apart so that kills stay evenly spaced; their
-// reports merged. With several nodes and infrastructure among the kinds, one more monkey kills only the
-// nodes' cluster actors, at a tenth of the rate (at least 1/s): they are a few targets among thousands.
+// reports merged. With several nodes, infrastructure (each endpoint's janitor and presence tracker, each
+// node's cluster actors) has a monkey of its own at a tenth of the rate (at least 1/s): they are a few
+// targets among thousands, and an endpoint gives up, by design, past host.EndpointIntensity (3 in 5 s).
 func runMonkeys(ctx context.Context, pop chaos.Population, cfg Config, onKill func(chaos.Kill)) (chaos.Report, error) {
 	ms, _ := methods(cfg.Method)
 	period := time.Duration(float64(time.Second) / cfg.KillRate) // between kills of all monkeys together
-	monkeys := make([]*chaos.Monkey, len(ms))
+	kinds, infra := cfg.Kinds, false
+	if cfg.Nodes > 1 && slices.Contains(kinds, chaos.Infrastructure) {
+		kinds = slices.DeleteFunc(slices.Clone(kinds), func(k chaos.Kind) bool { return k == chaos.Infrastructure })
+		infra = true
+	}
+	var monkeys []*chaos.Monkey
 	for i, m := range ms {
-		var err error
-		monkeys[i], err = chaos.New(pop, chaos.Config{
-			Select: chaos.Selector{Kinds: cfg.Kinds}, Method: m, Seed: cfg.Seed + uint64(i),
+		if len(kinds) == 0 {
+			break
+		}
+		monkey, err := chaos.New(pop, chaos.Config{
+			Select: chaos.Selector{Kinds: kinds}, Method: m, Seed: cfg.Seed + uint64(i),
 			Rate: cfg.KillRate / float64(len(ms)), Duration: max(cfg.Duration-time.Duration(i)*period, time.Nanosecond), OnKill: onKill,
 		})
 		if err != nil {
 			return chaos.Report{}, err
 		}
+		monkeys = append(monkeys, monkey)
 	}
-	if cfg.Nodes > 1 && slices.Contains(cfg.Kinds, chaos.Infrastructure) {
+	if infra {
 		m, err := chaos.New(pop, chaos.Config{
-			Select: chaos.Selector{Kinds: []chaos.Kind{chaos.Infrastructure}, Match: isClusterActor},
+			Select: chaos.Selector{Kinds: []chaos.Kind{chaos.Infrastructure}},
 			Method: ms[0], Seed: cfg.Seed + uint64(len(ms)), Rate: max(cfg.KillRate/10, 1), Duration: cfg.Duration, OnKill: onKill,
 		})
 		if err != nil {
@@ -359,4 +378,39 @@ func population(srvs []*server) chaos.Population {
 // isClusterActor tells a node's cluster actor (pyrechaos.Cluster) from the endpoint's infrastructure.
 func isClusterActor(t chaos.Target) bool {
 	return strings.HasPrefix(t.Labels[chaos.LabelChild], "pyre-cluster-")
+}
+
+// expectedPresence is, per topic, the users of the clients joined to it (sorted).
+func (s *session) expectedPresence() map[string][]string {
+	want := map[string][]string{}
+	for _, c := range s.clients {
+		for _, sb := range c.subs {
+			want[sb.topic] = append(want[sb.topic], c.userID)
+		}
+	}
+	for _, users := range want {
+		slices.Sort(users)
+	}
+	return want
+}
+
+// presenceIs reports whether every node's tracker lists exactly want's users in each of the topics
+// (room:0 … up to the highest seen), and nothing elsewhere.
+func presenceIs(srvs []*server, want map[string][]string) bool {
+	for _, srv := range srvs {
+		if srv.tracker == nil {
+			continue
+		}
+		for i := range 1000 {
+			topic := topicPrefix + strconv.Itoa(i)
+			got := slices.Sorted(maps.Keys(srv.tracker.List(topic)))
+			if !slices.Equal(got, want[topic]) {
+				return false
+			}
+			if i >= len(want) && len(got) == 0 {
+				break
+			}
+		}
+	}
+	return true
 }

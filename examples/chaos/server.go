@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/cluster"
+	"github.com/pyrehq/pyre/actors/presence"
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/transport"
@@ -44,8 +46,10 @@ func (userSocket) ID(a channel.Assigns) string {
 }
 
 // room answers ping with the client's sequence number and the incarnation that served it; crash panics,
-// as a bug in user code would.
-type room struct{}
+// as a bug in user code would. With several nodes it tracks its user's presence in its topic.
+type room struct {
+	tr *atomic.Pointer[presence.Tracker]
+}
 
 type pingPayload struct {
 	Seq int64 `json:"seq"`
@@ -56,7 +60,15 @@ type pongPayload struct {
 	Incarnation int   `json:"incarnation"`
 }
 
-func (room) Join(*channel.Socket, string, channel.Payload) (any, error) { return nil, nil }
+func (r room) Join(s *channel.Socket, _ string, _ channel.Payload) (any, error) {
+	if t := r.tr.Load(); t != nil {
+		user, _ := channel.Get[string](s.Assigns(), "user_id")
+		if err := t.Track(s, user, nil); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
 
 func (room) HandleIn(s *channel.Socket, event string, p channel.Payload) (channel.Reply, error) {
 	switch event {
@@ -78,18 +90,20 @@ type server struct {
 	http      *http.Server
 	url       string // ws://127.0.0.1:port/socket/websocket?vsn=2.0.0
 	serveDone chan error
+	tracker   *presence.Tracker // with -nodes > 1: presence replicated across the nodes
 
 	node *cluster.Node      // with -nodes > 1: this server's cluster node
 	sys  *actor.ActorSystem // and its actor system
 }
 
 func startServer(chanIntensity, connIntensity supervisor.Intensity, log *slog.Logger) (*server, error) {
-	return startServerWith(transport.Config{Logger: log}, chanIntensity, connIntensity)
+	return startServerWith(transport.Config{Logger: log}, nil, chanIntensity, connIntensity)
 }
 
-func startServerWith(tcfg transport.Config, chanIntensity, connIntensity supervisor.Intensity) (*server, error) {
+func startServerWith(tcfg transport.Config, node *cluster.Node, chanIntensity, connIntensity supervisor.Intensity) (*server, error) {
 	router := channel.NewRouter(userSocket{}, channel.WithConnIntensity(connIntensity.Max, connIntensity.Period))
-	router.Channel(topicPrefix+"*", func() channel.Channel { return room{} },
+	tr := new(atomic.Pointer[presence.Tracker])
+	router.Channel(topicPrefix+"*", func() channel.Channel { return room{tr: tr} },
 		channel.WithRestart(supervisor.Transient), channel.WithIntensity(chanIntensity.Max, chanIntensity.Period))
 
 	ep := transport.NewEndpoint(tcfg)
@@ -103,6 +117,16 @@ func startServerWith(tcfg transport.Config, chanIntensity, connIntensity supervi
 		http:      &http.Server{Handler: ep, ReadHeaderTimeout: 5 * time.Second},
 		url:       fmt.Sprintf("ws://%s%s/websocket?vsn=2.0.0", ln.Addr(), socketPath),
 		serveDone: make(chan error, 1),
+	}
+	if node != nil {
+		t, err := presence.Start(context.Background(), ep, presence.Config{Cluster: node, Logger: tcfg.Logger})
+		if err != nil {
+			ln.Close()
+			_ = ep.Shutdown(context.Background())
+			return nil, err
+		}
+		tr.Store(t)
+		s.tracker = t
 	}
 	go func() { s.serveDone <- s.http.Serve(ln) }()
 	return s, nil
@@ -156,7 +180,7 @@ func startNodes(n int, chanIntensity, connIntensity supervisor.Intensity, log *s
 			return fail(err)
 		}
 		opens = append(opens, <-g.update)
-		s, err := startServerWith(transport.Config{System: sys, PubSub: ps, Logger: log}, chanIntensity, connIntensity)
+		s, err := startServerWith(transport.Config{System: sys, PubSub: ps, Logger: log}, node, chanIntensity, connIntensity)
 		if err != nil {
 			_ = cluster.StopAll(context.Background(), node)
 			sys.Shutdown()
