@@ -76,7 +76,6 @@ unit:
 	# Without -race: nshafer/phx races internally; allocation counts differ under the race detector.
 	$(GO) test -count=1 -run 'Nshafer' ./examples/conformance
 	$(GO) test -count=1 -run 'Allocs' ./transport/serializer
-	$(GO) test -count=1 -run 'TestPresence' ./actors/presence
 
 # What the tests could not run here, and how to get it.
 skipped:

@@ -77,6 +77,16 @@
 //     (512 broadcasts / 1 MiB each, or one larger broadcast) handed to protoactor. A slow or dead peer never
 //     blocks a publisher; no actor blocks in Receive.
 //
+// # Failures of the node's actors
+//
+// The relay, membership and long-poll actors restart in place however often they fail (the root's default
+// strategy would stop one after 10 failures in 10 s, leaving a member that relays nothing). A restart keeps
+// the mailbox, drops the message that failed and takes back what the node holds: the membership actor its
+// candidates and peers (a peer's missed Pong counts from the restart), the relay each sender's sequence.
+// No member leaves and nothing queued is lost. Node.Actors lists them so that package
+// supervisor/chaos/pyrechaos can kill them (pyrechaos.Cluster); the presence tracker, which replicates
+// presences, is an infrastructure child of the endpoint and a target of pyrechaos.Population.
+//
 // # protoactor-go version
 //
 // Pinned to v0.0.0-20260118094027-288962e52f3f rather than the 2024-08-22 commit. Reasons: a message type

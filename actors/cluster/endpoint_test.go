@@ -16,7 +16,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pyrehq/pyre/actors/channel"
-	"github.com/pyrehq/pyre/actors/cluster/clusterpb"
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/transport"
 	"github.com/pyrehq/pyre/transport/client"
@@ -111,7 +110,7 @@ func startEndpointNodes(t *testing.T, names ...string) []*epNode {
 }
 
 // stopEndpointNodes ends the endpoints (every client closed), then the cluster nodes in the order that
-// keeps protoactor's remote from racing with itself (stopNodes), then the actor systems.
+// keeps protoactor's remote from racing with itself (StopAll), then the actor systems.
 func stopEndpointNodes(t *testing.T, nodes []*epNode) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -123,7 +122,7 @@ func stopEndpointNodes(t *testing.T, nodes []*epNode) {
 		}
 		cn = append(cn, en.node)
 	}
-	if err := stopNodes(ctx, cn...); err != nil {
+	if err := StopAll(ctx, cn...); err != nil {
 		t.Errorf("stop nodes: %v", err)
 	}
 	for _, en := range nodes {
@@ -355,53 +354,6 @@ func TestDisconnectAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, "user 7", other, `n {"after":1}`)
-}
-
-// stopNodes stops in-process nodes quietly: every node quiesces first (sends nothing more), then each
-// sends every other a barrier on the same stream as all it sent before, twice (a request read by a
-// stopped actor's node is answered with a DeadLetterResponse, maybe after that node's first barrier);
-// once every barrier arrived, nothing is in flight and the nodes stop one by one.
-func stopNodes(ctx context.Context, nodes ...*Node) error {
-	var err error
-	for _, n := range nodes {
-		if e := n.quiesce(); e != nil && err == nil {
-			err = e
-		}
-	}
-	const barrier = "stop-barrier"
-	got := make(chan struct{}, len(nodes)*len(nodes))
-	for _, n := range nodes {
-		sub := n.sys.EventStream.Subscribe(func(e any) {
-			if d, ok := e.(*actor.DeadLetterEvent); ok {
-				if p, ok := d.Message.(*clusterpb.Ping); ok && p.Node == barrier {
-					got <- struct{}{}
-				}
-			}
-		})
-		defer n.sys.EventStream.Unsubscribe(sub)
-	}
-	for range 2 {
-		for _, from := range nodes {
-			for _, to := range nodes {
-				if from != to {
-					from.sys.Root.Send(actor.NewPID(to.cfg.Address, "pyre-stop-barrier"), &clusterpb.Ping{Node: barrier})
-				}
-			}
-		}
-		for range len(nodes) * (len(nodes) - 1) {
-			select {
-			case <-got:
-			case <-ctx.Done():
-				return fmt.Errorf("stop barrier: %w", ctx.Err())
-			}
-		}
-	}
-	for _, n := range nodes {
-		if e := n.Stop(ctx); e != nil && err == nil {
-			err = e
-		}
-	}
-	return err
 }
 
 // lpCall is one long-poll request; it returns the answer's body fields.

@@ -49,8 +49,20 @@ func newManager(n *Node) *manager {
 	return &manager{n: n, peers: make(map[string]*peer), probing: make(map[string]bool)}
 }
 
+// rebuild takes back, after a restart, what the node kept: the candidates, and a peer for each link
+// (a member as of the last publish), heard from now. Nothing when the manager first starts.
+func (m *manager) rebuild() {
+	m.candidates = slices.Clone(m.n.candidates)
+	now := time.Now()
+	for _, l := range *m.n.links.Load() {
+		m.peers[l.peer.Address] = &peer{m: l.peer, link: l, lastPong: now}
+	}
+}
+
 func (m *manager) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		m.rebuild()
 	case candidates:
 		m.candidates = m.candidates[:0]
 		for _, a := range msg {
@@ -63,6 +75,7 @@ func (m *manager) Receive(ctx actor.Context) {
 				m.leave(ctx, p, "no longer a candidate")
 			}
 		}
+		m.n.candidates = slices.Clone(m.candidates)
 		m.ping(ctx)
 	case tick:
 		now := time.Time(msg)

@@ -82,6 +82,11 @@ type Node struct {
 	links   atomic.Pointer[[]*link]
 	members atomic.Pointer[[]Member]
 
+	// Kept across restarts of the actor that owns each (actors.go): the manager's candidates, the
+	// relay's last sequence per sender.
+	candidates []string
+	relayLast  map[string]uint64
+
 	watchMu  sync.Mutex
 	watchers map[*func()]struct{}
 
@@ -95,6 +100,7 @@ func New(cfg Config) *Node {
 	cfg = cfg.withDefaults()
 	n := &Node{cfg: cfg, sys: cfg.System, stop: make(chan struct{})}
 	n.lp = &LongPoll{n: n}
+	n.relayLast = make(map[string]uint64)
 	n.links.Store(&[]*link{})
 	n.members.Store(&[]Member{})
 	return n
@@ -123,14 +129,14 @@ func (n *Node) Start(local Local) error {
 		return err
 	}
 	n.members.Store(&[]Member{n.self()})
-	relay, err := n.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newRelay(n) }), relayName)
+	relay, err := n.sys.Root.SpawnNamed(restartingProps(func() actor.Actor { return newRelay(n) }), relayName)
 	if err != nil {
 		n.rem.Shutdown(true)
 		return fmt.Errorf("cluster: relay: %w", err)
 	}
 	n.relay = relay
 	pollCtx, cancelPolls := context.WithCancel(context.Background())
-	poll, err := n.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+	poll, err := n.sys.Root.SpawnNamed(restartingProps(func() actor.Actor {
 		return &longPollServer{l: n.lp, ctx: pollCtx, cancel: cancelPolls, wg: &n.pollWG}
 	}), longPollName)
 	if err != nil {
@@ -140,7 +146,7 @@ func (n *Node) Start(local Local) error {
 		return fmt.Errorf("cluster: long-poll: %w", err)
 	}
 	n.poll = poll
-	mgr, err := n.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newManager(n) }), membershipName)
+	mgr, err := n.sys.Root.SpawnNamed(restartingProps(func() actor.Actor { return newManager(n) }), membershipName)
 	if err != nil {
 		n.sys.Root.PoisonFuture(relay).Wait()
 		n.sys.Root.PoisonFuture(poll).Wait()
@@ -291,7 +297,7 @@ func (n *Node) Name() string { return n.cfg.Name }
 
 // quiesce stops the provider, the node's actors and its heartbeat, so that the node sends nothing more
 // to its peers, and forgets them. It runs once; Stop calls it (tests quiesce every node first, so that no
-// peer still sends to a node whose remote shuts down: see stopNodes).
+// peer still sends to a node whose remote shuts down: see StopAll).
 func (n *Node) quiesce() error {
 	var err error
 	n.quiesced.Do(func() {

@@ -10,10 +10,10 @@ import (
 // out through the local pubsub (never re-forwarding, as Phoenix.PubSub), then acknowledges it.
 type relay struct {
 	n    *Node
-	last map[string]uint64 // last batch seq per sender member id
+	last map[string]uint64 // last batch seq per sender member id (the node's: kept across restarts)
 }
 
-func newRelay(n *Node) *relay { return &relay{n: n, last: make(map[string]uint64)} }
+func newRelay(n *Node) *relay { return &relay{n: n, last: n.relayLast} }
 
 func (r *relay) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {

@@ -38,9 +38,7 @@ type clusterNode struct {
 func startClusterNode(tb testing.TB, addr string, peers []string, tweak func(*cluster.Config)) *clusterNode {
 	tb.Helper()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }),
-		// Its dead-letter throttle runs a goroutine for one interval after a dead letter (stopping nodes make
-		// some): short, so that goleak does not find it.
-		actor.WithDeadLetterThrottleInterval(time.Millisecond))
+		actor.WithDeadLetterThrottleInterval(time.Millisecond)) // its goroutine ends within the test (goleak)
 	ccfg := cluster.Config{System: sys, Address: addr, Provider: cluster.Static(peers), Logger: quiet}
 	if tweak != nil {
 		tweak(&ccfg)
@@ -230,7 +228,6 @@ func TestPresenceAcrossProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process, ~10 s")
 	}
-	skipRace(t)
 	if !isolated(t) {
 		return
 	}
@@ -346,16 +343,6 @@ func TestPresenceAcrossProcesses(t *testing.T) {
 
 const isolateEnv = "PYRE_PRESENCE_TEST_ISOLATED"
 
-// skipRace: protoactor-go's remote races with itself when it shuts down while a peer's stream ends
-// (endpoint_manager.go stop vs endpoint_reader.go Receive), and remote.Start writes grpc's global logger
-// that a running gRPC server reads: the race detector reports both, in protoactor and grpc only (seen in
-// every -race run of these tests). make unit runs them without -race.
-func skipRace(t *testing.T) {
-	if raceEnabled {
-		t.Skip("protoactor-go's remote races with itself (see skipRace); run without -race")
-	}
-}
-
 // isolated runs the calling test in a child process of its own and reports whether this is that child (run
 // the body) or the parent (return): protoactor's remote.Start writes grpc's global logger, which a gRPC
 // goroutine of an earlier test may be reading (see package cluster's tests). The child runs under goleak.
@@ -393,7 +380,6 @@ func (g *gate) Stop()                                       {}
 // exact frames; a node that drains has its presences leave at once on the others; a node whose cluster
 // membership stops (as if dead) has them leave within the membership's bound.
 func TestPresenceThreeNodesInProcess(t *testing.T) {
-	skipRace(t)
 	if !isolated(t) {
 		return
 	}
@@ -431,6 +417,7 @@ func TestPresenceThreeNodesInProcess(t *testing.T) {
 		want[users[i]] = p
 		for _, n := range nodes {
 			n.f.waitListed(t, listedOf(want))
+			n.f.tr.wg.Wait() // this join's diff is out on n before the next client subscribes there
 		}
 		m.expect(t, "presence_state", presenceJSON(t, want))
 		for _, earlier := range ms { // the earlier clients get this join as one diff, on every node
@@ -484,7 +471,6 @@ func listedOf(ps map[string]Presence) string {
 // A node that meets another holding 30,000 presences gets them by transfer (in parts of transferChunk),
 // over the real transport: the time and bytes are logged.
 func TestPresenceLargeStateTransfer(t *testing.T) {
-	skipRace(t)
 	if !isolated(t) {
 		return
 	}

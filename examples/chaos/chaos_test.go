@@ -106,6 +106,7 @@ func TestCLIBadFlags(t *testing.T) {
 		{"-method", "nuke"},
 		{"-kinds", "channel,pubsub"},
 		{"-kill-rate", "0"},
+		{"-nodes", "10"},
 		{"-nope"},
 	} {
 		var out, errOut bytes.Buffer
@@ -219,7 +220,7 @@ func TestCountTicks(t *testing.T) {
 		{"never joined", nil, nil, nil, tickCounts{}},
 	} {
 		s := subRecord{Instances: tc.instances, Received: tc.got}
-		if got := countTicks(s, ticks, tc.windows); got != tc.want {
+		if got := countTicks(s, ticks, tc.windows, 0); got != tc.want {
 			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
@@ -395,5 +396,27 @@ func TestViolations(t *testing.T) {
 		if len(v) != 1 || !strings.Contains(v[0], tc.want) {
 			t.Errorf("%s: violations %q, want one containing %q", tc.name, v, tc.want)
 		}
+	}
+}
+
+// Three nodes in this process, the clients spread over them and the ticks published on the first: the
+// monkey kills channels, sockets and infrastructure on every node, the cluster's actors included, and
+// every client serves again, ticks arrive in order across nodes, presence lists converge on every node
+// (and empty once the clients close), nothing leaks.
+func TestChaosNodes(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Nodes = 3
+	cfg.Clients, cfg.Topics, cfg.Joins = 30, 6, 2
+	cfg.Duration, cfg.KillRate, cfg.Method = 3*time.Second, 20, "mixed"
+	r := runSession(t, cfg)
+
+	if r.Kills["channel"] == 0 || r.Kills["socket"] == 0 || r.ClusterKills == 0 {
+		t.Errorf("kills %v, %d of cluster actors: want channels, sockets and cluster actors killed", r.Kills, r.ClusterKills)
+	}
+	if r.Broadcasts.Received == 0 {
+		t.Errorf("broadcasts %+v: none arrived", r.Broadcasts)
+	}
+	if p := r.Presence; p == nil || !p.Converged || !p.Emptied {
+		t.Errorf("presence %+v: want converged, then emptied", p)
 	}
 }

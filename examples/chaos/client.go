@@ -115,7 +115,7 @@ func (c *chaosClient) run() {
 		}
 		dialStart := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
-		conn, err := client.Dial(ctx, s.url, client.Options{Params: url.Values{"user_id": {c.userID}}})
+		conn, err := client.Dial(ctx, s.urls[c.idx%len(s.urls)], client.Options{Params: url.Values{"user_id": {c.userID}}})
 		cancel()
 		s.tally.dials.Add(1)
 		if err != nil {
@@ -334,6 +334,8 @@ func (sb *sub) read(ch *client.Channel, inst int, ended chan<- loopEnd, readers 
 			sb.rec.PhxErrors = append(sb.rec.PhxErrors, time.Now())
 			sb.mu.Unlock()
 			sb.c.s.disrupted()
+		case "presence_diff", "presence_state":
+			// With several nodes the rooms track presence: checked on the servers (PresenceCheck).
 		default: // phx_close (nobody leaves) or anything else
 			t.unexpected.Add(1)
 		}

@@ -16,6 +16,7 @@ import (
 // Config describes a chaos session. Zero durations and intensities take the defaults of DefaultConfig.
 type Config struct {
 	Clients  int           // connections, one user each
+	Nodes    int           // cluster nodes in this process, clients spread over them; 0 or 1: one endpoint, no cluster
 	Topics   int           // topics in the pool: room:0 … room:<Topics-1>
 	Joins    int           // topics each client joins (≤ Topics)
 	Duration time.Duration // how long the monkey kills
@@ -80,6 +81,8 @@ func (c *Config) setDefaults() {
 
 func (c *Config) validate() error {
 	switch {
+	case c.Nodes < 0 || c.Nodes > 9:
+		return errors.New("nodes must be between 0 and 9")
 	case c.Clients < 1 || c.Topics < 1 || c.Joins < 1:
 		return errors.New("clients, topics and joins must be at least 1")
 	case c.Joins > c.Topics:

@@ -2,7 +2,7 @@
 // actors at random while the clients push and receive broadcasts, and checks that supervision and the
 // clients' phoenix.js-style recovery lose nothing they should not. See README.md.
 //
-//	go run ./examples/chaos [-clients 300 -topics 30 -joins 3 -duration 20s -kill-rate 20
+//	go run ./examples/chaos [-nodes 3 -clients 300 -topics 30 -joins 3 -duration 20s -kill-rate 20
 //	    -kinds channel,socket,infrastructure -seed 1 -method exit|panic|mixed -json]
 //
 // The exit status is 1 when an invariant was broken (Report.Violations), 2 for bad flags.
@@ -28,6 +28,7 @@ func cliMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "client connections, one user each")
+	fs.IntVar(&cfg.Nodes, "nodes", 1, "cluster nodes in this process (own actor systems, loopback cluster ports); clients spread over them")
 	fs.IntVar(&cfg.Topics, "topics", cfg.Topics, "topics in the pool (room:0 …)")
 	fs.IntVar(&cfg.Joins, "joins", cfg.Joins, "topics each client joins")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long the monkey kills")

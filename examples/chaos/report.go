@@ -17,11 +17,12 @@ import (
 type Report struct {
 	Config ReportConfig `json:"config"`
 
-	Strikes     int            `json:"strikes"`      // kill attempts
-	Kills       map[string]int `json:"kills"`        // targets killed, per kind
-	AlreadyGone int            `json:"already_gone"` // strikes whose target had just ended
-	IdleTicks   int            `json:"idle_ticks"`   // monkey ticks with no matching target
-	Restarts    int64          `json:"restarts"`     // in-place channel restarts (Endpoint.Stats)
+	Strikes      int            `json:"strikes"`       // kill attempts
+	Kills        map[string]int `json:"kills"`         // targets killed, per kind
+	AlreadyGone  int            `json:"already_gone"`  // strikes whose target had just ended
+	ClusterKills int            `json:"cluster_kills"` // infrastructure kills of a node's cluster actors (-nodes > 1)
+	IdleTicks    int            `json:"idle_ticks"`    // monkey ticks with no matching target
+	Restarts     int64          `json:"restarts"`      // in-place channel restarts (Endpoint.Stats)
 
 	Recovery map[string]Latency `json:"recovery"` // kill → serving again, per kind
 
@@ -30,11 +31,20 @@ type Report struct {
 	Connections ConnectionCounts `json:"connections"`
 	Leak        LeakCheck        `json:"leak"`
 
-	Settled  bool          `json:"settled"` // every client served again after the chaos, within the deadline
-	Elapsed  time.Duration `json:"elapsed_ns"`
-	Problems []string      `json:"problems,omitempty"` // harness-level failures (e.g. nothing joined)
+	Settled  bool           `json:"settled"`            // every client served again after the chaos, within the deadline
+	Presence *PresenceCheck `json:"presence,omitempty"` // with several nodes
+	Elapsed  time.Duration  `json:"elapsed_ns"`
+	Problems []string       `json:"problems,omitempty"` // harness-level failures (e.g. nothing joined)
 
 	ErrorSamples []string `json:"error_samples,omitempty"` // the first unexplained client errors
+}
+
+// PresenceCheck is, with several nodes, whether presence converged: after the chaos every node's tracker
+// lists exactly the users joined to each topic, and once the clients closed, nobody.
+type PresenceCheck struct {
+	Converged  bool  `json:"converged"`
+	ConvergeMS int64 `json:"converge_ms"` // from settled to converged
+	Emptied    bool  `json:"emptied"`
 }
 
 // ReportConfig echoes the session's parameters.
@@ -50,6 +60,7 @@ type ReportConfig struct {
 	PushInterval time.Duration `json:"push_interval_ns"`
 	TickInterval time.Duration `json:"tick_interval_ns"`
 	CrashPushes  float64       `json:"crash_pushes"`
+	Nodes        int           `json:"nodes"`
 }
 
 // Latency summarizes the time from kills to serving again.
@@ -142,6 +153,10 @@ func (r *Report) Violations() []string {
 		check(l.Unrecovered > 0, "%d %s kills never followed by serving again", l.Unrecovered, kind)
 	}
 	check(!r.Settled, "clients did not all serve again after the chaos")
+	if p := r.Presence; p != nil {
+		check(!p.Converged, "presence lists did not converge on every node after the chaos")
+		check(!p.Emptied, "presence lists not empty on every node after the clients closed")
+	}
 	check(!r.Leak.Clean, "leak: goroutines %d → %d, actors %d → %d, sockets %d, channels %d after the clients closed",
 		r.Leak.GoroutinesBefore, r.Leak.GoroutinesAfter, r.Leak.ActorsBefore, r.Leak.ActorsAfter,
 		r.Leak.SocketsAfter, r.Leak.ChannelsAfter)
@@ -171,6 +186,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		kills = append(kills, fmt.Sprintf("%s %d", k, r.Kills[k]))
 	}
 	line("kills", "%s  (strikes %d, already gone %d, idle ticks %d)", strings.Join(kills, "  "), r.Strikes, r.AlreadyGone, r.IdleTicks)
+	if c.Nodes > 1 {
+		line("nodes", "%d, clients spread over them, ticks published on the first; cluster actors killed %d", c.Nodes, r.ClusterKills)
+	}
 	line("server restarts", "%d", r.Restarts)
 	line("kill → serving", "")
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
@@ -208,6 +226,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		line("", "left subscribed: %s", strings.Join(l.LeftoverSubscriptions, ", "))
 	}
 	line("settled", "%v", r.Settled)
+	if p := r.Presence; p != nil {
+		line("presence", "converged on every node %v (%d ms after settling), empty after the clients closed %v", p.Converged, p.ConvergeMS, p.Emptied)
+	}
 	if len(r.ErrorSamples) > 0 {
 		fmt.Fprintf(w, "\nfirst client errors:\n  %s\n", strings.Join(r.ErrorSamples, "\n  "))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/supervisor/chaos"
 	"github.com/pyrehq/pyre/supervisor/chaos/pyrechaos"
+	"github.com/pyrehq/pyre/transport"
 )
 
 // Run runs one chaos session against an in-process server and reports what the clients saw. It returns
@@ -28,32 +30,43 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	progress := func(format string, args ...any) {
 		fmt.Fprintf(cfg.Progress, "chaos: %6.2fs  "+format+"\n", append([]any{time.Since(started).Seconds()}, args...)...)
 	}
-	srv, err := startServer(cfg.ChannelIntensity, cfg.ConnIntensity, cfg.ServerLog)
-	if err != nil {
-		return nil, err
+	var srvs []*server
+	if cfg.Nodes > 1 {
+		var err error
+		if srvs, err = startNodes(cfg.Nodes, cfg.ChannelIntensity, cfg.ConnIntensity, cfg.ServerLog, cfg.JoinTimeout); err != nil {
+			return nil, err
+		}
+	} else {
+		srv, err := startServer(cfg.ChannelIntensity, cfg.ConnIntensity, cfg.ServerLog)
+		if err != nil {
+			return nil, err
+		}
+		srvs = []*server{srv}
 	}
 	r := &Report{Config: ReportConfig{
 		Clients: cfg.Clients, Topics: cfg.Topics, Joins: cfg.Joins, Duration: cfg.Duration, KillRate: cfg.KillRate,
 		Kinds: cfg.Kinds, Method: cfg.Method, Seed: cfg.Seed, PushInterval: cfg.PushInterval,
-		TickInterval: cfg.TickInterval, CrashPushes: cfg.CrashPushes,
+		TickInterval: cfg.TickInterval, CrashPushes: cfg.CrashPushes, Nodes: max(cfg.Nodes, 1),
 	}}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		if err := srv.shutdown(sctx); err != nil {
+		if err := shutdownAll(sctx, srvs); err != nil {
 			r.Problems = append(r.Problems, "server shutdown: "+err.Error())
 		}
 	}()
 
-	base := srv.ep.Stats()
+	base := stats(srvs)
 	r.Leak.GoroutinesBefore, r.Leak.ActorsBefore, r.Leak.TopicsBefore = baselineGoroutines(), base.Actors, base.Topics
 
 	topics := make([]string, cfg.Topics)
 	for i := range topics {
 		topics[i] = topicPrefix + strconv.Itoa(i)
 	}
-	pub := &publisher{broadcast: srv.ep.Broadcast, topics: topics, interval: cfg.TickInterval, ticks: make(map[string][]span)}
-	s := &session{cfg: cfg, url: srv.url, byID: make(map[string]*chaosClient), stop: make(chan struct{}), published: pub.published}
+	// The ticks are published on the first node: with several, they reach the others' clients through the
+	// cluster, in order per publisher.
+	pub := &publisher{broadcast: srvs[0].ep.Broadcast, topics: topics, interval: cfg.TickInterval, ticks: make(map[string][]span)}
+	s := &session{cfg: cfg, urls: urls(srvs), byID: make(map[string]*chaosClient), stop: make(chan struct{}), published: pub.published}
 	for i := range cfg.Clients {
 		joined := make([]string, cfg.Joins)
 		for k := range joined {
@@ -79,11 +92,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	// Everyone joined and served once before the first kill; then chaos, then everyone served again.
 	cr := chaos.Report{ByKind: map[chaos.Kind]int{}}
+	var err error
 	if poll(ctx, cfg.JoinTimeout, func() bool { return s.servedSince(started) }) {
 		progress("%d clients joined %d channels; chaos for %v at %g kills/s (%s, %s)",
 			cfg.Clients, cfg.Clients*cfg.Joins, cfg.Duration, cfg.KillRate, cfg.Method, kindsString(cfg.Kinds))
 		s.chaosOn.Store(true)
-		cr, err = runMonkeys(ctx, pyrechaos.Population(srv.ep), cfg, s.nudge)
+		cr, err = runMonkeys(ctx, population(srvs), cfg, s.nudge)
 		s.chaosOn.Store(false)
 		if err != nil {
 			stopAll()
@@ -91,14 +105,23 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		progress("monkey done: %d strikes; settling", len(cr.Kills))
 		r.Settled = settle(ctx, s, cr.Ended, cfg.SettleTimeout)
+		if cfg.Nodes > 1 {
+			r.Presence = &PresenceCheck{}
+			t0 := time.Now()
+			r.Presence.Converged = poll(ctx, cfg.SettleTimeout, func() bool { return presenceIs(srvs, s.expectedPresence()) })
+			r.Presence.ConvergeMS = time.Since(t0).Milliseconds()
+		}
 	} else {
 		r.Problems = append(r.Problems, fmt.Sprintf("clients did not all join within %v", cfg.JoinTimeout))
 	}
 	stopAll()
 	progress("clients closed; checking for leaks")
+	if r.Presence != nil {
+		r.Presence.Emptied = poll(context.Background(), cfg.LeakTimeout, func() bool { return presenceIs(srvs, map[string][]string{}) })
+	}
 
 	poll(context.Background(), cfg.LeakTimeout, func() bool {
-		st := srv.ep.Stats()
+		st := stats(srvs)
 		r.Leak.GoroutinesAfter, r.Leak.ActorsAfter, r.Leak.TopicsAfter = runtime.NumGoroutine(), st.Actors, st.Topics
 		r.Leak.SocketsAfter, r.Leak.ChannelsAfter = st.Sockets, st.Channels
 		r.Leak.Clean = r.Leak.GoroutinesAfter <= r.Leak.GoroutinesBefore && st.Actors <= base.Actors &&
@@ -106,13 +129,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return r.Leak.Clean && st.Topics <= base.Topics
 	})
 	if r.Leak.TopicsAfter > r.Leak.TopicsBefore {
-		srv.ep.PubSub().Each(func(topic string, subs []pubsub.Subscriber) {
-			for _, sub := range subs {
-				r.Leak.LeftoverSubscriptions = append(r.Leak.LeftoverSubscriptions, fmt.Sprintf("%s (%T)", topic, sub))
-			}
-		})
+		for _, srv := range srvs {
+			srv.ep.PubSub().Each(func(topic string, subs []pubsub.Subscriber) {
+				for _, sub := range subs {
+					r.Leak.LeftoverSubscriptions = append(r.Leak.LeftoverSubscriptions, fmt.Sprintf("%s (%T)", topic, sub))
+				}
+			})
+		}
 	}
-	r.Restarts = srv.ep.Stats().Restarts
+	r.Restarts = stats(srvs).Restarts
 	fill(r, s, pub, cr, cfg)
 	r.Elapsed = time.Since(started)
 	progress("done")
@@ -158,23 +183,43 @@ func baselineGoroutines() int {
 
 // runMonkeys kills at cfg.KillRate for cfg.Duration: one monkey per method, each at its share of the rate
 // and with its own seed, started a fraction of a period apart so that kills stay evenly spaced; their
-// reports merged.
+// reports merged. With several nodes, infrastructure (each endpoint's janitor and presence tracker, each
+// node's cluster actors) has a monkey of its own at a tenth of the rate (at least 1/s): they are a few
+// targets among thousands, and an endpoint gives up, by design, past host.EndpointIntensity (3 in 5 s).
 func runMonkeys(ctx context.Context, pop chaos.Population, cfg Config, onKill func(chaos.Kill)) (chaos.Report, error) {
 	ms, _ := methods(cfg.Method)
 	period := time.Duration(float64(time.Second) / cfg.KillRate) // between kills of all monkeys together
-	monkeys := make([]*chaos.Monkey, len(ms))
+	kinds, infra := cfg.Kinds, false
+	if cfg.Nodes > 1 && slices.Contains(kinds, chaos.Infrastructure) {
+		kinds = slices.DeleteFunc(slices.Clone(kinds), func(k chaos.Kind) bool { return k == chaos.Infrastructure })
+		infra = true
+	}
+	var monkeys []*chaos.Monkey
 	for i, m := range ms {
-		var err error
-		monkeys[i], err = chaos.New(pop, chaos.Config{
-			Select: chaos.Selector{Kinds: cfg.Kinds}, Method: m, Seed: cfg.Seed + uint64(i),
+		if len(kinds) == 0 {
+			break
+		}
+		monkey, err := chaos.New(pop, chaos.Config{
+			Select: chaos.Selector{Kinds: kinds}, Method: m, Seed: cfg.Seed + uint64(i),
 			Rate: cfg.KillRate / float64(len(ms)), Duration: max(cfg.Duration-time.Duration(i)*period, time.Nanosecond), OnKill: onKill,
 		})
 		if err != nil {
 			return chaos.Report{}, err
 		}
+		monkeys = append(monkeys, monkey)
 	}
-	reports := make([]chaos.Report, len(ms))
-	errs := make([]error, len(ms))
+	if infra {
+		m, err := chaos.New(pop, chaos.Config{
+			Select: chaos.Selector{Kinds: []chaos.Kind{chaos.Infrastructure}},
+			Method: ms[0], Seed: cfg.Seed + uint64(len(ms)), Rate: max(cfg.KillRate/10, 1), Duration: cfg.Duration, OnKill: onKill,
+		})
+		if err != nil {
+			return chaos.Report{}, err
+		}
+		monkeys = append(monkeys, m)
+	}
+	reports := make([]chaos.Report, len(monkeys))
+	errs := make([]error, len(monkeys))
 	var wg sync.WaitGroup
 	for i, monkey := range monkeys {
 		wg.Go(func() {
@@ -210,6 +255,9 @@ func runMonkeys(ctx context.Context, pop chaos.Population, cfg Config, onKill fu
 // fill computes the report's figures from what the run recorded.
 func fill(r *Report, s *session, pub *publisher, cr chaos.Report, cfg Config) {
 	o := observation{Ticks: pub.ticks, Kills: cr.Kills, ConnIntensity: cfg.ConnIntensity}
+	if cfg.Nodes > 1 {
+		o.Hop = hopSlack
+	}
 	for _, c := range s.clients {
 		o.SocketIDs = append(o.SocketIDs, c.socketID())
 		o.Conns = append(o.Conns, c.conns...)
@@ -229,6 +277,9 @@ func fill(r *Report, s *session, pub *publisher, cr chaos.Report, cfg Config) {
 	for _, k := range cr.Kills {
 		if !k.Done {
 			r.AlreadyGone++
+		}
+		if k.Done && isClusterActor(chaos.Target{Labels: k.Labels}) {
+			r.ClusterKills++
 		}
 	}
 	if a.Unattributed > 0 {
@@ -287,4 +338,79 @@ func kindsString(kinds []chaos.Kind) string {
 		s[i] = string(k)
 	}
 	return strings.Join(s, ",")
+}
+
+// stats sums the servers' endpoint statistics.
+func stats(srvs []*server) transport.Stats {
+	var sum transport.Stats
+	for _, s := range srvs {
+		st := s.ep.Stats()
+		sum.Actors += st.Actors
+		sum.Topics += st.Topics
+		sum.Sockets += st.Sockets
+		sum.Channels += st.Channels
+		sum.Restarts += st.Restarts
+	}
+	return sum
+}
+
+// urls are the servers' socket URLs; client i dials the (i mod n)th.
+func urls(srvs []*server) []string {
+	out := make([]string, len(srvs))
+	for i, s := range srvs {
+		out[i] = s.url
+	}
+	return out
+}
+
+// population is every server's actors and, for cluster nodes, their cluster actors.
+func population(srvs []*server) chaos.Population {
+	var ps []chaos.Population
+	for _, s := range srvs {
+		ps = append(ps, pyrechaos.Population(s.ep))
+		if s.node != nil {
+			ps = append(ps, pyrechaos.Cluster(s.node))
+		}
+	}
+	return pyrechaos.Merge(ps...)
+}
+
+// isClusterActor tells a node's cluster actor (pyrechaos.Cluster) from the endpoint's infrastructure.
+func isClusterActor(t chaos.Target) bool {
+	return strings.HasPrefix(t.Labels[chaos.LabelChild], "pyre-cluster-")
+}
+
+// expectedPresence is, per topic, the users of the clients joined to it (sorted).
+func (s *session) expectedPresence() map[string][]string {
+	want := map[string][]string{}
+	for _, c := range s.clients {
+		for _, sb := range c.subs {
+			want[sb.topic] = append(want[sb.topic], c.userID)
+		}
+	}
+	for _, users := range want {
+		slices.Sort(users)
+	}
+	return want
+}
+
+// presenceIs reports whether every node's tracker lists exactly want's users in each of the topics
+// (room:0 … up to the highest seen), and nothing elsewhere.
+func presenceIs(srvs []*server, want map[string][]string) bool {
+	for _, srv := range srvs {
+		if srv.tracker == nil {
+			continue
+		}
+		for i := range 1000 {
+			topic := topicPrefix + strconv.Itoa(i)
+			got := slices.Sorted(maps.Keys(srv.tracker.List(topic)))
+			if !slices.Equal(got, want[topic]) {
+				return false
+			}
+			if i >= len(want) && len(got) == 0 {
+				break
+			}
+		}
+	}
+	return true
 }

@@ -12,7 +12,7 @@ import (
 // session is the client side of a run.
 type session struct {
 	cfg     Config
-	url     string
+	urls    []string // client i dials urls[i%len(urls)]
 	clients []*chaosClient
 	byID    map[string]*chaosClient
 	tally   tally

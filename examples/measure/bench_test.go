@@ -646,7 +646,7 @@ func TestBenchCluster(t *testing.T) {
 			t.Errorf("cluster #%d: %+v", i, c)
 		}
 	}
-	if !strings.Contains(table.String(), "Several nodes") {
+	if !strings.Contains(table.String(), "Several nodes") || !strings.Contains(table.String(), "heap/conn on the first node") {
 		t.Errorf("no cluster table in the report:\n%s", table)
 	}
 }

@@ -22,7 +22,11 @@ type clusterResult struct {
 	Fan   fanResult `json:"fanout"`
 	// PeerMsgsPerBroadcast is broadcasts queued to peer nodes per broadcast published (0 on one node).
 	PeerMsgsPerBroadcast float64 `json:"peer_messages_per_broadcast"`
-	Error                string  `json:"error,omitempty"`
+	// HeapPerConnKB and RSSPerConnKB are the first node's growth per connection it holds, one channel each
+	// (as the memory scenario): a cluster node should cost what a single node does.
+	HeapPerConnKB float64 `json:"heap_per_conn_kb"`
+	RSSPerConnKB  float64 `json:"rss_per_conn_kb"`
+	Error         string  `json:"error,omitempty"`
 }
 
 func benchCluster(ctx context.Context, cfg *benchConfig, nodes, round int) (r clusterResult) {
@@ -82,6 +86,11 @@ func benchCluster(ctx context.Context, cfg *benchConfig, nodes, round int) (r cl
 		}
 	}()
 	per := cfg.ClusterSubs / nodes
+	var memBefore, memAfter memStats
+	if err := getJSON(ctx, hc, "http://"+srvs[0].addr+"/mem", &memBefore); err != nil {
+		r.Error = "read /mem: " + err.Error()
+		return r
+	}
 	for _, s := range srvs {
 		cs := f.connect(ctx, cfg.plan(s.addr, per), func(int) []string { return []string{clusterTopic} })
 		if cs.Errors > 0 {
@@ -89,6 +98,13 @@ func benchCluster(ctx context.Context, cfg *benchConfig, nodes, round int) (r cl
 			return r
 		}
 	}
+	sleepCtx(ctx, cfg.MemSettle)
+	if err := getJSON(ctx, hc, "http://"+srvs[0].addr+"/mem", &memAfter); err != nil {
+		r.Error = "read /mem: " + err.Error()
+		return r
+	}
+	r.HeapPerConnKB = (float64(memAfter.HeapInuse) - float64(memBefore.HeapInuse)) / float64(per) / 1024
+	r.RSSPerConnKB = (float64(memAfter.RSSBytes) - float64(memBefore.RSSBytes)) / float64(per) / 1024
 	before, _ := stats(srvs[0])
 	kind := fmt.Sprintf("pyre, %d node", nodes)
 	if nodes > 1 {
@@ -111,9 +127,9 @@ func writeClusterTable(b *strings.Builder, res *benchResults) {
 		return
 	}
 	b.WriteString("\n#### Several nodes (cluster scenario): one publisher, the same subscribers on one node or spread over three\n\n")
-	b.WriteString("| nodes | subscribers | publish → delivery p50 | p99 | burst deliveries/s | broadcasts to peers per broadcast |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| nodes | subscribers | publish → delivery p50 | p99 | burst deliveries/s | broadcasts to peers per broadcast | heap/conn on the first node | RSS/conn |\n|---|---|---|---|---|---|---|---|\n")
 	for _, c := range res.Cluster {
-		fmt.Fprintf(b, "| %d | %d | %.2f ms | %.2f ms | %s | %.2f |%s\n", c.Nodes, c.Fan.Subs, c.Fan.LatP50MS, c.Fan.LatP99MS,
-			thousands(c.Fan.DeliveriesPerSec), c.PeerMsgsPerBroadcast, errSuffix(c.Error))
+		fmt.Fprintf(b, "| %d | %d | %.2f ms | %.2f ms | %s | %.2f | %.1f KB | %.1f KB |%s\n", c.Nodes, c.Fan.Subs, c.Fan.LatP50MS, c.Fan.LatP99MS,
+			thousands(c.Fan.DeliveriesPerSec), c.PeerMsgsPerBroadcast, c.HeapPerConnKB, c.RSSPerConnKB, errSuffix(c.Error))
 	}
 }

@@ -6,9 +6,15 @@
 // A channel target's ID is its channel.Socket.ChannelID and stays the same across in-place restarts; a
 // socket's is its actor's. Population and Target are safe for concurrent use; a target's Exit and Panic send
 // its actor a message and return at once (false if the actor has ended).
+//
+// A cluster node's actors (its relay, membership and long-poll actors, see cluster.Node.Actors) are
+// targets too, of kind Infrastructure: Merge them with the endpoint's to kill across a node, e.g.
+//
+//	chaos.New(pyrechaos.Merge(pyrechaos.Population(endpoint), pyrechaos.Cluster(node)), chaos.Config{...})
 package pyrechaos
 
 import (
+	"github.com/pyrehq/pyre/actors/cluster"
 	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/supervisor/chaos"
 )
@@ -45,4 +51,36 @@ func Target(a host.Actor) chaos.Target {
 		labels[chaos.LabelChild] = a.Child
 	}
 	return chaos.Target{Kind: chaos.Kind(a.Kind), ID: a.ID, Labels: labels, Exit: a.Exit, Panic: a.Panic}
+}
+
+// Node lists a cluster node's actors: *cluster.Node is a Node.
+type Node interface {
+	// Actors lists the node's actors while it runs.
+	Actors() []cluster.Actor
+}
+
+// Cluster is n's actors as Infrastructure targets, labelled chaos.LabelChild with the actor's name,
+// listed afresh on each call of Targets. Each restarts in place when killed (see cluster.Actor).
+func Cluster(n Node) chaos.Population {
+	return chaos.PopulationFunc(func() []chaos.Target {
+		actors := n.Actors()
+		out := make([]chaos.Target, len(actors))
+		for i, a := range actors {
+			out[i] = chaos.Target{Kind: chaos.Infrastructure, ID: a.ID,
+				Labels: map[string]string{chaos.LabelChild: a.Name}, Exit: a.Exit, Panic: a.Panic}
+		}
+		return out
+	})
+}
+
+// Merge is the targets of every population in ps, in that order: several nodes, or a node's endpoint
+// and its cluster actors, for one monkey.
+func Merge(ps ...chaos.Population) chaos.Population {
+	return chaos.PopulationFunc(func() []chaos.Target {
+		var out []chaos.Target
+		for _, p := range ps {
+			out = append(out, p.Targets()...)
+		}
+		return out
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"testing"
 
+	"github.com/pyrehq/pyre/actors/cluster"
 	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/supervisor/chaos"
 )
@@ -49,5 +50,23 @@ func TestPopulation(t *testing.T) {
 	}
 	if !(chaos.Selector{Kinds: []chaos.Kind{chaos.Channel}, Topic: "room:*", SocketID: "user:1"}).Matches(got[1]) {
 		t.Errorf("a selector for the channel does not match it")
+	}
+}
+
+type node []cluster.Actor
+
+func (n node) Actors() []cluster.Actor { return n }
+
+// A node's cluster actors are Infrastructure targets named by LabelChild; Merge lists populations in order.
+func TestClusterMerge(t *testing.T) {
+	var killed error
+	n := node{{Name: "pyre-cluster-relay", ID: "r", Exit: func(r error) bool { killed = r; return true }}}
+	got := Merge(Population(actors{{Kind: host.SocketActor, ID: "s"}}), Cluster(n)).Targets()
+	if len(got) != 2 || got[0].ID != "s" || got[1].ID != "r" || got[1].Kind != chaos.Infrastructure ||
+		!maps.Equal(got[1].Labels, map[string]string{chaos.LabelChild: "pyre-cluster-relay"}) {
+		t.Fatalf("targets %+v", got)
+	}
+	if !got[1].Exit(errors.ErrUnsupported) || killed != errors.ErrUnsupported {
+		t.Fatalf("exit reached %v", killed)
 	}
 }
