@@ -30,7 +30,8 @@ func TestBenchObserve(t *testing.T) {
 		t.Fatalf("kinds %v, want %v", cfg.Kinds, kinds)
 	}
 	if res.failed() || len(res.FanSetup) != 3 || len(res.Fanout) != 6 || len(res.ReqRep) != 6 {
-		t.Fatalf("failed %v; %d fan-out setups, %d cases, %d request/reply; want 3, 6, 6", res.failed(), len(res.FanSetup), len(res.Fanout), len(res.ReqRep))
+		t.Fatalf("failed %v (scrapes %+v: the table above says why); %d fan-out setups, %d cases, %d request/reply; want 3, 6, 6",
+			res.failed(), res.Scrapes, len(res.FanSetup), len(res.Fanout), len(res.ReqRep))
 	}
 	var pids []int
 	for i, s := range res.FanSetup {
@@ -140,6 +141,30 @@ func TestObservedServer(t *testing.T) {
 			if code != http.StatusOK || !strings.Contains(body, want+"\n") {
 				t.Errorf("%s GET /metrics: %d, lacks %q:\n%s", kind, code, want, body)
 			}
+		}
+	}
+}
+
+// TestObserveFlag checks where -observe puts pyre+metrics: after pyre, once; the default run has none.
+func TestObserveFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "pyre,gws"},
+		{[]string{"-observe"}, "pyre,pyre+metrics,gws"},
+		{[]string{"-observe", "-kinds", "gws,pyre"}, "gws,pyre,pyre+metrics"},
+		{[]string{"-observe", "-kinds", "gws"}, "pyre+metrics,gws"},
+		{[]string{"-observe", "-kinds", "pyre+metrics,pyre"}, "pyre+metrics,pyre"},
+		{[]string{"-kinds", "pyre+metrics"}, "pyre+metrics"},
+	} {
+		var stderr bytes.Buffer
+		cfg, err := parseBenchFlags(c.args, &stderr)
+		if err != nil {
+			t.Fatalf("%v: %v %s", c.args, err, stderr.String())
+		}
+		if got := strings.Join(cfg.Kinds, ","); got != c.want {
+			t.Errorf("%v: kinds %s, want %s", c.args, got, c.want)
 		}
 	}
 }
