@@ -131,6 +131,20 @@ func newServer(cfg Config) *server {
 	return s
 }
 
+// propsOptions are the options of the children's Props: Config.Mailbox (else the lock-free mailbox) and
+// Config.Dispatcher.
+func (s *server) propsOptions() []actor.PropsOption {
+	mailbox := s.cfg.Mailbox
+	if mailbox == nil {
+		mailbox = actor.UnboundedLockfree()
+	}
+	opts := []actor.PropsOption{actor.WithMailbox(mailbox)}
+	if s.cfg.Dispatcher != nil {
+		opts = append(opts, actor.WithDispatcher(s.cfg.Dispatcher))
+	}
+	return opts
+}
+
 func (s *server) simple() bool { return s.cfg.Strategy == SimpleOneForOne }
 
 func (s *server) add(c *child) {
@@ -380,7 +394,7 @@ func (s *server) startChild(c *child, restart bool, then func(error)) (pending b
 	w, inner := wrap(a)
 	if s.props == nil {
 		// The lock-free mailbox costs ~180 B less per actor than the default ring.
-		s.props = actor.PropsFromProducerWithActorSystem(s.produce, actor.WithMailbox(actor.UnboundedLockfree()))
+		s.props = actor.PropsFromProducerWithActorSystem(s.produce, s.propsOptions()...)
 	}
 	s.next = w
 	c.pid = s.ctx.Spawn(s.props)

@@ -101,6 +101,12 @@ type Config struct {
 	// OnEvent receives OTP's supervisor reports. It is called from inside the supervisor actor: it must not
 	// block nor call the Supervisor's methods. Zero value: none.
 	OnEvent func(Event)
+	// Dispatcher runs the mailbox passes of the supervisor and of the children it spawns (nested supervisors
+	// get their own Config's). Zero value: protoactor's default, a new goroutine per pass.
+	Dispatcher actor.Dispatcher
+	// Mailbox makes the mailboxes of the children it spawns (not the supervisor's own). Zero value:
+	// protoactor's unbounded lock-free mailbox.
+	Mailbox actor.MailboxProducer
 }
 
 // Clock is the time source of a supervisor, injectable for tests.

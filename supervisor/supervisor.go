@@ -37,7 +37,11 @@ func Start(parent actor.SpawnerContext, cfg Config) (*Supervisor, error) {
 	srv.started = make(chan error, 1)
 	h := srv.h
 	h.system = parent.ActorSystem()
-	h.pid = parent.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor { return srv }), "supervisor")
+	var opts []actor.PropsOption
+	if cfg.Dispatcher != nil {
+		opts = append(opts, actor.WithDispatcher(cfg.Dispatcher))
+	}
+	h.pid = parent.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor { return srv }, opts...), "supervisor")
 	select {
 	case err := <-srv.started:
 		if err != nil {

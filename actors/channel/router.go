@@ -95,7 +95,7 @@ func WithConnIntensity(max int, period time.Duration) RouterOption {
 // NewRouter returns a Router authenticating with h (nil accepts every connection with no assigns).
 func NewRouter(h SocketHandler, opts ...RouterOption) *Router {
 	if h == nil {
-		h = ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return Assigns{}, nil })
+		h = ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil })
 	}
 	r := &Router{handler: h, maxChannels: DefaultMaxChannels, connIntensity: DefaultConnIntensity}
 	for _, o := range opts {

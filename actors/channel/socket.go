@@ -94,7 +94,12 @@ func (s *Socket) ID() string { return s.ch.ConnID() }
 func (s *Socket) Transport() string { return s.ch.Transport() }
 
 // Assigns are the connection's assigns merged with the route's, plus what the channel assigned.
-func (s *Socket) Assigns() Assigns { return s.assigns }
+func (s *Socket) Assigns() Assigns {
+	if s.assigns == nil {
+		s.assigns = Assigns{} // the caller may write to it
+	}
+	return s.assigns
+}
 
 // ChannelID names this channel among the node's running channels; it stays the same across in-place
 // restarts.
@@ -155,7 +160,7 @@ func (s *Socket) Monitor(key any, newMonitor func() Monitor) Monitor {
 
 // Assign sets an assign for this channel. It lasts for this incarnation only: the Join re-run by an
 // in-place restart starts again from the assigns as they were at the join (see Keep).
-func (s *Socket) Assign(key string, value any) { s.assigns[key] = value }
+func (s *Socket) Assign(key string, value any) { s.Assigns()[key] = value }
 
 // MaxKept bounds the values one channel keeps with Keep.
 const MaxKept = 16
@@ -181,7 +186,7 @@ func (s *Socket) Keep(key string, value any) error {
 		s.ch.SetKept(kept)
 	}
 	kept[key] = value
-	s.assigns[key] = value
+	s.Assigns()[key] = value
 	return nil
 }
 

@@ -44,9 +44,6 @@ func Connect(r *channel.Router, params url.Values, info channel.ConnectInfo) (c 
 	if err != nil {
 		return nil, err
 	}
-	if assigns == nil {
-		assigns = channel.Assigns{}
-	}
 	c = &Connected{router: r, assigns: assigns, transport: info.Transport}
 	if tc := telemetry.TraceContextFromHeader(info.TraceContext); !tc.IsZero() {
 		c.trace = &tc // kept for Socket.Context, unlike the rest of the connect info

@@ -396,13 +396,17 @@ func (a *channelActor) join(ctx actor.Context) (reply any, err error, crashed *c
 	endContext(a.sock) // the previous incarnation's, if any
 	a.user = st.route.Factory()
 	bindActor(a.user, ctx)
-	assigns := cloneAssigns(st.conn.assigns)
-	for k, v := range st.route.Assigns {
-		assigns[k] = v
-	}
-	if st.ext != nil {
-		for k, v := range st.ext.kept {
+	// Most channels have no assigns: theirs are made on first use (Socket.Assigns, Assign), not per channel.
+	var assigns channel.Assigns
+	if len(st.conn.assigns) > 0 || len(st.route.Assigns) > 0 || (st.ext != nil && len(st.ext.kept) > 0) {
+		assigns = cloneAssigns(st.conn.assigns)
+		for k, v := range st.route.Assigns {
 			assigns[k] = v
+		}
+		if st.ext != nil {
+			for k, v := range st.ext.kept {
+				assigns[k] = v
+			}
 		}
 	}
 	a.sock = newSocket(st, assigns, st.join, st.incarnation)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,8 @@ type Host struct {
 	maxRejoinParams int
 	maxSize         int
 
+	pool *workerPool // the dispatcher of every actor of the host's tree
+
 	// One Props for every channel actor (a Props each would cost ~230 B per channel). The producer makes a
 	// bare actor; it finds its chanState through its parent socket (adoptChannel, reincarnated). Routes
 	// with actor options get a Props of their own (routeProps, by *route).
@@ -142,6 +145,7 @@ func New(cfg Config) *Host {
 		maxRejoinParams: cfg.MaxRejoinParams,
 		maxSize:         cfg.MaxPayloadSize,
 		sessions:        make(map[string]*connState),
+		pool:            newWorkerPool(max(4, 4*runtime.GOMAXPROCS(0))),
 		idle:            make(chan struct{}),
 	}
 	if h.ps == nil {
@@ -213,10 +217,10 @@ func (h *Host) treeConfig() supervisor.Config {
 	h.specMu.Unlock()
 	children := make([]supervisor.ChildSpec, 0, len(infra)+1)
 	children = append(children, infra[:n]...)
-	children = append(children, supervisor.Spec("sockets", supervisor.Config{Name: "sockets", Strategy: supervisor.SimpleOneForOne, Clock: h.clock, OnEvent: h.socketEvent}))
+	children = append(children, supervisor.Spec("sockets", supervisor.Config{Name: "sockets", Strategy: supervisor.SimpleOneForOne, Clock: h.clock, OnEvent: h.socketEvent, Dispatcher: h.pool, Mailbox: newLeanMailbox}))
 	children = append(children, infra[n:]...)
 	return supervisor.Config{Name: "endpoint", Strategy: supervisor.OneForOne, Intensity: EndpointIntensity,
-		Children: children, Clock: h.clock, OnEvent: h.treeEvent}
+		Children: children, Clock: h.clock, OnEvent: h.treeEvent, Dispatcher: h.pool}
 }
 
 // treeSpec runs Pyre's tree as a Permanent child of Config.Parent; each (re)start takes the current
@@ -506,6 +510,7 @@ func (h *Host) Shutdown(ctx context.Context, code CloseCode) error {
 	if h.ownSystem {
 		h.stopSystem.Do(h.system.Shutdown)
 	}
+	h.pool.stop()
 	return nil
 }
 
@@ -550,7 +555,7 @@ func (h *Host) waitSockets(ctx context.Context) error {
 // channelProps makes the Props of channel actors; opts are a route's actor options.
 func (h *Host) channelProps(opts ...actor.PropsOption) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return &channelActor{host: h} },
-		append([]actor.PropsOption{actor.WithMailbox(actor.UnboundedLockfree()), actor.WithOnInit(h.adoptChannel)}, opts...)...)
+		append([]actor.PropsOption{actor.WithMailbox(newLeanMailbox), actor.WithDispatcher(h.pool), actor.WithOnInit(h.adoptChannel)}, opts...)...)
 }
 
 // propsFor returns the Props of rt's channel actors: the shared one, unless rt has actor options.

@@ -84,3 +84,36 @@ func BenchmarkPushReply(b *testing.B) {
 		out.await(b, message.EventReply)
 	}
 }
+
+// A connection's life on the Host, as the churn scenario of examples/measure drives it: Open (the socket
+// actor started under the socket supervisor), phx_join and its reply, then Close, until the socket actor and
+// its channel have stopped.
+func BenchmarkOpenJoinClose(b *testing.B) {
+	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
+	r.Channel("room:*", func() Channel { return benchChannel{} })
+	h := New(Config{})
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.Shutdown(ctx, CloseServiceRestart); err != nil {
+			b.Error(err)
+		}
+	})
+	join := &message.Message{JoinRef: "1", Ref: "1", Topic: "room:a", Event: message.EventJoin, Payload: message.EmptyObject}
+	b.ReportAllocs()
+	for b.Loop() {
+		connected, err := Connect(r, nil, ConnectInfo{Transport: "websocket"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		out := &signalConn{frames: make(chan *message.Message, 16)}
+		s, err := h.Open(connected, out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Receive(join)
+		out.await(b, message.EventReply)
+		s.Close()
+		<-s.Done()
+	}
+}

@@ -37,7 +37,10 @@ type clusterNode struct {
 // after 2 s) and the tracker's default period, unless tweak changes them.
 func startClusterNode(tb testing.TB, addr string, peers []string, tweak func(*cluster.Config)) *clusterNode {
 	tb.Helper()
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }),
+		// Its dead-letter throttle runs a goroutine for one interval after a dead letter (stopping nodes make
+		// some): short, so that goleak does not find it.
+		actor.WithDeadLetterThrottleInterval(time.Millisecond))
 	ccfg := cluster.Config{System: sys, Address: addr, Provider: cluster.Static(peers), Logger: quiet}
 	if tweak != nil {
 		tweak(&ccfg)

@@ -640,6 +640,20 @@ func (c *benchConfig) profilePath(kind, scenario, load string, round int, what s
 	return filepath.Join(c.ProfileDir, name+"-"+what+".pb.gz")
 }
 
+// startCPUProfile starts the server's CPU profile when -profile-dir is set; the function it returns stops
+// it and saves it as KIND-SCENARIO-LOAD-cpu.pb.gz.
+func (c *benchConfig) startCPUProfile(ctx context.Context, hc *http.Client, base, kind, scenario, load string, round int) func() {
+	if c.ProfileDir == "" {
+		return func() {}
+	}
+	if err := postJSON(ctx, hc, base+"/debug/cpuprofile/start", nil); err != nil {
+		c.logf("  cpu profile: %v", err)
+		return func() {}
+	}
+	path := c.profilePath(kind, scenario, load, round, "cpu")
+	return func() { c.saveProfile(ctx, http.MethodPost, base+"/debug/cpuprofile/stop", path) }
+}
+
 // saveHeapProfile saves the server's heap profile (after a GC) to path when -profile-dir is set; a
 // failure is logged, not fatal.
 func (c *benchConfig) saveHeapProfile(ctx context.Context, base, path string) {

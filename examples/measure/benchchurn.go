@@ -27,6 +27,9 @@ type churnResult struct {
 	FirstError     string  `json:"first_error,omitempty"`
 	ConnectSeconds float64 `json:"connect_seconds"`
 	ConnectsPerSec float64 `json:"connects_per_sec"` // connect + join + close
+	// Server CPU time (getrusage) per connect + join + close, µs: unlike connects/s, it does not depend on
+	// what else the machine runs.
+	ConnectCPUus float64 `json:"connect_cpu_us"`
 	// What the server still holds once every churned connection is closed (after up to 10 s): sockets
 	// and channels (Pyre) or connections and topics (gws). Must be 0.
 	LeftSockets  int64 `json:"left_sockets"`
@@ -40,6 +43,7 @@ type churnResult struct {
 	RejoinFirstErr  string  `json:"rejoin_first_error,omitempty"`
 	RejoinSeconds   float64 `json:"rejoin_seconds"`
 	RejoinsPerSec   float64 `json:"rejoins_per_sec"`
+	RejoinCPUus     float64 `json:"rejoin_cpu_us"`     // server CPU per leave + rejoin cycle, µs
 	RejoinPhxCloses int64   `json:"rejoin_phx_closes"` // Pyre: one per leave
 	// phx_close frames repeating one already received for the same join ref (any phase): should be 0.
 	RepeatedPhxCloses int64 `json:"repeated_phx_closes"`
@@ -91,8 +95,10 @@ func benchChurn(ctx context.Context, cfg *benchConfig, kind string, round int) (
 	}()
 	hc := &http.Client{Timeout: time.Minute}
 
-	// Connect churn: open, join, close, cfg.DialConc at a time, unpaced.
+	// Connect churn: open, join, close, cfg.DialConc at a time, unpaced (CPU-profiled with -profile-dir).
 	plan := cfg.plan(srv.addr, cfg.ChurnConns)
+	stopProfile := cfg.startCPUProfile(ctx, hc, base, kind, "churn", count(cfg.ChurnConns)+"conns", round)
+	cpu0 := serverCPU(ctx, hc, base)
 	start := time.Now()
 	cs := f.parallel(ctx, cfg.ChurnConns, cfg.DialConc, func(i int) error {
 		c, err := f.dial(ctx, plan, i, []string{churnTopic + strconv.Itoa(i%churnTopics)})
@@ -105,6 +111,10 @@ func benchChurn(ctx context.Context, cfg *benchConfig, kind string, round int) (
 	r.Connects, r.ConnectErrors, r.FirstError = cs.Joined, cs.Errors, cs.FirstError
 	r.ConnectSeconds = time.Since(start).Seconds()
 	r.ConnectsPerSec = float64(r.Connects) / r.ConnectSeconds
+	if r.Connects > 0 {
+		r.ConnectCPUus = (serverCPU(ctx, hc, base) - cpu0) * 1e6 / float64(r.Connects)
+	}
+	stopProfile()
 	var m memStats
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if err := getJSON(ctx, hc, base+"/mem", &m); err != nil {
@@ -151,6 +161,7 @@ func benchChurn(ctx context.Context, cfg *benchConfig, kind string, round int) (
 		awaitCount(ctx, &f.phxCloses, n.Load(), time.Second, time.Now().Add(cfg.Quiet))
 		return n.Load(), st, f.phxCloses.Load()
 	}
+	cpu0 = serverCPU(ctx, hc, base)
 	r.Rejoins, cs, r.RejoinPhxCloses = storm(cfg.ChurnCycles, func(c *benchConn, topic string) error {
 		c.ref++
 		leave := `["` + strconv.Itoa(c.ref-1) + `","` + strconv.Itoa(c.ref) + `",` + strconv.Quote(topic) + `,"phx_leave",{}]`
@@ -164,6 +175,9 @@ func benchChurn(ctx context.Context, cfg *benchConfig, kind string, round int) (
 	})
 	r.RejoinErrors, r.RejoinFirstErr, r.RejoinSeconds = cs.Errors, cs.FirstError, cs.Elapsed.Seconds()
 	r.RejoinsPerSec = float64(r.Rejoins) / r.RejoinSeconds
+	if r.Rejoins > 0 {
+		r.RejoinCPUus = (serverCPU(ctx, hc, base) - cpu0) * 1e6 / float64(r.Rejoins)
+	}
 	cfg.logf("  %s: %d leave+rejoin cycles in %.1fs, %.0f/s, %d clients failed %s; %d phx_close",
 		kind, r.Rejoins, r.RejoinSeconds, r.RejoinsPerSec, r.RejoinErrors, r.RejoinFirstErr, r.RejoinPhxCloses)
 
@@ -191,4 +205,13 @@ func benchChurn(ctx context.Context, cfg *benchConfig, kind string, round int) (
 	cfg.logf("  %s: %d duplicate joins in %.1fs, %.0f/s, %d clients failed %s; %d phx_close (%d repeating an earlier one); then %d/%d deliveries; %d other frames, %d disconnects",
 		kind, r.DupJoins, r.DupSeconds, r.DupsPerSec, r.DupErrors, r.DupFirstErr, r.DupPhxCloses, r.RepeatedPhxCloses, r.AfterGot, r.AfterExpected, r.OtherFrames, r.Disconnects)
 	return r
+}
+
+// serverCPU is the server's CPU seconds so far (0 if unreadable).
+func serverCPU(ctx context.Context, hc *http.Client, base string) float64 {
+	var c cpuStats
+	if err := getJSON(ctx, hc, base+"/cpu", &c); err != nil {
+		return 0
+	}
+	return c.total()
 }

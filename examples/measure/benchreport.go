@@ -183,10 +183,12 @@ func benchRows(cfg *benchConfig, res *benchResults) []benchRow {
 			})
 		}
 		ch(connLoad, "connects/s (connect + join + close)", 0, median, func(r *churnResult) (float64, bool) { return r.ConnectsPerSec, r.Connects > 0 })
+		ch(connLoad, "server CPU per connect + join + close (µs)", 0, median, func(r *churnResult) (float64, bool) { return r.ConnectCPUus, r.ConnectCPUus > 0 })
 		ch(connLoad, "failed connects, sockets + channels left on the server", 0, nil, func(r *churnResult) (float64, bool) {
 			return float64(int64(r.ConnectErrors) + r.LeftSockets + r.LeftChannels), true
 		})
 		ch(stormLoad, "leave+rejoin cycles/s", 0, median, func(r *churnResult) (float64, bool) { return r.RejoinsPerSec, r.Rejoins > 0 })
+		ch(stormLoad, "server CPU per leave + rejoin (µs)", 0, median, func(r *churnResult) (float64, bool) { return r.RejoinCPUus, r.RejoinCPUus > 0 })
 		ch(stormLoad, "phx_close received (Pyre: one per leave)", 0, median, func(r *churnResult) (float64, bool) { return float64(r.RejoinPhxCloses), true })
 		ch(stormLoad, "failed clients", 0, nil, func(r *churnResult) (float64, bool) { return float64(r.ClientErrors + r.RejoinErrors), true })
 		ch(dupLoad, "duplicate joins/s", 0, median, func(r *churnResult) (float64, bool) { return r.DupsPerSec, r.DupJoins > 0 })
@@ -572,12 +574,15 @@ func writeBenchOutputs(cfg *benchConfig, res *benchResults, out io.Writer) error
 		"results.json": append(data, '\n'),
 		"chart.svg":    []byte(benchChart(cfg, res)),
 	}
+	if len(res.Memory) > 0 {
+		files["memory.svg"] = []byte(benchMemoryChart(cfg, res))
+	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(cfg.OutDir, name), content, 0o644); err != nil {
 			return err
 		}
 	}
-	cfg.logf("wrote %s/{results.md,results.json,chart.svg}", cfg.OutDir)
+	cfg.logf("wrote %s/{results.md,results.json,chart.svg,memory.svg}", cfg.OutDir)
 	return nil
 }
 

@@ -153,7 +153,7 @@ func serverMain(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	case "gws":
-		b = newGwsBackend()
+		b = newGwsBackend(gwsReadBufferSize)
 	default:
 		fmt.Fprintf(stderr, "measure server: unknown kind %q (want pyre, gws or %s)\n", *kind, observedKind)
 		return 2
@@ -511,10 +511,11 @@ func (*gwsSession) Delete(string)                {}
 func (*gwsSession) Store(string, any)            {}
 func (*gwsSession) Range(func(string, any) bool) {}
 
-func newGwsBackend() *gwsBackend {
+// newGwsBackend returns the baseline with this per-connection read buffer (gwsReadBufferSize for the bench).
+func newGwsBackend(readBuf int) *gwsBackend {
 	g := &gwsBackend{topics: make(map[string]*gwsTopic)}
 	g.up = gws.NewUpgrader(gwsHandler{g}, &gws.ServerOption{
-		ReadBufferSize: gwsReadBufferSize,
+		ReadBufferSize: readBuf,
 		Recovery:       gws.Recovery,
 		NewSession:     func() gws.SessionStorage { return &gwsSession{} },
 	})
