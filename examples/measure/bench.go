@@ -79,9 +79,10 @@ type benchConfig struct {
 	OutDir      string        `json:"-"`
 	ProfileDir  string        `json:"profile_dir,omitempty"` // heap and CPU profiles of the servers
 
-	exe string
-	env []string
-	log io.Writer
+	exe    string
+	env    []string
+	log    io.Writer
+	scrape *scraper // counts the scrapes of observedKind's /metrics
 }
 
 func (c *benchConfig) logf(format string, args ...any) {
@@ -178,6 +179,7 @@ type benchResults struct {
 	Micro    []microResult   `json:"micro"`
 	Attack   []attackRun     `json:"attack,omitempty"`
 	Cluster  []clusterResult `json:"cluster,omitempty"`
+	Scrapes  *scrapeStats    `json:"metrics_scrapes,omitempty"` // observedKind only
 }
 
 func benchMain(args []string, stdout, stderr io.Writer) int {
@@ -225,7 +227,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs := flag.NewFlagSet("measure bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := &benchConfig{}
-	kinds := fs.String("kinds", "pyre,gws", "servers to measure (pyre, gws), each against the same clients and payloads")
+	kinds := fs.String("kinds", "pyre,gws", "servers to measure (pyre, gws, "+observedKind+"), each against the same clients and payloads")
+	observe := fs.Bool("observe", false, "also measure "+observedKind+" (Pyre with Prometheus metrics, /metrics scraped every second), after pyre")
 	scenarios := fs.String("scenarios", strings.Join(defaultScenarios, ","), "scenarios to run (always in this order): mem (memory), fanout, reqrep (request/reply), churn, slow (slow consumers), micro (Go benchmarks, from the source tree), attack (Pyre under attack, ~2 min: not in the default run)")
 	quick := fs.Bool("quick", false, "a quick look (~15–30 s): fewer connections and messages; explicit flags still win")
 	memConns := fs.String("mem-conns", "1k,5k,15k", "memory scenario: connection counts (each ≤ 15k: one process's fd limit)")
@@ -303,6 +306,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchConfig, error) {
 	}
 	var err error
 	cfg.Kinds, cfg.Scenarios, cfg.Attacks = parseNames(*kinds), parseNames(*scenarios), parseNames(*attacks)
+	if *observe && !slices.Contains(cfg.Kinds, observedKind) {
+		cfg.Kinds = slices.Insert(cfg.Kinds, slices.Index(cfg.Kinds, "pyre")+1, observedKind)
+	}
 	for _, v := range []struct {
 		dst *[]int
 		s   string
@@ -371,8 +377,8 @@ func (c *benchConfig) validate() error {
 		return errors.New("no kinds or no scenarios")
 	}
 	for _, k := range c.Kinds {
-		if k != "pyre" && k != "gws" {
-			return fmt.Errorf("unknown kind %q (want pyre or gws)", k)
+		if k != "pyre" && k != "gws" && k != observedKind {
+			return fmt.Errorf("unknown kind %q (want pyre, gws or %s)", k, observedKind)
 		}
 	}
 	for _, s := range c.Scenarios {
@@ -464,6 +470,9 @@ func (r *benchResults) failed() bool {
 			return true
 		}
 	}
+	if r.Scrapes != nil && r.Scrapes.Failed != 0 {
+		return true
+	}
 	// An attack that succeeds is a figure, not a failure: only the tool's own errors count.
 	for _, a := range r.Attack {
 		if a.Error != "" {
@@ -490,6 +499,9 @@ func runBench(ctx context.Context, cfg *benchConfig, out io.Writer) (*benchResul
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	res := &benchResults{Config: cfg, Started: time.Now()}
+	if slices.Contains(cfg.Kinds, observedKind) {
+		cfg.scrape = &scraper{}
+	}
 	load0 := loadAvg()
 	steps := (len(cfg.MemConns) + min(1, cfg.fanConns()) + len(cfg.RRConns) + min(1, cfg.ChurnConns) + min(1, cfg.SlowSubs)) * cfg.Rounds * len(cfg.Kinds)
 	attack := slices.Contains(cfg.Scenarios, "attack") && slices.Contains(cfg.Kinds, "pyre")
@@ -593,6 +605,10 @@ func runBench(ctx context.Context, cfg *benchConfig, out io.Writer) (*benchResul
 	}
 	res.Seconds = time.Since(res.Started).Seconds()
 	res.LoadAvg = load0 + " → " + loadAvg()
+	if cfg.scrape != nil {
+		s := cfg.scrape.stats()
+		res.Scrapes = &s
+	}
 	if err := writeBenchOutputs(cfg, res, out); err != nil {
 		return res, err
 	}
@@ -605,7 +621,14 @@ func benchServer(ctx context.Context, cfg *benchConfig, kind string) (*serverPro
 	if err != nil {
 		return nil, "", err
 	}
-	return srv, "http://" + srv.addr, nil
+	base := "http://" + srv.addr
+	if kind == observedKind {
+		if srv.onStop, err = cfg.scrape.watch(ctx, base); err != nil {
+			srv.stop()
+			return nil, "", err
+		}
+	}
+	return srv, base, nil
 }
 
 // profilePath names a profile file: DIR/KIND-SCENARIO-LOAD[-rROUND]-WHAT.pb.gz.

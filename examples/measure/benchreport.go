@@ -24,6 +24,7 @@ type benchRow struct {
 	Metric   string             `json:"metric"`
 	Values   map[string]float64 `json:"values"` // by kind; absent: not measured
 	Ratio    float64            `json:"pyre_over_gws,omitempty"`
+	Observed float64            `json:"metrics_over_pyre,omitempty"` // observedKind / pyre
 	decimals int
 	zero     bool // a count that must be 0: shown in bold otherwise
 }
@@ -97,6 +98,9 @@ func benchRows(cfg *benchConfig, res *benchResults) []benchRow {
 		if p, ok := r.Values["pyre"]; ok {
 			if g, ok := r.Values["gws"]; ok && g > 0 && p > 0 {
 				r.Ratio = p / g
+			}
+			if o, ok := r.Values[observedKind]; ok && o > 0 && p > 0 {
+				r.Observed = o / p
 			}
 		}
 		rows = append(rows, r)
@@ -308,11 +312,20 @@ func writeMainTable(b *strings.Builder, cfg *benchConfig, rows []benchRow) {
 	for _, k := range cfg.Kinds {
 		b.WriteString(" " + k + " |")
 	}
-	b.WriteString(" pyre/gws |\n|---|---|---|")
+	b.WriteString(" pyre/gws |")
+	observed := slices.Contains(cfg.Kinds, observedKind)
+	if observed {
+		b.WriteString(" " + observedKind + "/pyre |")
+	}
+	b.WriteString("\n|---|---|---|")
 	for range cfg.Kinds {
 		b.WriteString("---:|")
 	}
-	b.WriteString("---:|\n")
+	b.WriteString("---:|")
+	if observed {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
 	for _, r := range rows {
 		fmt.Fprintf(b, "| %s | %s | %s |", r.Scenario, r.Load, r.Metric)
 		for _, k := range cfg.Kinds {
@@ -328,11 +341,18 @@ func writeMainTable(b *strings.Builder, cfg *benchConfig, rows []benchRow) {
 				fmt.Fprintf(b, " %s |", formatValue(v, r.decimals))
 			}
 		}
-		if r.Ratio != 0 {
-			fmt.Fprintf(b, " %.2f× |\n", r.Ratio)
-		} else {
-			b.WriteString(" — |\n")
+		ratio := func(v float64) {
+			if v != 0 {
+				fmt.Fprintf(b, " %.2f× |", v)
+			} else {
+				b.WriteString(" — |")
+			}
 		}
+		ratio(r.Ratio)
+		if observed {
+			ratio(r.Observed)
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("\n")
 }
@@ -474,6 +494,9 @@ func formatBenchReport(cfg *benchConfig, res *benchResults, rows []benchRow) str
 	if len(res.Slow) > 0 {
 		notes = append(notes, "slow consumers: \"EOF\" = the server closed the TCP connection without a close frame (none can pass a full socket), \"open\" = still connected when the slow client read after the stream (nothing more came for 2 s); the baseline has no slow-consumer protection: its per-connection queue holds the whole stream")
 	}
+	if n := observeNote(res); n != "" {
+		notes = append(notes, n)
+	}
 	notes = append(notes, fmt.Sprintf("total time %.0f s", res.Seconds))
 	for _, n := range notes {
 		b.WriteString("- " + mdEscape(n) + "\n")
@@ -565,7 +588,7 @@ func writeBenchOutputs(cfg *benchConfig, res *benchResults, out io.Writer) error
 
 // ---- SVG chart: grouped bars, one panel per figure, written by hand ----
 
-var kindColor = map[string]string{"pyre": "#d9480f", "gws": "#1c7ed6"}
+var kindColor = map[string]string{"pyre": "#d9480f", observedKind: "#f59f00", "gws": "#1c7ed6"}
 
 type chartPanel struct {
 	title  string
@@ -639,10 +662,14 @@ func benchChart(cfg *benchConfig, res *benchResults) string {
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
 	fmt.Fprintf(&b, `<text x="12" y="22" font-size="15" font-weight="bold">%s</text>`+"\n",
 		html.EscapeString(fmt.Sprintf("measure bench: Pyre vs raw gws (%s)", res.Started.Format("2006-01-02 15:04"))))
-	lx := w - 160
+	step := 70 // a legend entry
+	if slices.Contains(cfg.Kinds, observedKind) {
+		step = 100
+	}
+	lx := w - 20 - step*len(cfg.Kinds)
 	for i, k := range cfg.Kinds {
 		fmt.Fprintf(&b, `<rect x="%d" y="10" width="12" height="12" fill="%s"/><text x="%d" y="21">%s</text>`+"\n",
-			lx+i*70, colorOf(k), lx+i*70+16, html.EscapeString(k))
+			lx+i*step, colorOf(k), lx+i*step+16, html.EscapeString(k))
 	}
 	for i, p := range panels {
 		drawPanel(&b, p, cfg.Kinds, (i%cols)*pw, 40+(i/cols)*ph, pw, ph)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pyrehq/pyre/actors/telemetry"
 )
 
 // The breakdown of a connection's memory, by who allocates it (issue 16):
@@ -40,7 +42,7 @@ func TestMemoryBreakdown(t *testing.T) {
 			var b backend
 			switch kind {
 			case "pyre":
-				p, err := newPyreBackend(time.Hour, 0, clusterOpts{})
+				p, err := newPyreBackend(time.Hour, 0, clusterOpts{}, telemetry.Events{})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -8,8 +8,8 @@
 // chart; -rounds repeats every step (medians), -profile-dir saves the servers' heap and CPU profiles.
 // See README.md for how to run it and how to read the numbers.
 //
-//	measure bench [-quick] [-scenarios mem,fanout,reqrep] [-out bench-results] [-rounds 3] [-profile-dir DIR]
-//	measure server -kind pyre|gws -addr 127.0.0.1:0 [-pprof]
+//	measure bench [-quick] [-scenarios mem,fanout,reqrep] [-out bench-results] [-rounds 3] [-profile-dir DIR] [-observe]
+//	measure server -kind pyre|gws|pyre+metrics -addr 127.0.0.1:0 [-pprof]
 package main
 
 import (
@@ -25,9 +25,9 @@ func main() {
 
 const usage = `usage:
   measure bench  [-quick] [-out bench-results] [-kinds pyre,gws] [-scenarios mem,fanout,reqrep]
-                 [-rounds N] [-profile-dir DIR] ...
+                 [-rounds N] [-profile-dir DIR] [-observe] ...
                  every scenario, one table + .md/.json/.svg
-  measure server -kind pyre|gws [-addr 127.0.0.1:0] [-pprof]
+  measure server -kind pyre|gws|pyre+metrics [-addr 127.0.0.1:0] [-pprof]
 Run "measure bench -h" or "measure server -h" for every flag.
 `
 

@@ -34,6 +34,7 @@ import (
 	"github.com/pyrehq/pyre/actors/cluster"
 	"github.com/pyrehq/pyre/actors/presence"
 	"github.com/pyrehq/pyre/actors/pubsub"
+	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/examples/internal/chat"
 	"github.com/pyrehq/pyre/transport"
 )
@@ -122,7 +123,7 @@ type publishAnswer struct {
 func serverMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("measure server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	kind := fs.String("kind", "pyre", "server to run: pyre or gws")
+	kind := fs.String("kind", "pyre", "server to run: pyre, gws or "+observedKind+" (pyre with Prometheus metrics at GET /metrics)")
 	addr := fs.String("addr", "127.0.0.1:0", "listen address (port 0 picks a free port, printed on stdout as \"LISTEN host:port\")")
 	withPprof := fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/")
 	exitOnStdinEOF := fs.Bool("exit-on-stdin-eof", false, "exit when stdin reaches EOF (the driver's pipe: the server dies with its driver)")
@@ -136,17 +137,25 @@ func serverMain(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var b backend
+	var metricsHandler http.Handler // observedKind only
 	switch *kind {
-	case "pyre":
+	case "pyre", observedKind:
+		var ev telemetry.Events
 		var err error
-		if b, err = newPyreBackend(*idle, *lpWindow, cc); err != nil {
+		if *kind == observedKind {
+			ev, metricsHandler, err = serverMetrics()
+		}
+		if err == nil {
+			b, err = newPyreBackend(*idle, *lpWindow, cc, ev)
+		}
+		if err != nil {
 			fmt.Fprintf(stderr, "measure server: %v\n", err)
 			return 1
 		}
 	case "gws":
 		b = newGwsBackend(gwsReadBufferSize)
 	default:
-		fmt.Fprintf(stderr, "measure server: unknown kind %q (want pyre or gws)\n", *kind)
+		fmt.Fprintf(stderr, "measure server: unknown kind %q (want pyre, gws or %s)\n", *kind, observedKind)
 		return 2
 	}
 
@@ -155,6 +164,9 @@ func serverMain(args []string, stdout, stderr io.Writer) int {
 	if p, ok := b.(*pyreBackend); ok {
 		mux.Handle("/socket/longpoll", p.ep)
 		mux.HandleFunc("GET /cluster", p.clusterStats)
+	}
+	if metricsHandler != nil {
+		mux.Handle("GET /metrics", metricsHandler)
 	}
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.HandleFunc("GET /mem", func(w http.ResponseWriter, _ *http.Request) {
@@ -408,7 +420,8 @@ func (roomChannel) HandleIn(_ *channel.Socket, event string, payload channel.Pay
 	return channel.ReplyOK(nil), nil
 }
 
-func newPyreBackend(idle, lpWindow time.Duration, cc clusterOpts) (*pyreBackend, error) {
+// newPyreBackend makes the Pyre server; ev are its endpoint's Events (the zero value: none).
+func newPyreBackend(idle, lpWindow time.Duration, cc clusterOpts, ev telemetry.Events) (*pyreBackend, error) {
 	var sys *actor.ActorSystem
 	var ps *pubsub.PubSub
 	var node *cluster.Node
@@ -439,6 +452,7 @@ func newPyreBackend(idle, lpWindow time.Duration, cc clusterOpts) (*pyreBackend,
 		LongPollWindow: lpWindow,
 		System:         sys,
 		PubSub:         ps,
+		Events:         ev,
 	})
 	ep.Socket("/socket", router)
 	var err error

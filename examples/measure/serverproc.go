@@ -106,7 +106,8 @@ type serverProc struct {
 	waited  chan struct{} // closed when cmd.Wait returned
 	waitErr error
 	once    sync.Once
-	exited  bool // reported by stop: the child had ended before stop was called
+	exited  bool   // reported by stop: the child had ended before stop was called
+	onStop  func() // run by stop before the kill (the driver's scraper of /metrics), when set
 }
 
 // startServer runs `<exe> server -kind kind` (with env added to the environment, its stderr into log
@@ -192,6 +193,9 @@ func (p *serverProc) exitedYet() (bool, string) {
 // stop kills the child and reaps it. It reports whether the child had already exited, and how it exited.
 func (p *serverProc) stop() (exitedEarly bool, exit string) {
 	p.once.Do(func() {
+		if p.onStop != nil {
+			p.onStop()
+		}
 		select {
 		case <-p.waited:
 			p.exited = true
