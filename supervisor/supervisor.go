@@ -181,10 +181,13 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 // call sends a request and waits for its answer. The answer travels on a channel in the request rather
 // than through a protoactor Future: a Future cannot be waited on together with ctx and Done.
 func (s *Supervisor) call(ctx context.Context, req request) (result, error) {
+	var timeout <-chan time.Time
 	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultCallTimeout)
-		defer cancel()
+		// A timer, not context.WithTimeout: a host starts a child per connection this way, and the
+		// derived context costs allocations (and GC work) on every connect.
+		t := time.NewTimer(DefaultCallTimeout)
+		defer t.Stop()
+		timeout = t.C
 	}
 	select {
 	case <-s.done:
@@ -210,6 +213,8 @@ func (s *Supervisor) call(ctx context.Context, req request) (result, error) {
 		}
 	case <-ctx.Done():
 		return result{}, fmt.Errorf("supervisor: %w", ctx.Err())
+	case <-timeout:
+		return result{}, fmt.Errorf("supervisor: %w", context.DeadlineExceeded)
 	}
 }
 

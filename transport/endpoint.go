@@ -205,7 +205,8 @@ type Endpoint struct {
 	refusalLog   logLimiter
 	panicLog     logLimiter
 	malformedLog logLimiter
-	readHook     func([]byte) // tests: sees every chunk read from a client
+	readHook     func([]byte)  // tests: sees every chunk read from a client
+	lingerTime   time.Duration // tests: how long a closing connection lingers (0: lingerTime)
 
 	slots [broadcastSlots]serializer.Serializer // broadcast cache slots taken by the sockets' serializers (mu)
 }

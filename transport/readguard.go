@@ -2,8 +2,10 @@ package transport
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -58,6 +60,10 @@ type readGuard struct {
 	msg    int64  // payload bytes of the message in progress
 	claim  int64  // budget bytes claimed by the message in progress
 	held   int64  // budget bytes this connection holds, for it and for messages not yet handed over
+	// closeFrame: the current frame is the client's close frame. peerDone (nil in unit tests) is set once
+	// the client will send nothing more: its close frame passed whole, or its EOF (the close needs no linger).
+	closeFrame bool
+	peerDone   *atomic.Bool
 
 	code uint16 // a refusal's close code, to send at the next Read
 	why  string
@@ -97,12 +103,14 @@ func (g *readGuard) Read(p []byte) (int, error) {
 		case m > 0:
 			if err != nil {
 				g.err = err
+				g.ended(err)
 			}
 			return m, nil
 		case g.code != 0:
 			return 0, g.fail()
 		case err != nil:
 			g.err = err
+			g.ended(err)
 			return 0, err
 		}
 		// Only part of a header arrived: read on rather than return 0 bytes.
@@ -192,7 +200,7 @@ func (g *readGuard) accept() (uint16, string) {
 		if !fin || n > 125 {
 			return closeProtocolError, "fragmented or long control frame"
 		}
-		g.left, g.inData = n, false
+		g.left, g.inData, g.closeFrame = n, false, op == 8
 		return 0, ""
 	case op > 2:
 		return closeProtocolError, fmt.Sprintf("reserved opcode %d", op)
@@ -226,6 +234,18 @@ func (g *readGuard) accept() (uint16, string) {
 func (g *readGuard) frameDone() {
 	if g.inData && g.fin {
 		g.msg, g.claim, g.inData = 0, 0, false
+	}
+	if g.closeFrame && g.peerDone != nil {
+		g.peerDone.Store(true)
+	}
+}
+
+// ended notes a failed read from the client: past its EOF (or a reset) nothing more comes. A timeout is
+// no end.
+func (g *readGuard) ended(err error) {
+	var ne net.Error
+	if g.peerDone != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+		g.peerDone.Store(true)
 	}
 }
 

@@ -83,13 +83,14 @@ func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	lc := &lingerConn{Conn: netConn}
+	lc := &lingerConn{Conn: netConn, wait: ep.lingerTime}
 	// gws reads through the reader it is given for the connection's whole life: one of
 	// Config.ReadBufferSize over the read guard, which sees every byte first, including any the client
 	// sent along with the handshake (already in net/http's reader).
 	c := &wsConn{ep: ep, ser: ser}
 	pre, _ := brw.Reader.Peek(brw.Reader.Buffered())
 	c.in.init(ep, lc, pre, c.refuse)
+	c.in.peerDone = &lc.peerDone
 	socket, err := up.UpgradeFromConn(lc, bufio.NewReaderSize(&c.in, ep.cfg.ReadBufferSize), r)
 	if err != nil {
 		_ = netConn.Close()
@@ -180,10 +181,13 @@ func (c *wsConn) endCode(closing host.CloseCode) host.CloseCode {
 
 // lingerConn closes gracefully: it half-closes, then reads and discards what the client still sends for a
 // moment before closing. Closing with unread input makes the kernel send a TCP reset, which can overtake
-// the close frame (a client sent a 1009-sized frame would see 1006 instead of 1009).
+// the close frame (a client sent a 1009-sized frame would see 1006 instead of 1009). A client that has
+// sent its close frame or its EOF sends nothing more: that close (most of them) does not linger.
 type lingerConn struct {
 	net.Conn
-	once sync.Once
+	once     sync.Once
+	peerDone atomic.Bool   // set by the read guard
+	wait     time.Duration // 0: lingerTime (tests lengthen it)
 }
 
 const lingerTime, lingerBytes = 500 * time.Millisecond, 16 << 20
@@ -193,11 +197,15 @@ const lingerTime, lingerBytes = 500 * time.Millisecond, 16 << 20
 func (c *lingerConn) Close() error {
 	c.once.Do(func() {
 		tc, ok := c.Conn.(*net.TCPConn)
-		if !ok || tc.CloseWrite() != nil {
+		if !ok || c.peerDone.Load() || tc.CloseWrite() != nil {
 			_ = c.Conn.Close()
 			return
 		}
-		_ = tc.SetReadDeadline(time.Now().Add(lingerTime))
+		wait := c.wait
+		if wait == 0 {
+			wait = lingerTime
+		}
+		_ = tc.SetReadDeadline(time.Now().Add(wait))
 		_, _ = io.CopyN(io.Discard, tc, lingerBytes)
 		_ = tc.Close()
 	})

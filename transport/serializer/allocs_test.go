@@ -38,6 +38,9 @@ func TestAllocs(t *testing.T) {
 		{"V2 binary broadcast", 1, func() { _, _, _ = V2.EncodeBroadcast(bbr) }},
 		{"V1 broadcast", 1, func() { _, _, _ = V1.EncodeBroadcast(br) }},
 		{"V2 decode", 3, func() { _, _ = V2.Decode(frame, false) }},
+		// Every connection negotiates its serializer: nothing per connect.
+		{"Negotiate 2.0.0", 0, func() { _, _ = Negotiate(defaults[:], "2.0.0") }},
+		{"Negotiate 1.0.0", 0, func() { _, _ = Negotiate(defaults[:], "") }},
 	}
 	for _, tt := range tests {
 		if got := testing.AllocsPerRun(100, tt.f); got != tt.want {

@@ -146,14 +146,11 @@ func cmpNum(a, b string) int {
 func parseVersion(vsn string) (version, bool) {
 	rest, build, hasBuild := strings.Cut(vsn, "+")
 	core, pre, hasPre := strings.Cut(rest, "-")
-	parts := strings.Split(core, ".")
-	if len(parts) != 3 {
+	// Cut, not Split: every connection negotiates, and a slice per connect is garbage.
+	major, rest, ok1 := strings.Cut(core, ".")
+	minor, patch, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || !isNumericIdent(major) || !isNumericIdent(minor) || !isNumericIdent(patch) {
 		return version{}, false
-	}
-	for _, p := range parts {
-		if !isNumericIdent(p) {
-			return version{}, false
-		}
 	}
 	if hasPre && !validIdents(pre, true) {
 		return version{}, false
@@ -161,7 +158,7 @@ func parseVersion(vsn string) (version, bool) {
 	if hasBuild && !validIdents(build, false) {
 		return version{}, false
 	}
-	return version{major: parts[0], minor: parts[1], patch: parts[2], pre: hasPre}, true
+	return version{major: major, minor: minor, patch: patch, pre: hasPre}, true
 }
 
 // isNumericIdent reports whether s is a non-empty run of digits without a leading zero.
