@@ -40,7 +40,7 @@ func (e *Endpoint) disconnected(session *host.Session, transport string, code ho
 // sent reports frames written to a WebSocket client.
 func (c *wsConn) sent(frames, bytes int) {
 	if f := c.ep.ev.MessagesSent; f != nil {
-		f(telemetry.MessagesSent{Conn: teleConn(c.session, "websocket"), Frames: frames, Bytes: bytes})
+		f(telemetry.MessagesSent{Conn: c.tele, Frames: frames, Bytes: bytes})
 	}
 }
 

@@ -112,6 +112,7 @@ func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.session = session
+	c.tele = teleConn(session, "websocket")
 	ep.connected(session, "websocket", ser, took, telemetry.ResultOK) // before the read loop, whose end is SocketDisconnected
 	go c.readLoop()
 }
@@ -319,10 +320,11 @@ type wsConn struct {
 	socket   *gws.Conn
 	ser      *codec
 	session  *host.Session
-	lastRead atomic.Int64 // unix nanoseconds of the last inbound frame
-	in       readGuard    // under gws's reader: checks frame headers, claims the inbound budget
-	over     atomic.Bool  // the read loop has ended (ended ran)
-	opened   int64        // unix nanoseconds when it opened, for telemetry
+	tele     telemetry.Conn // names it in events, set with session: no walk through the cold session per write
+	lastRead atomic.Int64   // unix nanoseconds of the last inbound frame
+	in       readGuard      // under gws's reader: checks frame headers, claims the inbound budget
+	over     atomic.Bool    // the read loop has ended (ended ran)
+	opened   int64          // unix nanoseconds when it opened, for telemetry
 
 	// The close code for telemetry's SocketDisconnected, besides closeCode: one the server sent outside
 	// the writer (a refused frame, a panic), and the client's.
