@@ -45,9 +45,9 @@ func (c *wsConn) sent(frames, bytes int) {
 }
 
 // received reports a message decoded from a client.
-func (e *Endpoint) received(session *host.Session, transport, topic, event string, size int) {
+func (e *Endpoint) received(conn telemetry.Conn, topic, event string, size int) {
 	if f := e.ev.MessageReceived; f != nil {
-		f(telemetry.MessageReceived{Conn: teleConn(session, transport), Topic: topic, Event: event, Bytes: size})
+		f(telemetry.MessageReceived{Conn: conn, Topic: topic, Event: event, Bytes: size})
 	}
 }
 

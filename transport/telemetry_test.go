@@ -281,13 +281,14 @@ func TestEventsSupervisors(t *testing.T) {
 	log.step(t, &seen, true, "gave_up killed")
 }
 
-// MessagesSent names the connection it wrote to as its other events do (the writer keeps that name
+// MessagesSent and MessageReceived name their connection as its other events do (the writer keeps that name
 // beside it rather than reading the session per write).
 func TestMessagesSentConn(t *testing.T) {
 	var mu sync.Mutex
 	var connected telemetry.Conn
-	var sent []telemetry.Conn
+	var sent []telemetry.Conn // of MessagesSent and MessageReceived
 	f := newFixture(t, Config{Events: telemetry.Events{
+		MessageReceived: func(e telemetry.MessageReceived) { mu.Lock(); sent = append(sent, e.Conn); mu.Unlock() },
 		SocketConnected: func(e telemetry.SocketConnected) { mu.Lock(); connected = e.Conn; mu.Unlock() },
 		MessagesSent:    func(e telemetry.MessagesSent) { mu.Lock(); sent = append(sent, e.Conn); mu.Unlock() },
 	}})
@@ -302,7 +303,7 @@ func TestMessagesSentConn(t *testing.T) {
 	}
 	for _, s := range sent {
 		if s != connected {
-			t.Fatalf("MessagesSent %+v, want %+v", s, connected)
+			t.Fatalf("MessagesSent/MessageReceived %+v, want %+v", s, connected)
 		}
 	}
 }

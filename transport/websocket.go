@@ -285,7 +285,7 @@ func (wsHandler) OnMessage(socket *gws.Conn, msg *gws.Message) {
 		return
 	}
 	if c.ep.ev.MessageReceived != nil {
-		c.ep.received(c.session, "websocket", m.Topic, m.Event, len(data))
+		c.ep.received(c.tele, m.Topic, m.Event, len(data))
 	}
 	c.awaitRoom()
 	c.session.Receive(m)
