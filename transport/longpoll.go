@@ -632,7 +632,7 @@ func (c *pollConn) publish(r *http.Request, deadline time.Time) int {
 			return http.StatusRequestTimeout
 		}
 		if ep.ev.MessageReceived != nil {
-			ep.received(session, "longpoll", m.Topic, m.Event, len(f.data))
+			ep.received(teleConn(session, "longpoll"), m.Topic, m.Event, len(f.data))
 		}
 		switch err := session.ReceiveContext(ctx, m); {
 		case errors.Is(err, channel.ErrConnClosed):

@@ -40,14 +40,14 @@ func (e *Endpoint) disconnected(session *host.Session, transport string, code ho
 // sent reports frames written to a WebSocket client.
 func (c *wsConn) sent(frames, bytes int) {
 	if f := c.ep.ev.MessagesSent; f != nil {
-		f(telemetry.MessagesSent{Conn: teleConn(c.session, "websocket"), Frames: frames, Bytes: bytes})
+		f(telemetry.MessagesSent{Conn: c.tele, Frames: frames, Bytes: bytes})
 	}
 }
 
 // received reports a message decoded from a client.
-func (e *Endpoint) received(session *host.Session, transport, topic, event string, size int) {
+func (e *Endpoint) received(conn telemetry.Conn, topic, event string, size int) {
 	if f := e.ev.MessageReceived; f != nil {
-		f(telemetry.MessageReceived{Conn: teleConn(session, transport), Topic: topic, Event: event, Bytes: size})
+		f(telemetry.MessageReceived{Conn: conn, Topic: topic, Event: event, Bytes: size})
 	}
 }
 

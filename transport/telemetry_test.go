@@ -280,3 +280,30 @@ func TestEventsSupervisors(t *testing.T) {
 	}
 	log.step(t, &seen, true, "gave_up killed")
 }
+
+// MessagesSent and MessageReceived name their connection as its other events do (the writer keeps that name
+// beside it rather than reading the session per write).
+func TestMessagesSentConn(t *testing.T) {
+	var mu sync.Mutex
+	var connected telemetry.Conn
+	var sent []telemetry.Conn // of MessagesSent and MessageReceived
+	f := newFixture(t, Config{Events: telemetry.Events{
+		MessageReceived: func(e telemetry.MessageReceived) { mu.Lock(); sent = append(sent, e.Conn); mu.Unlock() },
+		SocketConnected: func(e telemetry.SocketConnected) { mu.Lock(); connected = e.Conn; mu.Unlock() },
+		MessagesSent:    func(e telemetry.MessagesSent) { mu.Lock(); sent = append(sent, e.Conn); mu.Unlock() },
+	}})
+	c := dial(t, f.srv, v2+"&user_id=u", nil)
+	c.send(`["1","1","room:1","phx_join",{}]`)
+	c.expect(`["1","1","room:1","phx_reply",{"response":{"joined":"room:1"},"status":"ok"}]`)
+	eventually(t, "MessagesSent", func() bool { mu.Lock(); defer mu.Unlock(); return len(sent) > 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	if connected.Socket == "" || connected.ID != "users_socket:u" || connected.Transport != "websocket" {
+		t.Fatalf("SocketConnected %+v", connected)
+	}
+	for _, s := range sent {
+		if s != connected {
+			t.Fatalf("MessagesSent/MessageReceived %+v, want %+v", s, connected)
+		}
+	}
+}

@@ -113,6 +113,7 @@ func (d *socketDef) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.session = session
+	c.tele = teleConn(session, "websocket")
 	ep.connected(session, "websocket", ser, took, telemetry.ResultOK) // before the read loop, whose end is SocketDisconnected
 	go c.readLoop()
 }
@@ -292,7 +293,7 @@ func (wsHandler) OnMessage(socket *gws.Conn, msg *gws.Message) {
 		return
 	}
 	if c.ep.ev.MessageReceived != nil {
-		c.ep.received(c.session, "websocket", m.Topic, m.Event, len(data))
+		c.ep.received(c.tele, m.Topic, m.Event, len(data))
 	}
 	c.awaitRoom()
 	c.session.Receive(m)
@@ -327,10 +328,11 @@ type wsConn struct {
 	socket   *gws.Conn
 	ser      *codec
 	session  *host.Session
-	lastRead atomic.Int64 // unix nanoseconds of the last inbound frame
-	in       readGuard    // under gws's reader: checks frame headers, claims the inbound budget
-	over     atomic.Bool  // the read loop has ended (ended ran)
-	opened   int64        // unix nanoseconds when it opened, for telemetry
+	tele     telemetry.Conn // names it in events, set with session: no walk through the cold session per write
+	lastRead atomic.Int64   // unix nanoseconds of the last inbound frame
+	in       readGuard      // under gws's reader: checks frame headers, claims the inbound budget
+	over     atomic.Bool    // the read loop has ended (ended ran)
+	opened   int64          // unix nanoseconds when it opened, for telemetry
 
 	// The close code for telemetry's SocketDisconnected, besides closeCode: one the server sent outside
 	// the writer (a refused frame, a panic), and the client's.

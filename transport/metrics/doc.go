@@ -48,8 +48,10 @@
 // # Cost
 //
 // Each event does a few atomic adds on the goroutine that emits it; the per-message ones (messages in and
-// out, pushes, broadcasts) find their series without a label lookup. See the README for the measured
-// cost on fan-out and request/reply.
+// out, pushes, broadcasts) find their series without a label lookup. Messages and bytes sent, added by
+// every connection's writer once per write, go to a shard per P (no cache line shared by every core) and
+// are summed when scraped, so a scrape still reads exact totals. See the README for the measured cost on
+// fan-out and request/reply.
 //
 // # Concurrency
 //

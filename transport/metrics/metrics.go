@@ -45,8 +45,7 @@ type Metrics struct {
 	restarts        *prometheus.CounterVec
 	escalations     *prometheus.CounterVec
 	received        *prometheus.CounterVec
-	sent            *prometheus.CounterVec
-	sentBytes       *prometheus.CounterVec
+	sent            *sentCounters // messages_sent_total and sent_bytes_total
 	slow            *prometheus.CounterVec
 	broadcasts      *prometheus.CounterVec
 	deliveries      *prometheus.CounterVec
@@ -61,7 +60,7 @@ type Metrics struct {
 }
 
 type transportMetrics struct {
-	received, sent, sentBytes prometheus.Counter
+	received prometheus.Counter
 }
 
 // prefixMetrics are the children of one topic_prefix value.
@@ -124,8 +123,9 @@ func New(reg prometheus.Registerer, cfg Config) (*Metrics, error) {
 	m.restarts = counter("channel_restarts_total", "In-place channel restarts that succeeded.", "topic_prefix")
 	m.escalations = counter("channel_escalations_total", "Restart intensities exceeded, by scope (channel: it ended; connection: it closed with 1011).", "scope")
 	m.received = counter("messages_received_total", "Messages received from clients (heartbeats, joins, pushes, leaves).", "transport")
-	m.sent = counter("messages_sent_total", "Messages written to clients (pushes, replies, broadcasts; not close frames).", "transport")
-	m.sentBytes = counter("sent_bytes_total", "Bytes written to clients (WebSocket: frames with their headers; long-poll: messages).", "transport")
+	m.sent = newSentCounters(
+		prometheus.CounterOpts{Namespace: ns, Name: "messages_sent_total", Help: "Messages written to clients (pushes, replies, broadcasts; not close frames).", ConstLabels: cl},
+		prometheus.CounterOpts{Namespace: ns, Name: "sent_bytes_total", Help: "Bytes written to clients (WebSocket: frames with their headers; long-poll: messages).", ConstLabels: cl})
 	m.slow = counter("slow_consumer_disconnects_total", "Connections cut as slow consumers (1013), by cause (queue, handle_out, join).", "cause")
 	m.broadcasts = counter("broadcasts_total", "Broadcasts delivered on this node.", "topic_prefix")
 	m.deliveries = counter("broadcast_deliveries_total", "Local subscribers broadcasts reached (the fan-out).", "topic_prefix")
@@ -136,7 +136,7 @@ func New(reg prometheus.Registerer, cfg Config) (*Metrics, error) {
 	m.members = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "cluster_members", Help: "Nodes in the cluster, this one included (SetClusterMembers).", ConstLabels: cl})
 
 	all := []prometheus.Collector{m.connections, m.connects, m.connectDuration, m.disconnects, m.channels, m.joins,
-		m.joinDuration, m.handleIn, m.leaves, m.crashes, m.restarts, m.escalations, m.received, m.sent, m.sentBytes,
+		m.joinDuration, m.handleIn, m.leaves, m.crashes, m.restarts, m.escalations, m.received, m.sent,
 		m.slow, m.broadcasts, m.deliveries, m.presences, m.drained, m.gaveUp, m.infraRestarts, m.members}
 	for i, c := range all {
 		if err := reg.Register(c); err != nil {
@@ -156,9 +156,7 @@ func New(reg prometheus.Registerer, cfg Config) (*Metrics, error) {
 
 func (m *Metrics) transport(name string) transportMetrics {
 	return transportMetrics{
-		received:  m.received.WithLabelValues(name),
-		sent:      m.sent.WithLabelValues(name),
-		sentBytes: m.sentBytes.WithLabelValues(name),
+		received: m.received.WithLabelValues(name),
 	}
 }
 
@@ -255,11 +253,7 @@ func (m *Metrics) Events() telemetry.Events {
 			m.infraRestarts.WithLabelValues(e.Child).Inc()
 		},
 		MessageReceived: func(e telemetry.MessageReceived) { m.byTransport(e.Transport).received.Inc() },
-		MessagesSent: func(e telemetry.MessagesSent) {
-			t := m.byTransport(e.Transport)
-			t.sent.Add(float64(e.Frames))
-			t.sentBytes.Add(float64(e.Bytes))
-		},
+		MessagesSent:    func(e telemetry.MessagesSent) { m.sent.add(e.Transport, e.Frames, e.Bytes) },
 		Broadcast: func(e telemetry.Broadcast) {
 			pm := m.prefix(e.Topic)
 			pm.broadcasts.Inc()
