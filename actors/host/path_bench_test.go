@@ -23,12 +23,12 @@ func (benchChannel) HandleIn(_ *Socket, _ string, p Payload) (Reply, error) {
 	return ReplyOK(p), nil
 }
 
-// openBench runs one connection on a fresh Host, with room:* routed to benchChannel.
-func openBench(b *testing.B) (*Session, *signalConn) {
+// openBench runs one connection on a fresh Host of cfg, with room:* routed to benchChannel.
+func openBench(b *testing.B, cfg Config) (*Session, *signalConn) {
 	b.Helper()
 	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
 	r.Channel("room:*", func() Channel { return benchChannel{} })
-	h := New(Config{})
+	h := New(cfg)
 	b.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -60,7 +60,7 @@ func (c *signalConn) await(b *testing.B, event string) {
 // The join path: phx_join through the socket actor, a channel actor spawned, Join run, the reply written;
 // then phx_leave, Terminate, the reply and phx_close.
 func BenchmarkJoinLeave(b *testing.B) {
-	s, out := openBench(b)
+	s, out := openBench(b, Config{})
 	join := &message.Message{JoinRef: "1", Ref: "1", Topic: "room:a", Event: message.EventJoin, Payload: message.EmptyObject}
 	leave := &message.Message{JoinRef: "1", Ref: "2", Topic: "room:a", Event: message.EventLeave, Payload: message.EmptyObject}
 	b.ReportAllocs()
@@ -74,7 +74,7 @@ func BenchmarkJoinLeave(b *testing.B) {
 
 // The push path: a push through the socket actor to its channel actor, HandleIn, the reply written.
 func BenchmarkPushReply(b *testing.B) {
-	s, out := openBench(b)
+	s, out := openBench(b, Config{})
 	s.Receive(&message.Message{JoinRef: "1", Ref: "1", Topic: "room:a", Event: message.EventJoin, Payload: message.EmptyObject})
 	out.await(b, message.EventReply)
 	push := &message.Message{JoinRef: "1", Ref: "2", Topic: "room:a", Event: "ping", Payload: message.JSON([]byte(`{"n":1}`))}

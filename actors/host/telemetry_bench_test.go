@@ -1,10 +1,7 @@
 package host
 
 import (
-	"context"
-	"net/url"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,25 +15,7 @@ import (
 // ("metrics"), in one run.
 func BenchmarkPushReplyEvents(b *testing.B) {
 	run := func(b *testing.B, ev telemetry.Events) {
-		r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
-		r.Channel("room:*", func() Channel { return benchChannel{} })
-		h := New(Config{Events: ev})
-		b.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := h.Shutdown(ctx, CloseServiceRestart); err != nil {
-				b.Error(err)
-			}
-		})
-		connected, err := Connect(r, nil, ConnectInfo{Transport: "websocket"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		out := &signalConn{frames: make(chan *message.Message, 16)}
-		s, err := h.Open(connected, out)
-		if err != nil {
-			b.Fatal(err)
-		}
+		s, out := openBench(b, Config{Events: ev})
 		s.Receive(&message.Message{JoinRef: "1", Ref: "1", Topic: "room:a", Event: message.EventJoin, Payload: message.EmptyObject})
 		out.await(b, message.EventReply)
 		push := &message.Message{JoinRef: "1", Ref: "2", Topic: "room:a", Event: "ping", Payload: message.JSON([]byte(`{"n":1}`))}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -28,6 +27,7 @@ import (
 	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/examples/internal/chat"
 	"github.com/pyrehq/pyre/examples/internal/clusterdash"
+	"github.com/pyrehq/pyre/examples/internal/loopback"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/supervisor/chaos"
 	"github.com/pyrehq/pyre/supervisor/chaos/pyrechaos"
@@ -148,7 +148,7 @@ func newNodeApp(cc clusterConfig) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	dcfg := dashboard.Config{Authorize: loopback, PhoenixJS: "/assets/phoenix.mjs", Node: cc.name}
+	dcfg := dashboard.Config{Authorize: loopback.Only, PhoenixJS: "/assets/phoenix.mjs", Node: cc.name}
 	var ps *pubsub.PubSub
 	if cc.addr != "" {
 		// A node: its actor system, the cluster node as the pubsub's adapter, started before the endpoint.
@@ -239,13 +239,6 @@ func (a *app) shutdown(ctx context.Context) error {
 		a.sys.Shutdown()
 	}
 	return err
-}
-
-// loopback lets only clients on this machine see the dashboard.
-func loopback(r *http.Request) bool {
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // phoenixModules are where npm puts phoenix.js (the dashboard page imports it from /assets/phoenix.mjs),

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -25,6 +24,7 @@ import (
 	"github.com/pyrehq/pyre/actors/telemetry"
 	"github.com/pyrehq/pyre/examples/internal/chat"
 	"github.com/pyrehq/pyre/examples/internal/clusterdash"
+	"github.com/pyrehq/pyre/examples/internal/loopback"
 	"github.com/pyrehq/pyre/transport"
 	"github.com/pyrehq/pyre/transport/dashboard"
 	"github.com/pyrehq/pyre/transport/metrics"
@@ -103,7 +103,7 @@ func newApp(cfg config) *app {
 			a.node = nil
 		}
 	}
-	a.dash = dashboard.New(dashboard.Config{Authorize: loopback, PhoenixJS: "/assets/phoenix.mjs", Logger: cfg.Logger, Node: a.nodeName,
+	a.dash = dashboard.New(dashboard.Config{Authorize: loopback.Only, PhoenixJS: "/assets/phoenix.mjs", Logger: cfg.Logger, Node: a.nodeName,
 		Nodes: clusterdash.Nodes(a.node)})
 	a.endpoint = transport.NewEndpoint(transport.Config{Logger: cfg.Logger, System: a.sys, PubSub: ps,
 		Events: telemetry.Combine(m.Events(), a.dash.Events())})
@@ -201,13 +201,6 @@ func (a *app) members(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"node": a.nodeName, "members": names})
-}
-
-// loopback lets only clients on this machine see the dashboard.
-func loopback(r *http.Request) bool {
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func (a *app) page(name string) http.HandlerFunc {
