@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,26 +14,15 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/pyrehq/pyre/actors/cluster/clustertest"
 	"github.com/pyrehq/pyre/actors/message"
 	"github.com/pyrehq/pyre/actors/pubsub"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// freeAddrs returns n loopback addresses with ports free a moment ago.
-func freeAddrs(tb testing.TB, n int) []string {
-	tb.Helper()
-	var out []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out = append(out, l.Addr().String())
-		l.Close()
-	}
-	return out
-}
+// freeAddrs returns n loopback addresses for nodes (see clustertest: why not port 0).
+func freeAddrs(tb testing.TB, n int) []string { return clustertest.Addrs(tb, "127.0.0.1", n) }
 
 type testNode struct {
 	sys  *actor.ActorSystem

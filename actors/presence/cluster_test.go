@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pyrehq/pyre/actors/cluster"
+	"github.com/pyrehq/pyre/actors/cluster/clustertest"
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/supervisor/chaos"
 	"github.com/pyrehq/pyre/supervisor/chaos/pyrechaos"
@@ -146,19 +146,7 @@ func (p *presenceProcess) kill() {
 	}
 }
 
-func loopbackAddrs(tb testing.TB, n int) []string {
-	tb.Helper()
-	var out []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out = append(out, l.Addr().String())
-		l.Close()
-	}
-	return out
-}
+func loopbackAddrs(tb testing.TB, n int) []string { return clustertest.Addrs(tb, "127.0.0.1", n) }
 
 // nextPresence waits for m's next presence_diff or presence_state and returns it with its arrival time.
 func (m *member) nextPresence(tb testing.TB) (event string, payload string, at time.Time) {

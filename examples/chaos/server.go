@@ -16,6 +16,7 @@ import (
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/cluster"
+	"github.com/pyrehq/pyre/actors/cluster/clustertest"
 	"github.com/pyrehq/pyre/actors/presence"
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/supervisor"
@@ -154,12 +155,11 @@ func (gate) Stop()                                         {}
 func startNodes(n int, chanIntensity, connIntensity supervisor.Intensity, log *slog.Logger, timeout time.Duration) ([]*server, error) {
 	addrs := make([]string, n)
 	for i := range addrs {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		a, err := clustertest.Addr("127.0.0.1")
 		if err != nil {
 			return nil, err
 		}
-		addrs[i] = l.Addr().String()
-		l.Close()
+		addrs[i] = a
 	}
 	var srvs []*server
 	var opens []func([]string)

@@ -14,12 +14,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pyrehq/pyre/actors/cluster/clustertest"
 	"github.com/pyrehq/pyre/examples/internal/testlog"
 	"github.com/pyrehq/pyre/transport/client"
 )
@@ -36,15 +38,16 @@ type clusterNode struct {
 	peers       []string
 }
 
-// freePortOn returns a port free a moment ago on host.
+// freePortOn returns a port for a node's listener on host (see clustertest: why not port 0).
 func freePortOn(t *testing.T, host string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	a, err := clustertest.Addr(host)
 	if err != nil {
-		t.Fatalf("listen on %s: %v (Linux answers all of 127.0.0.0/8)", host, err)
+		t.Fatalf("%v (Linux answers all of 127.0.0.0/8)", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	_, p, _ := net.SplitHostPort(a)
+	port, _ := strconv.Atoi(p)
+	return port
 }
 
 func (n *clusterNode) start(t *testing.T, bin string) {

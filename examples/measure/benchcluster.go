@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/pyrehq/pyre/actors/cluster/clustertest"
 )
 
 // The cluster scenario: the same subscribers on one Pyre node, then spread over three node processes of
@@ -33,13 +34,12 @@ func benchCluster(ctx context.Context, cfg *benchConfig, nodes, round int) (r cl
 	r.Nodes = nodes
 	var peers []string
 	for range nodes {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		a, err := clustertest.Addr("127.0.0.1")
 		if err != nil {
 			r.Error = err.Error()
 			return r
 		}
-		peers = append(peers, l.Addr().String())
-		l.Close()
+		peers = append(peers, a)
 	}
 	var srvs []*serverProc
 	defer func() {
