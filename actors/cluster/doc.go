@@ -7,7 +7,6 @@
 // A node is the usual endpoint plus a Node as its pubsub's adapter, all in one actor system:
 //
 //	sys := actor.NewActorSystem()
-//	host.CompactRegistry(sys) // optional: ~200 B less per actor (see its doc)
 //	node := cluster.New(cluster.Config{System: sys, Address: "10.0.0.1:7000", Name: "web-1",
 //		Provider: cluster.Static{"10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"}})
 //	ps := pubsub.New(pubsub.Config{Adapter: node, MaxPayloadSize: 10 << 20}) // = the endpoint's MaxOutboundPayload

@@ -34,9 +34,7 @@
 // shuts down. Config.Parent starts Pyre's tree as a Permanent child of your supervisor: when Pyre gives
 // up (EndpointIntensity), your supervisor sees it exit with Shutdown(ErrMaxIntensity); if it restarts it,
 // every open connection closes with 1011 (their socket actors stop with the old tree; clients reconnect
-// and rejoin) and the new tree serves new connections. Shutdown removes Pyre's tree from yours. Give your
-// system CompactRegistry before it runs anything: protoactor's registry costs nearly every actor a map
-// group of its own (a Host does this to the system it makes).
+// and rejoin) and the new tree serves new connections. Shutdown removes Pyre's tree from yours.
 //
 // Host.Actors lists its socket, channel and infrastructure actors so that they can be killed on purpose
 // (supervisor/chaos through supervisor/chaos/pyrechaos; the runtime does not import them). A killed

@@ -181,7 +181,6 @@ func New(cfg Config) *Host {
 		plog := protoLogger(h.log)
 		h.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return plog }),
 			actor.WithDeadLetterThrottleInterval(10*time.Millisecond))
-		CompactRegistry(h.system)
 	}
 	h.root = h.system.Root
 	h.chanProps = h.channelProps()

@@ -17,7 +17,6 @@ import (
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/cluster"
 	"github.com/pyrehq/pyre/actors/cluster/clustertest"
-	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/presence"
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/supervisor"
@@ -173,7 +172,6 @@ func startNodes(n int, chanIntensity, connIntensity supervisor.Intensity, log *s
 	for i, addr := range addrs {
 		sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log }),
 			actor.WithDeadLetterThrottleInterval(time.Millisecond))
-		host.CompactRegistry(sys)
 		g := gate{update: make(chan func([]string), 1)}
 		node := cluster.New(cluster.Config{System: sys, Address: addr, Name: "n" + strconv.Itoa(i+1), Provider: g, Logger: log})
 		ps := pubsub.New(pubsub.Config{Adapter: node})

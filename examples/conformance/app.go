@@ -22,7 +22,6 @@ import (
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/cluster"
-	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/presence"
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/actors/telemetry"
@@ -157,7 +156,6 @@ func newNodeApp(cc clusterConfig) (*app, error) {
 		a.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 			return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		}))
-		host.CompactRegistry(a.sys)
 		a.node = cluster.New(cluster.Config{System: a.sys, Address: cc.addr, Name: cc.name, Provider: cluster.Static(cc.peers),
 			Events: m.Events()})
 		m.SetClusterMembers(1)

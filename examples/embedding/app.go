@@ -9,7 +9,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pyrehq/pyre/actors/channel"
-	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/supervisor"
 	"github.com/pyrehq/pyre/transport"
 )
@@ -51,7 +50,6 @@ type App struct {
 //	 └─ pyre     Pyre's tree: when it gives up, app restarts it
 func NewApp(log *slog.Logger) (*App, error) {
 	a := &App{System: actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log }))}
-	host.CompactRegistry(a.System) // before anything runs on it: Pyre's actors are many and small
 	sup, err := supervisor.Start(a.System.Root, supervisor.Config{Name: "app", Children: []supervisor.ChildSpec{
 		{ID: "feed", Restart: supervisor.Permanent, Start: func() (actor.Actor, error) { return &Feed{pid: &a.feed}, nil }},
 	}})

@@ -32,7 +32,6 @@ import (
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/cluster"
-	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/presence"
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/actors/telemetry"
@@ -430,7 +429,6 @@ func newPyreBackend(idle, lpWindow time.Duration, cc clusterOpts, ev telemetry.E
 		sys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 			return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 		}))
-		host.CompactRegistry(sys) // as a Host does with the system it makes: one node measures as one endpoint
 		node = cluster.New(cluster.Config{System: sys, Address: cc.addr, Name: cc.name,
 			Provider: cluster.Static(strings.Split(cc.peers, ","))})
 		ps = pubsub.New(pubsub.Config{Adapter: node, MaxPayloadSize: 10 << 20})

@@ -19,7 +19,6 @@ import (
 
 	"github.com/pyrehq/pyre/actors/channel"
 	"github.com/pyrehq/pyre/actors/cluster"
-	"github.com/pyrehq/pyre/actors/host"
 	"github.com/pyrehq/pyre/actors/presence"
 	"github.com/pyrehq/pyre/actors/pubsub"
 	"github.com/pyrehq/pyre/actors/telemetry"
@@ -96,7 +95,6 @@ func newApp(cfg config) *app {
 		a.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 			return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		}))
-		host.CompactRegistry(a.sys)
 		a.node = cluster.New(cluster.Config{System: a.sys, Address: cc.Addr, Name: cc.Name,
 			Provider: cluster.Static(cc.Peers), Logger: cfg.Logger, Events: m.Events()})
 		m.SetClusterMembers(1)
