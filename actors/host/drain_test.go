@@ -160,12 +160,7 @@ func TestDrainBudgetExhausted(t *testing.T) {
 	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
 	r.Channel("room:*", func() Channel { return &gatedChannel{gate: gate, started: started, reasons: reasons} })
 	h := New(Config{})
-	connected, _ := Connect(r, nil, ConnectInfo{})
-	out := newDrainConn()
-	s, err := h.Open(connected, out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, out := openOne(t, h, r)
 	s.Receive(&message.Message{JoinRef: "1", Ref: "1", Topic: "room:a", Event: message.EventJoin, Payload: message.EmptyObject})
 	s.Receive(&message.Message{JoinRef: "1", Ref: "2", Topic: "room:a", Event: "ping", Payload: message.EmptyObject})
 	<-started
@@ -197,12 +192,7 @@ func TestReceiveBackpressure(t *testing.T) {
 	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
 	r.Channel("room:*", func() Channel { return &gatedChannel{gate: gate, started: started, reasons: reasons} })
 	h := New(Config{MaxInflight: 1})
-	connected, _ := Connect(r, nil, ConnectInfo{})
-	out := newDrainConn()
-	s, err := h.Open(connected, out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, out := openOne(t, h, r)
 	var handed atomic.Int32
 	sent := make(chan struct{})
 	go func() {
@@ -251,11 +241,7 @@ func TestShutdownTimedOutLeavesNoWaiter(t *testing.T) {
 	r := NewRouter(ConnectFunc(func(url.Values, ConnectInfo) (Assigns, error) { return nil, nil }))
 	r.Channel("room:*", func() Channel { return &gatedChannel{gate: gate, started: started, reasons: reasons} })
 	h := New(Config{})
-	connected, _ := Connect(r, nil, ConnectInfo{})
-	s, err := h.Open(connected, newDrainConn())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := openOne(t, h, r)
 	s.Receive(&message.Message{JoinRef: "1", Ref: "1", Topic: "room:a", Event: message.EventJoin, Payload: message.EmptyObject})
 	s.Receive(&message.Message{JoinRef: "1", Ref: "2", Topic: "room:a", Event: "ping", Payload: message.EmptyObject})
 	<-started // the channel is stuck in HandleIn: its socket actor cannot stop

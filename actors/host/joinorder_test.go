@@ -101,15 +101,8 @@ func TestJoinMessagesPrecedeNextFrames(t *testing.T) {
 	r.Channel("room:*", func() Channel { return &orderChannel{tokens: tokens, joinGate: 1} })
 	h := New(Config{})
 	defer shutdown(t, h)
-	connected, err := Connect(r, nil, ConnectInfo{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := &gateConn{drainConn: newDrainConn(), tokens: tokens}
-	s, err := h.Open(connected, out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openOn(t, h, r, out)
 	const rounds = 10
 	var want []string
 	for i := range rounds {
@@ -145,15 +138,8 @@ func TestRejoinMessagesPrecedeQueuedFrames(t *testing.T) {
 	r.Channel("room:*", func() Channel { return &orderChannel{tokens: tokens} })
 	h := New(Config{})
 	defer shutdown(t, h)
-	connected, err := Connect(r, nil, ConnectInfo{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := &gateConn{drainConn: newDrainConn(), tokens: tokens}
-	s, err := h.Open(connected, out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openOn(t, h, r, out)
 	const topic = "room:r"
 	send := func(ref, event string) {
 		s.Receive(&message.Message{JoinRef: "1", Ref: message.Ref(ref), Topic: topic, Event: event, Payload: message.EmptyObject})

@@ -56,15 +56,7 @@ func TestKeepCarriesAssignsAcrossRestart(t *testing.T) {
 	r.Channel("room:*", func() Channel { return &keepChannel{} })
 	h := New(Config{})
 	defer shutdown(t, h)
-	connected, err := Connect(r, nil, ConnectInfo{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := newDrainConn()
-	s, err := h.Open(connected, out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, out := openOne(t, h, r)
 	send := func(ref, event string) {
 		s.Receive(&message.Message{JoinRef: "1", Ref: message.Ref(ref), Topic: "room:k", Event: event, Payload: message.EmptyObject})
 	}

@@ -71,18 +71,25 @@ func (c *plainChannel) HandleIn(s *Socket, event string, _ Payload) (Reply, erro
 	return ReplyOK(nil), nil
 }
 
+// openOne opens a session of r on h that writes to a new drainConn.
 func openOne(t *testing.T, h *Host, r *Router) (*Session, *drainConn) {
+	t.Helper()
+	out := newDrainConn()
+	return openOn(t, h, r, out), out
+}
+
+// openOn opens a session of r on h that writes to out.
+func openOn(t *testing.T, h *Host, r *Router, out Conn) *Session {
 	t.Helper()
 	connected, err := Connect(r, nil, ConnectInfo{Transport: "websocket"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := newDrainConn()
 	s, err := h.Open(connected, out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, out
+	return s
 }
 
 func shutdown(t *testing.T, h *Host) {

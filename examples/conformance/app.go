@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -223,7 +222,7 @@ func newNodeApp(cc clusterConfig) (*app, error) {
 	a.mux.HandleFunc("GET /health", a.health)
 	a.mux.HandleFunc("GET /stats", a.stats)
 	a.mux.HandleFunc("GET /chaos/kill", a.kill)
-	a.mux.HandleFunc("GET /cluster", a.members)
+	a.mux.HandleFunc("GET /cluster", clusterdash.Members(a.name, a.node))
 	a.mux.HandleFunc("GET /disconnect", a.disconnect)
 	return a, nil
 }
@@ -258,21 +257,6 @@ func servePhoenix(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.Error(w, "phoenix.js is not installed: run `npm ci --prefix examples/conformance/browser`", http.StatusServiceUnavailable)
-}
-
-// members: GET /cluster answers {"node": PYRE_NODE, "members": [live member names, sorted]}; a single
-// node is its only member.
-func (a *app) members(w http.ResponseWriter, _ *http.Request) {
-	names := []string{a.name}
-	if a.node != nil {
-		names = names[:0]
-		for _, m := range a.node.Members() {
-			names = append(names, m.Name)
-		}
-		slices.Sort(names)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"node": a.name, "members": names})
 }
 
 // disconnect: GET /disconnect?id=users_socket:42 closes that socket id's connections on every node.

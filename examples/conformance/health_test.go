@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -14,14 +12,7 @@ import (
 // after infrastructure crashes past its intensity (driven here through /chaos/kill, as an operator's probe
 // would see it).
 func TestHealthReflectsEndpointErr(t *testing.T) {
-	a := newApp()
-	srv := httptest.NewServer(a.mux)
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = a.shutdown(ctx)
-	})
+	srv, a := startConformance(t)
 	get := func(path string) (int, string) {
 		t.Helper()
 		resp, err := http.Get(srv.URL + path)

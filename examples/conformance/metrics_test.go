@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -14,14 +13,7 @@ import (
 
 // GET /metrics serves the endpoint's Prometheus metrics.
 func TestMetricsEndpoint(t *testing.T) {
-	a := newApp()
-	srv := httptest.NewServer(a.mux)
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = a.endpoint.Shutdown(ctx)
-	})
+	srv, _ := startConformance(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := client.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/socket/websocket?vsn=2.0.0", client.Options{})

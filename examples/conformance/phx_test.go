@@ -63,14 +63,6 @@ func (e *events) waitFor(t *testing.T, name string, n int) any {
 	return e.last(name)
 }
 
-func startConformance(t *testing.T) *httptest.Server {
-	t.Helper()
-	a := newApp()
-	srv := httptest.NewServer(a.mux)
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 func phxSocket(t *testing.T, srv *httptest.Server, params string) *phx.Socket {
 	t.Helper()
 	u, err := url.Parse("ws" + srv.URL[len("http"):] + "/socket?" + params)
@@ -115,7 +107,7 @@ func push(t *testing.T, ch *phx.Channel, ev *events, event string, payload any) 
 }
 
 func TestNshaferPhxClient(t *testing.T) {
-	srv := startConformance(t)
+	srv, _ := startConformance(t)
 	ev := &events{}
 	s := phxSocket(t, srv, "user_id=alice")
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -148,7 +146,7 @@ func newApp(cfg config) *app {
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	// The node this page's socket is on ("" on a single node); the pages show it.
 	mux.HandleFunc("GET /node", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(a.nodeName)) })
-	mux.HandleFunc("GET /cluster", a.members)
+	mux.HandleFunc("GET /cluster", clusterdash.Members(a.nodeName, a.node))
 	a.handler = mux
 	return a
 }
@@ -187,20 +185,6 @@ func (a *app) shutdown(ctx context.Context) error {
 		a.sys.Shutdown()
 	}
 	return err
-}
-
-// members: GET /cluster answers {"node": name, "members": [live member names, sorted]}.
-func (a *app) members(w http.ResponseWriter, _ *http.Request) {
-	names := []string{a.nodeName}
-	if a.node != nil {
-		names = names[:0]
-		for _, m := range a.node.Members() {
-			names = append(names, m.Name)
-		}
-		slices.Sort(names)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"node": a.nodeName, "members": names})
 }
 
 func (a *app) page(name string) http.HandlerFunc {
